@@ -4,6 +4,8 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
+    // Forks, not threads: the native layer uses process.umask and raw fds.
+    pool: 'forks',
     projects: [
       {
         extends: true,

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ControlTruncatedError,
+  EventFd,
+  MappedRegion,
+  SharedMemory,
+  UnixListener,
+  UnixStream,
+  closeFd,
+  openFdCount,
+} from '../src/index.ts';
+import { readOnce, tempDir } from './helpers.ts';
+
+const dirs: { cleanup(): void }[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+function dir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d.path;
+}
+
+describe('UnixListener', () => {
+  it('creates the socket with mode 0600 and accepts a connection', async () => {
+    const path = join(dir(), 'dev.sock');
+    const listener = UnixListener.listen(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const accepted = new Promise<UnixStream>((resolve) => listener.onConnection(resolve));
+    const client = UnixStream.connect(path);
+    const server = await accepted;
+    client.write(Buffer.from('ping'));
+    const chunk = await readOnce(server);
+    expect(chunk.data.toString()).toBe('ping');
+    client.close();
+    server.close();
+    listener.close();
+  });
+
+  it('replaces a stale socket but refuses a live one and a non-socket file', () => {
+    const d = dir();
+    const live = join(d, 'live.sock');
+    const first = UnixListener.listen(live);
+    expect(() => UnixListener.listen(live)).toThrow(/in use/);
+    first.close();
+    writeFileSync(join(d, 'plain'), 'x');
+    expect(() => UnixListener.listen(join(d, 'plain'))).toThrow(/not a socket/);
+    // A crashed server leaves its socket file behind: bind one in a process that exits at once.
+    const stale = join(d, 'stale.sock');
+    const py = `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stale)}); s.listen()`;
+    expect(spawnSync('python3', ['-c', py]).status).toBe(0);
+    expect(statSync(stale).isSocket()).toBe(true);
+    const l = UnixListener.listen(stale);
+    l.close();
+    expect(existsSync(stale)).toBe(false);
+  });
+
+  it('refuses a socket directory owned by someone else', () => {
+    expect(() => UnixListener.listen('/proc/1/p2pkit.sock')).toThrow();
+  });
+});
+
+describe('SCM_RIGHTS', () => {
+  it('passes several fds in one message, and the receiver sees the same memory', async () => {
+    const [a, b] = UnixStream.pair();
+    const mem = SharedMemory.create('t', 4096);
+    const ev = EventFd.create();
+    mem.bytes.set([7, 7, 7], 100);
+    a.write(Buffer.from([1, 2, 3]), [mem.fd.fd, ev.fd]);
+    const chunk = await readOnce(b);
+    expect([...chunk.data]).toEqual([1, 2, 3]);
+    expect(chunk.fds).toHaveLength(2);
+    const [memFd, evFd] = chunk.fds as [number, number];
+    const mapped = MappedRegion.map(memFd, 0, 4096);
+    expect([...mapped.view(100, 3)]).toEqual([7, 7, 7]);
+    mapped.view(200, 1)[0] = 42;
+    expect(mem.bytes[200]).toBe(42);
+    mapped.unmap();
+    // The received eventfd is the same object: signalling it is seen on ours.
+    const { signalEventFd } = await import('../src/index.ts');
+    signalEventFd(evFd);
+    expect(ev.drain()).toBe(1n);
+    closeFd(memFd);
+    closeFd(evFd);
+    mem.close();
+    ev.close();
+    a.close();
+    b.close();
+  });
+
+  it('reports truncated control data as an error and closes the fds that arrived', async () => {
+    const [tx, rx] = UnixStream.pair(32, 4);
+    const evs = Array.from({ length: 8 }, () => EventFd.create());
+    const before = openFdCount();
+    tx.write(Buffer.from([9]), evs.map((e) => e.fd));
+    await expect(readOnce(rx)).rejects.toBeInstanceOf(ControlTruncatedError);
+    expect(openFdCount()).toBe(before);
+    for (const e of evs) e.close();
+    tx.close();
+    rx.close();
+  });
+});

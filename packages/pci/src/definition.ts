@@ -6,9 +6,10 @@ import type { MsixCapability } from './capabilities/msix.ts';
 import type { PciExpressCapability } from './capabilities/pci-express.ts';
 import { barLayoutOf } from './bar-region.ts';
 import { BAR_COUNT, type BarIndex, type BarLayout, validateBarLayouts } from './config/bars.ts';
-import type { PciIds } from './config/header.ts';
+import { installCapabilities, installExtendedCapabilities } from './config/capability-list.ts';
+import { headerRegisters, type PciIds } from './config/header.ts';
 import { CONVENTIONAL_CONFIG_SIZE, EXTENDED_CONFIG_SIZE, type InterruptPin } from './config/registers.ts';
-import type { ConfigSpaceSize } from './config/space.ts';
+import { ConfigSpace, type ConfigSpaceSize } from './config/space.ts';
 import type { EndpointHandle } from './handle.ts';
 import { hex } from './units.ts';
 
@@ -70,7 +71,11 @@ export function configSpaceSizeOf(spec: EndpointSpec): ConfigSpaceSize {
 export function validateSpec(spec: EndpointSpec): void {
   const bars = declaredBars(spec);
   validateBarLayouts(bars.map((b) => b.layout));
-  configSpaceSizeOf(spec);
+  headerRegisters({ ids: spec.ids, interruptPin: spec.interruptPin ?? 0 });
+  // Dry run of the capability layout on a scratch space: catches lists that do not fit.
+  const scratch = new ConfigSpace(configSpaceSizeOf(spec));
+  installCapabilities(scratch, spec.capabilities ?? []);
+  installExtendedCapabilities(scratch, spec.extendedCapabilities ?? []);
   const caps = spec.capabilities ?? [];
   for (const kind of ['msi', 'msix', 'pci-express', 'power-management']) {
     if (caps.filter((c) => c.kind === kind).length > 1) throw new RangeError(`capabilities: more than one ${kind} capability`);

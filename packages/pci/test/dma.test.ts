@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { Command, DmaRefusedError, defineEndpoint, Header } from '../src/index.ts';
+import { cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
+
+const def = defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 } });
+
+describe('DMA gating', () => {
+  it('refuses while detached', async () => {
+    const dev = def.create({ logger: silentLogger });
+    await expect(dev.handle.dma.read(0x1000n, 4)).rejects.toMatchObject({ reason: 'detached' });
+  });
+
+  it('refuses while Bus Master Enable is clear, then forwards', async () => {
+    const dev = def.create({ logger: silentLogger });
+    const ctx = fakeContext();
+    dev.attach(ctx);
+    await expect(dev.handle.dma.write(0x1000n, new Uint8Array(8))).rejects.toBeInstanceOf(DmaRefusedError);
+    await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toThrow(/Bus Master Enable/);
+    expect(() => dev.handle.dma.directView(0x1000n, 8, false)).toThrow(DmaRefusedError);
+    expect(ctx.dmaCalls).toEqual([]);
+
+    cfgWrite(dev, Header.COMMAND, 2, Command.BUS_MASTER);
+    expect(dev.handle.busMasterEnabled).toBe(true);
+    await dev.handle.dma.write(0x1000n, new Uint8Array(8));
+    expect(await dev.handle.dma.read(0x2000n, 4)).toHaveLength(4);
+    expect(dev.handle.dma.directView(0x3000n, 16, true)).toBeUndefined();
+    expect(ctx.dmaCalls).toEqual(['write 4096 8', 'read 8192 4', 'view 12288 16']);
+
+    cfgWrite(dev, Header.COMMAND, 2, 0);
+    await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toBeInstanceOf(DmaRefusedError);
+  });
+});

@@ -46,3 +46,8 @@ export function closeFd(fd: number): void {
 export function openFdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
+
+/** dup(2): a second descriptor for the same open file, owned by the caller. */
+export function dupFd(fd: number): number {
+  return check('dup', libc.dup(fd), `fd ${fd}`);
+}

@@ -3,7 +3,7 @@
  * guarded zero-copy views, memfd, eventfd and event-loop readiness for raw fds.
  */
 export { NativeError, Errno } from './errors.ts';
-export { OwnedFd, closeFd, openFdCount } from './fd.ts';
+export { OwnedFd, closeFd, dupFd, openFdCount } from './fd.ts';
 export { watchFd, type FdWatcher, type FdEvents } from './fd-watcher.ts';
 export { MappedRegion, type Protection } from './mmap.ts';
 export { SharedMemory, punchHole } from './memfd.ts';

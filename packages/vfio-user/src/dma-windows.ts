@@ -1,0 +1,112 @@
+import { MappedRegion, NativeError } from '@p2pkit/native';
+import { DmaMapFlags, E } from './protocol.ts';
+
+/** One DMA_MAP window of the client's address space. */
+export interface DmaWindow {
+  address: bigint;
+  size: bigint;
+  flags: number;
+  /** Present when the client passed an fd we could mmap; absent windows are reached by messages. */
+  region?: MappedRegion;
+}
+
+/** A failed table operation with the errno the reply should carry. */
+export class WindowError extends Error {
+  constructor(
+    message: string,
+    readonly errno: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The DMA_MAP table: non-overlapping windows sorted by address, each optionally mmapped.
+ * Removing a window invalidates its views before the memory is released (spec: before replying).
+ */
+export class DmaWindowTable {
+  #windows: DmaWindow[] = [];
+  readonly maxWindows: number;
+
+  constructor(maxWindows = 65535) {
+    this.maxWindows = maxWindows;
+  }
+
+  get size(): number {
+    return this.#windows.length;
+  }
+
+  list(): readonly DmaWindow[] {
+    return this.#windows;
+  }
+
+  /** Add a window; maps `fd` (not kept open) when given. */
+  add(address: bigint, size: bigint, flags: number, fd?: number, fdOffset = 0n): DmaWindow {
+    if (flags & ~(DmaMapFlags.READ | DmaMapFlags.WRITE)) throw new WindowError(`unknown DMA_MAP flags 0x${flags.toString(16)}`, E.EINVAL);
+    if (!(flags & DmaMapFlags.READ)) throw new WindowError('DMA_MAP without READ permission', E.EINVAL);
+    if (size === 0n) throw new WindowError('DMA_MAP of size 0', E.EINVAL);
+    if (address + size > 0xffffffffffffffffn + 1n) throw new WindowError('DMA_MAP range wraps the address space', E.EINVAL);
+    if (this.#windows.length >= this.maxWindows) throw new WindowError('too many DMA windows', E.ENOSPC);
+    const at = this.#insertionIndex(address);
+    const prev = this.#windows[at - 1];
+    const next = this.#windows[at];
+    if ((prev && prev.address + prev.size > address) || (next && address + size > next.address)) {
+      throw new WindowError(`DMA_MAP [0x${address.toString(16)}, +0x${size.toString(16)}) overlaps an existing window`, E.EEXIST);
+    }
+    const window: DmaWindow = { address, size, flags };
+    if (fd !== undefined) {
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WindowError('DMA window too large to map', E.ENOMEM);
+      try {
+        window.region = MappedRegion.map(fd, fdOffset, Number(size), flags & DmaMapFlags.WRITE ? 'rw' : 'r');
+      } catch (e) {
+        throw new WindowError(`cannot mmap DMA window: ${(e as Error).message}`, e instanceof NativeError ? e.errno : E.EINVAL);
+      }
+    }
+    this.#windows.splice(at, 0, window);
+    return window;
+  }
+
+  /** Remove the window that exactly matches `[address, +size)`. */
+  remove(address: bigint, size: bigint): void {
+    const i = this.#windows.findIndex((w) => w.address === address && w.size === size);
+    if (i < 0) throw new WindowError(`DMA_UNMAP [0x${address.toString(16)}, +0x${size.toString(16)}) matches no window`, E.ENOENT);
+    const [w] = this.#windows.splice(i, 1);
+    w?.region?.unmap();
+  }
+
+  removeAll(): void {
+    for (const w of this.#windows.splice(0)) w.region?.unmap();
+  }
+
+  /** The window containing all of `[address, address + length)`, if any. */
+  find(address: bigint, length: number): DmaWindow | undefined {
+    let lo = 0;
+    let hi = this.#windows.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const w = this.#windows[mid] as DmaWindow;
+      if (address < w.address) hi = mid - 1;
+      else if (address >= w.address + w.size) lo = mid + 1;
+      else return address + BigInt(length) <= w.address + w.size ? w : undefined;
+    }
+    return undefined;
+  }
+
+  /** Zero-copy bytes of a mapped window range with the needed permission, else undefined. */
+  directView(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined {
+    const w = this.find(address, length);
+    if (!w?.region || (forWrite && !(w.flags & DmaMapFlags.WRITE))) return undefined;
+    return w.region.view(Number(address - w.address), length);
+  }
+
+  #insertionIndex(address: bigint): number {
+    let lo = 0;
+    let hi = this.#windows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.#windows[mid] as DmaWindow).address < address) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

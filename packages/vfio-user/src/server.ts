@@ -1,0 +1,104 @@
+import { UnixListener } from '@p2pkit/native';
+import type { VfioUserDevice } from './device.ts';
+import { consoleLogger, type Logger } from './log.ts';
+import { ClientSession, type SessionOptions } from './session.ts';
+import { SocketTransport } from './socket-transport.ts';
+import type { Transport } from './transport.ts';
+
+export interface ServerOptions extends Partial<SessionOptions> {}
+
+/**
+ * Serves one device to one client at a time (QEMU connects once per device). When the client goes
+ * away, DMA windows and interrupt fds are released, device state is kept, and the next client
+ * (a new QEMU) is accepted without a restart.
+ */
+export class VfioUserServer {
+  readonly device: VfioUserDevice;
+  readonly options: SessionOptions;
+  #listener: UnixListener | undefined;
+  #session: ClientSession | undefined;
+  #sessions = 0;
+  #waiters: ((s: ClientSession) => void)[] = [];
+  #endWaiters: (() => void)[] = [];
+
+  constructor(device: VfioUserDevice, options: ServerOptions = {}) {
+    this.device = device;
+    const logger: Logger = options.logger ?? consoleLogger();
+    this.options = {
+      maxDataXferSize: options.maxDataXferSize ?? 1 << 20,
+      maxDmaMaps: options.maxDmaMaps ?? 65535,
+      writeMultiple: options.writeMultiple ?? false,
+      dmaTimeoutMs: options.dmaTimeoutMs ?? 10_000,
+      logger,
+    };
+  }
+
+  /** Listen on a UNIX socket path (mode 0600; a stale socket file is replaced). */
+  static listen(path: string, device: VfioUserDevice, options?: ServerOptions): VfioUserServer {
+    const server = new VfioUserServer(device, options);
+    server.listen(path);
+    return server;
+  }
+
+  listen(path: string): void {
+    const listener = UnixListener.listen(path);
+    this.#listener = listener;
+    listener.onConnection((stream) => {
+      this.serve(new SocketTransport(stream, this.options.maxDataXferSize));
+    });
+  }
+
+  get path(): string | undefined {
+    return this.#listener?.path;
+  }
+
+  /** The connected client's session, if any. */
+  get session(): ClientSession | undefined {
+    return this.#session;
+  }
+
+  /** How many clients have connected so far. */
+  get sessionCount(): number {
+    return this.#sessions;
+  }
+
+  /** Serve a client over any transport (the in-memory one in tests). */
+  serve(transport: Transport): ClientSession | undefined {
+    if (this.#session) {
+      this.options.logger.client('second client refused: one client per device');
+      transport.close();
+      return undefined;
+    }
+    this.#sessions++;
+    const session = new ClientSession(transport, this.device, this.options, () => {
+      if (this.#session === session) this.#session = undefined;
+      for (const w of this.#endWaiters.splice(0)) w();
+    });
+    this.#session = session;
+    for (const w of this.#waiters.splice(0)) w(session);
+    return session;
+  }
+
+  /** Resolves with the current session, or the next one to connect. */
+  nextSession(): Promise<ClientSession> {
+    if (this.#session) return Promise.resolve(this.#session);
+    return new Promise((r) => this.#waiters.push(r));
+  }
+
+  /** Resolves when the current client disconnects (at once if none). */
+  sessionEnded(): Promise<void> {
+    if (!this.#session) return Promise.resolve();
+    return new Promise((r) => this.#endWaiters.push(r));
+  }
+
+  /** Stop listening and drop the client. */
+  close(): void {
+    this.#session?.close();
+    this.#listener?.close();
+    this.#listener = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

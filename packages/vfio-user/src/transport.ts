@@ -1,0 +1,14 @@
+import type { Message } from './codec.ts';
+
+/**
+ * A bidirectional, message-framed vfio-user channel. The receiver owns every fd it is handed and
+ * must close it; a sender keeps ownership of the fds it sends.
+ */
+export interface Transport {
+  /** Send one whole message (header included) with optional fds. */
+  send(message: Uint8Array, fds?: readonly number[]): void;
+  /** Start delivering messages. `onClose` fires once, on EOF, error or close(). */
+  start(onMessage: (message: Message) => void, onClose: (reason?: Error) => void): void;
+  close(): void;
+  readonly closed: boolean;
+}

@@ -1,0 +1,2 @@
+export * from './link-counters.ts';
+export * from './tlp.ts';

@@ -1,0 +1,175 @@
+/**
+ * Per-link and per-endpoint traffic counters. One `account` call per routed transfer updates every
+ * link the request and its completions cross, in the direction they cross it.
+ */
+import type { RouteDecision, TargetKind } from '../routing/route.ts';
+import type { Topology } from '../topology/model.ts';
+import { TLP_OVERHEAD_BYTES, tlpBreakdown } from './tlp.ts';
+
+/** Traffic in one direction of one link. */
+export interface DirectionCounters {
+  /** Payload bytes (write data and completion data). */
+  bytes: number;
+  /** All TLPs. */
+  tlps: number;
+  writeTlps: number;
+  readRequestTlps: number;
+  completionTlps: number;
+  /** Payload plus an estimated per-TLP overhead ({@link TLP_OVERHEAD_BYTES}). */
+  wireBytes: number;
+}
+
+/** Traffic of one link, both directions. */
+export interface LinkTotals {
+  link: string;
+  upstream: DirectionCounters;
+  downstream: DirectionCounters;
+}
+
+/** Traffic one endpoint initiated, and traffic that targeted its BARs. */
+export interface EndpointTotals {
+  endpoint: string;
+  /** Transfers it initiated that were carried out (split pieces count once each). */
+  transactions: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Bytes it initiated, by target kind. */
+  byKind: Record<Exclude<TargetKind, 'unmapped' | 'disabled'>, number>;
+  /** Transfers refused (unmapped, disabled). */
+  refused: number;
+  /** Bytes peers read from its BARs. */
+  servedReadBytes: number;
+  /** Bytes peers wrote to its BARs. */
+  servedWriteBytes: number;
+}
+
+/** A point-in-time copy of all counters. */
+export interface CounterSnapshot {
+  links: LinkTotals[];
+  endpoints: EndpointTotals[];
+  transactions: number;
+}
+
+export function emptyDirection(): DirectionCounters {
+  return { bytes: 0, tlps: 0, writeTlps: 0, readRequestTlps: 0, completionTlps: 0, wireBytes: 0 };
+}
+
+function emptyEndpoint(endpoint: string): EndpointTotals {
+  return {
+    endpoint, transactions: 0, bytesRead: 0, bytesWritten: 0,
+    byKind: { 'guest-ram': 0, 'peer-local': 0, 'peer-via-host': 0 },
+    refused: 0, servedReadBytes: 0, servedWriteBytes: 0,
+  };
+}
+
+/** What counters need to know about one transfer (a `RouteDecision` has all of it; so does a trace record). */
+export type AccountedTransfer = Pick<RouteDecision, 'kind' | 'requester' | 'direction' | 'address' | 'length' | 'links' | 'completionLinks' | 'mps' | 'mrrs'> & {
+  target?: { endpoint: string } | undefined;
+};
+
+/** Counters of one fabric. Links and endpoints of the topology are present from the start (all zero). */
+export class FabricCounters {
+  private readonly linkCounters = new Map<string, LinkTotals>();
+  private readonly endpointCounters = new Map<string, EndpointTotals>();
+  private total = 0;
+
+  constructor(topology?: Topology) {
+    if (topology) {
+      for (const l of topology.links()) this.linkTotals(l.id);
+      for (const e of topology.endpointIds()) this.endpointTotals(e);
+    }
+  }
+
+  private linkTotals(link: string): LinkTotals {
+    let t = this.linkCounters.get(link);
+    if (!t) {
+      t = { link, upstream: emptyDirection(), downstream: emptyDirection() };
+      this.linkCounters.set(link, t);
+    }
+    return t;
+  }
+
+  private endpointTotals(endpoint: string): EndpointTotals {
+    let t = this.endpointCounters.get(endpoint);
+    if (!t) {
+      t = emptyEndpoint(endpoint);
+      this.endpointCounters.set(endpoint, t);
+    }
+    return t;
+  }
+
+  /** Records one routed transfer (refused ones only count as refused). */
+  account(t: AccountedTransfer): void {
+    const ep = this.endpointTotals(t.requester);
+    if (t.kind === 'unmapped' || t.kind === 'disabled') {
+      ep.refused++;
+      return;
+    }
+    this.total++;
+    ep.transactions++;
+    ep.byKind[t.kind] += t.length;
+    if (t.direction === 'read') ep.bytesRead += t.length;
+    else ep.bytesWritten += t.length;
+    if (t.target && t.target.endpoint !== t.requester) {
+      const served = this.endpointTotals(t.target.endpoint);
+      if (t.direction === 'read') served.servedReadBytes += t.length;
+      else served.servedWriteBytes += t.length;
+    }
+    const tlps = tlpBreakdown(t.direction, t.address, t.length, t.mps, t.mrrs);
+    for (const c of t.links) {
+      const d = this.linkTotals(c.link)[c.direction];
+      if (t.direction === 'write') {
+        d.bytes += t.length;
+        d.tlps += tlps.writes;
+        d.writeTlps += tlps.writes;
+        d.wireBytes += t.length + tlps.writes * TLP_OVERHEAD_BYTES;
+      } else {
+        d.tlps += tlps.readRequests;
+        d.readRequestTlps += tlps.readRequests;
+        d.wireBytes += tlps.readRequests * TLP_OVERHEAD_BYTES;
+      }
+    }
+    for (const c of t.completionLinks) {
+      const d = this.linkTotals(c.link)[c.direction];
+      d.bytes += t.length;
+      d.tlps += tlps.completions;
+      d.completionTlps += tlps.completions;
+      d.wireBytes += t.length + tlps.completions * TLP_OVERHEAD_BYTES;
+    }
+  }
+
+  /** Totals of one link (zeros for an idle link). */
+  link(link: string): LinkTotals {
+    return structuredClone(this.linkTotals(link));
+  }
+
+  /** Totals of one endpoint. */
+  endpoint(endpoint: string): EndpointTotals {
+    return structuredClone(this.endpointTotals(endpoint));
+  }
+
+  /** A deep copy of everything. */
+  snapshot(): CounterSnapshot {
+    return {
+      links: [...this.linkCounters.values()].map((l) => structuredClone(l)),
+      endpoints: [...this.endpointCounters.values()].map((e) => structuredClone(e)),
+      transactions: this.total,
+    };
+  }
+
+  /** Back to zero (links and endpoints stay listed). */
+  reset(): void {
+    for (const l of this.linkCounters.values()) {
+      l.upstream = emptyDirection();
+      l.downstream = emptyDirection();
+    }
+    for (const e of this.endpointCounters.keys()) this.endpointCounters.set(e, emptyEndpoint(e));
+    this.total = 0;
+  }
+}
+
+/** Sum of both directions' payload bytes. */
+export function linkBytes(t: LinkTotals): number {
+  return t.upstream.bytes + t.downstream.bytes;
+}
+

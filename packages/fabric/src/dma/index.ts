@@ -1,0 +1,2 @@
+export * from './dma-engine.ts';
+export * from './scatter-gather.ts';

@@ -1,0 +1,4 @@
+export * from './address-map.ts';
+export * from './errno.ts';
+export * from './route.ts';
+export * from './router.ts';

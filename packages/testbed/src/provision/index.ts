@@ -1,0 +1,188 @@
+/**
+ * `provision()`: make QEMU (sid), the sid kernel and the guest userland available in the cache.
+ *
+ * Cold: discover the host's mirror → private sid index → resolve versions → fetch tools →
+ * bootstrap QEMU's sysroot and the guest rootfs (in parallel) → kernel + depmod → root image →
+ * initramfs → manifest. Warm: validate `manifest.json` and return (milliseconds). Guest script
+ * changes rebuild only the image/initramfs, without network.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PrivateApt, discoverMirror } from './apt.ts';
+import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, writeManifest } from './cache.ts';
+import { guestInputsHash } from './guest-assets.ts';
+import { GUEST_PACKAGES, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
+import { buildInitramfs } from './initramfs.ts';
+import { type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
+import { acquireLock } from './lock.ts';
+import { type ProgressListener, consoleReporter, step } from './progress.ts';
+import { ensureQemu } from './qemu-sysroot.ts';
+import { ensureTools } from './tools.ts';
+
+/** Options of {@link provision}. */
+export interface ProvisionOptions {
+  /** Cache folder; default `P2PKIT_CACHE`, else `$XDG_CACHE_HOME/p2pkit`, else `~/.cache/p2pkit`. */
+  cacheDir?: string;
+  /** Re-resolve sid's current versions even if a manifest exists (also env `P2PKIT_REFRESH=1`). */
+  refresh?: boolean;
+  /** Progress callback; default prints one line per step to stderr ({@link consoleReporter}). */
+  onProgress?: ProgressListener;
+  /** How long to wait for another provisioner holding the lock (default 10 minutes). */
+  lockTimeoutMs?: number;
+}
+
+/** Everything a boot needs, as absolute paths plus the versions they came from. */
+export interface Provisioned {
+  cacheDir: string;
+  /** Folder for per-boot run folders (console logs). */
+  runsDir: string;
+  /** True when the manifest was reused without any rebuild. */
+  fromCache: boolean;
+  qemu: { binary: string; img: string; version: string; debVersion: string; sysroot: string };
+  kernel: { abi: string; debVersion: string; vmlinuz: string; modulesDir: string };
+  guest: { rootImage: string; initramfs: string; packages: Record<string, string> };
+}
+
+function fromManifest(cacheDir: string, m: Manifest, fromCache: boolean): Provisioned {
+  return {
+    cacheDir,
+    runsDir: join(cacheDir, 'runs'),
+    fromCache,
+    qemu: m.qemu,
+    kernel: { abi: m.kernel.abi, debVersion: m.kernel.debVersion, vmlinuz: m.kernel.vmlinuz, modulesDir: m.kernel.modulesDir },
+    guest: { rootImage: m.guest.rootImage, initramfs: m.guest.initramfs, packages: m.guest.packages },
+  };
+}
+
+function manifestUsable(m: Manifest | undefined, inputs: string): m is Manifest {
+  return (
+    m !== undefined &&
+    m.recipe === RECIPE_VERSION &&
+    m.guestInputsHash === inputs &&
+    [m.qemu.binary, m.kernel.vmlinuz, m.guest.rootImage, m.guest.initramfs].every((f) => existsSync(f))
+  );
+}
+
+/** Provision (or reuse) the testbed; safe to call concurrently from several processes. */
+export async function provision(options: ProvisionOptions = {}): Promise<Provisioned> {
+  const report = options.onProgress ?? consoleReporter;
+  const cacheDir = resolveCacheDir(options.cacheDir);
+  const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
+  await mkdir(cacheDir, { recursive: true });
+  const hashes = await guestInputsHash();
+  const inputs = `${hashes.initramfs}-${hashes.helpers}`;
+
+  const quick = await readManifest(cacheDir);
+  if (!refresh && manifestUsable(quick, inputs)) {
+    report({ step: 'cache', status: 'cached', message: `QEMU ${quick.qemu.version}, kernel ${quick.kernel.abi} in ${cacheDir}` });
+    return fromManifest(cacheDir, quick, true);
+  }
+
+  const release = await acquireLock(join(cacheDir, 'provision.lock'), options.lockTimeoutMs ?? 600_000, (pid) =>
+    report({ step: 'lock', status: 'info', message: `waiting for provisioner pid ${pid}` }),
+  );
+  try {
+    const again = await readManifest(cacheDir); // another process may have finished meanwhile
+    if (!refresh && manifestUsable(again, inputs)) {
+      report({ step: 'cache', status: 'cached', message: `provisioned by another process in ${cacheDir}` });
+      return fromManifest(cacheDir, again, true);
+    }
+    const m = await build(cacheDir, report, refresh ? undefined : again, inputs, hashes);
+    await writeManifest(cacheDir, m);
+    return fromManifest(cacheDir, m, false);
+  } finally {
+    release();
+  }
+}
+
+async function build(
+  cacheDir: string,
+  report: ProgressListener,
+  previous: Manifest | undefined,
+  inputs: string,
+  hashes: { initramfs: string; helpers: string },
+): Promise<Manifest> {
+  const t0 = performance.now();
+  let mirror: string | undefined;
+  let apt: PrivateApt | undefined;
+  let qemuDeb: string;
+  let kernel: KernelRelease;
+
+  const reuse = previous && previous.recipe === RECIPE_VERSION;
+  if (reuse) {
+    qemuDeb = previous.qemu.debVersion;
+    kernel = { debVersion: previous.kernel.debVersion, abi: previous.kernel.abi, packages: [] };
+    report({ step: 'resolve', status: 'cached', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.abi} (from manifest)` });
+  } else {
+    mirror = await step(report, 'mirror', 'discover the host mirror (apt-get indextargets)', discoverMirror);
+    const sid = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
+    await step(report, 'apt-update', 'private Debian sid package index', () => sid.update(mirror as string));
+    apt = sid;
+    [qemuDeb, kernel] = await step(report, 'resolve', 'resolve qemu-system-x86 and linux-image-amd64 in sid', () =>
+      Promise.all([sid.version('qemu-system-x86'), resolveKernel(sid)]),
+    );
+    report({ step: 'resolve', status: 'info', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.debVersion} (ABI ${kernel.abi})` });
+  }
+
+  const tools = await step(report, 'tools', 'mmdebstrap + kmod from bookworm', () => ensureTools(join(cacheDir, 'tools')));
+  const rootfsKey = `sid-${shortHash(GUEST_PACKAGES.join(','), qemuDeb, kernel.debVersion, String(RECIPE_VERSION))}`;
+  const guestDir = join(cacheDir, 'guest', rootfsKey);
+  const [qemu, guest] = await Promise.all([
+    step(report, 'qemu-sysroot', `QEMU ${qemuDeb} sysroot (mmdebstrap sid) + version/device checks`, () =>
+      ensureQemu(tools, join(cacheDir, 'qemu', safeName(qemuDeb)), mirror),
+    ),
+    step(report, 'guest-rootfs', `guest userland (${GUEST_PACKAGES.join(', ')})`, () =>
+      ensureGuestRootfs(tools, guestDir, mirror),
+    ),
+  ]);
+  const kernelDir = join(cacheDir, 'kernel', safeName(kernel.abi));
+  const kinst = await step(report, 'kernel', `kernel ${kernel.abi}: fetch, CONFIG_PCI_P2PDMA check, depmod`, async () => {
+    if (!apt && !existsSync(join(kernelDir, '.done'))) {
+      mirror = await discoverMirror();
+      apt = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
+      if (!(await apt.hasLists())) await apt.update(mirror);
+      kernel = await resolveKernel(apt);
+    }
+    return ensureKernel(apt, tools, kernelDir, kernel);
+  });
+
+  const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, String(RECIPE_VERSION))}`);
+  const rootImage = join(imageDir, 'root.ext4');
+  if (!existsSync(rootImage)) {
+    await step(report, 'root-image', 'static helpers (gcc) + modules → ext4 root image (mke2fs -d)', async () => {
+      await pruneSiblings(guestDir, 'image-', imageDir);
+      await mkdir(imageDir, { recursive: true });
+      const bins = await buildHelpers(join(imageDir, 'bin'));
+      await buildRootImage(guest.rootfs, kinst, bins, `${rootImage}.tmp`);
+      await rm(rootImage, { force: true });
+      await rename(`${rootImage}.tmp`, rootImage);
+    });
+  }
+  const initramfs = join(guestDir, `initramfs-${shortHash(kernel.abi, hashes.initramfs, String(RECIPE_VERSION))}.cpio.gz`);
+  if (!existsSync(initramfs)) {
+    await step(report, 'initramfs', 'busybox initramfs with boot modules', async () => {
+      await pruneSiblings(guestDir, 'initramfs-', initramfs);
+      await buildInitramfs(join(guest.rootfs, 'bin', 'busybox'), kinst.modulesDir, initramfs);
+    });
+  }
+  report({ step: 'provision', status: 'done', message: `ready in ${cacheDir}`, elapsedMs: performance.now() - t0 });
+
+  return {
+    recipe: RECIPE_VERSION,
+    createdAt: new Date().toISOString(),
+    guestInputsHash: inputs,
+    qemu: { debVersion: qemuDeb, version: qemu.version, sysroot: qemu.sysroot, binary: qemu.binary, img: qemu.img },
+    kernel: { debVersion: kinst.debVersion, abi: kinst.abi, root: kinst.root, vmlinuz: kinst.vmlinuz, modulesDir: kinst.modulesDir },
+    guest: { rootfs: guest.rootfs, rootImage, initramfs, packages: guest.packages },
+  };
+}
+
+/** Delete older builds (`prefix*`) next to `keep`, so stale images do not pile up. */
+async function pruneSiblings(dir: string, prefix: string, keep: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const f of await readdir(dir)) {
+    const p = join(dir, f);
+    if (f.startsWith(prefix) && p !== keep) await rm(p, { recursive: true, force: true });
+  }
+}

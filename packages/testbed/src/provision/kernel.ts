@@ -1,0 +1,88 @@
+/**
+ * The guest kernel: Debian sid's stock kernel, resolved from the `linux-image-amd64` metapackage
+ * (testbed.md §5), checked for P2PDMA and given a `modules.dep` (§6).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { extractDeb, type PrivateApt } from './apt.ts';
+import { isStamped, stamp } from './cache.ts';
+import { run } from './exec.ts';
+import type { HostTools } from './tools.ts';
+
+/** The metapackage the kernel is resolved from. */
+export const KERNEL_META = 'linux-image-amd64';
+
+/** Kernel options the testbed depends on. */
+export const REQUIRED_KERNEL_CONFIG = ['CONFIG_PCI_P2PDMA=y', 'CONFIG_ZONE_DEVICE=y', 'CONFIG_DEVTMPFS=y'] as const;
+
+/** Resolved kernel package names. */
+export interface KernelRelease {
+  /** Debian version of the metapackage, e.g. `7.2.13-1`. */
+  debVersion: string;
+  /** Kernel ABI / `uname -r`, e.g. `7.2.13+deb14-amd64`. */
+  abi: string;
+  /** Exact package specs (`name=version`) to download. */
+  packages: string[];
+}
+
+/** An extracted, depmod'ed kernel. */
+export interface KernelInstall extends KernelRelease {
+  root: string;
+  vmlinuz: string;
+  modulesDir: string;
+}
+
+/** Resolve `linux-image-amd64` → ABI → the three packages holding vmlinuz, config and modules. */
+export async function resolveKernel(apt: PrivateApt): Promise<KernelRelease> {
+  const meta = await apt.show(KERNEL_META);
+  if (!meta?.Version) throw new Error(`${KERNEL_META} not found in sid; Debian may have renamed the metapackage`);
+  const debVersion = meta.Version;
+  const abi = /linux-image-([^ ,]*-amd64) \(/.exec(meta.Depends ?? '')?.[1];
+  if (!abi) {
+    throw new Error(
+      `metapackage naming changed: ${KERNEL_META} ${debVersion} depends on "${meta.Depends}", no linux-image-<ABI>-amd64 found`,
+    );
+  }
+  const names = [`linux-binary-${abi}`, `linux-base-${abi}`, `linux-modules-${abi}`];
+  const missing: string[] = [];
+  for (const n of names) if (!(await apt.show(`${n}=${debVersion}`))) missing.push(n);
+  if (missing.length > 0) {
+    throw new Error(
+      `metapackage naming changed: ${missing.join(', ')} (=${debVersion}) not in sid; the kernel package split differs from linux-{binary,base,modules}-<ABI>`,
+    );
+  }
+  return { debVersion, abi, packages: names.map((n) => `${n}=${debVersion}`) };
+}
+
+/** Download, extract, check and depmod the kernel into `dir` = `$CACHE/kernel/<abi>` (cached). */
+export async function ensureKernel(
+  apt: PrivateApt | undefined,
+  tools: HostTools,
+  dir: string,
+  release: KernelRelease,
+): Promise<KernelInstall> {
+  const root = join(dir, 'root');
+  const modulesDir = join(root, 'usr', 'lib', 'modules', release.abi);
+  const install: KernelInstall = { ...release, root, modulesDir, vmlinuz: join(modulesDir, 'vmlinuz') };
+  if (isStamped(dir) && existsSync(install.vmlinuz)) return install;
+  if (!apt) throw new Error('kernel missing from the cache and no package index available');
+
+  const debs = await apt.download(release.packages, join(dir, 'debs'));
+  await rm(root, { recursive: true, force: true });
+  for (const deb of debs) await extractDeb(deb, root);
+  if (!existsSync(install.vmlinuz)) throw new Error(`no vmlinuz in ${release.packages.join(' ')}`);
+  await checkKernelConfig(join(modulesDir, 'config'));
+  await run([tools.depmod, '-b', join(root, 'usr'), release.abi]);
+  if (!existsSync(join(modulesDir, 'modules.dep'))) throw new Error('depmod produced no modules.dep');
+  await rm(join(dir, 'debs'), { recursive: true, force: true });
+  await stamp(dir, { abi: release.abi, debVersion: release.debVersion });
+  return install;
+}
+
+/** Throw if the kernel config lacks any of {@link REQUIRED_KERNEL_CONFIG}. */
+export async function checkKernelConfig(configFile: string): Promise<void> {
+  const lines = new Set((await readFile(configFile, 'utf8')).split('\n'));
+  const missing = REQUIRED_KERNEL_CONFIG.filter((c) => !lines.has(c));
+  if (missing.length > 0) throw new Error(`kernel feature missing: ${missing.join(', ')} not set in ${configFile}`);
+}

@@ -2,8 +2,7 @@
  * The type-0 configuration header (PCI 3.0 §6.1, PCIe 6.0 §7.5.1), declared as a register table.
  * BARs are handled by `bars.ts` and the capability pointer by `capability-list.ts`.
  */
-import type { RegisterSpec } from './space.ts';
-import { type ConfigSpace } from './space.ts';
+import type { ConfigSpace, RegisterSpec } from './space.ts';
 import { Command, Header, type InterruptPin, STATUS_RW1C, Status } from './registers.ts';
 
 /** Identity of a function. */

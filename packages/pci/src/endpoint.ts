@@ -16,6 +16,7 @@ import { type AccessReporter, BarRegion } from './bar-region.ts';
 import type { AerState } from './capabilities/aer.ts';
 import type { MsiState } from './capabilities/msi.ts';
 import type { MsixState } from './capabilities/msix.ts';
+import type { PowerManagementState } from './capabilities/power-management.ts';
 import type { PciExpressState } from './capabilities/pci-express.ts';
 import { BAR_COUNT, type BarAddressListener, type BarIndex, BarRegisters } from './config/bars.ts';
 import { installCapabilities, installExtendedCapabilities } from './config/capability-list.ts';
@@ -77,6 +78,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
   readonly #regions = new Map<BarIndex, BarRegion>();
   readonly #logger: EndpointLogger;
   readonly #reporter: AccessReporter;
+  readonly #placedPm: PowerManagementState | undefined;
   #context: DeviceContext | undefined;
   #closed = false;
 
@@ -108,6 +110,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
     this.msi = placed.find((p) => isMsi(p.capability))?.state as MsiState | undefined;
     this.msix = placed.find((p) => isMsix(p.capability))?.state as MsixState | undefined;
     this.pciExpress = placed.find((p) => isPciExpress(p.capability))?.state as PciExpressState | undefined;
+    this.#placedPm = placed.find((p) => p.capability.kind === 'power-management')?.state as PowerManagementState | undefined;
     this.aer = placedExt.find((p) => p.capability.kind === 'aer')?.state as AerState | undefined;
 
     // BAR backing: shared memory for memory BARs.
@@ -265,6 +268,13 @@ export class Endpoint implements VfioUserDevice, Disposable {
     this.msix?.onChange(() => interrupts.deliverPending());
     this.msi?.onChange(() => interrupts.deliverPending());
     this.pciExpress?.onFunctionLevelReset(() => this.reset()); // PCIe 6.0 §6.6.2
+    const pm = this.#placedPm;
+    // D3hot → D0 without No_Soft_Reset is an internal reset (PM 1.2 §5.4.1).
+    if (pm && !pm.noSoftReset) {
+      pm.onPowerState((state, previous) => {
+        if (previous === 3 && state === 0) this.reset();
+      });
+    }
     this.bars.onAddress((bar, address) => {
       this.#runHook('onBarAddress', () => this.#spec.onBarAddress?.(this.handle, bar, address));
     });

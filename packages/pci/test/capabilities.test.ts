@@ -103,6 +103,27 @@ describe('Power Management', () => {
   });
 });
 
+describe('Power Management soft reset', () => {
+  it('resets on D3hot → D0 when No_Soft_Reset is clear', () => {
+    let resets = 0;
+    const d = defineEndpoint({
+      ids: { vendor: 1, device: 2, class: 0 },
+      capabilities: [powerManagement({ noSoftReset: false })],
+      reset: () => {
+        resets++;
+      },
+    });
+    const dev = d.create({ logger: silentLogger });
+    const pm = walkCapabilities(dev.config)[0]?.offset ?? 0;
+    cfgWrite(dev, Header.INTERRUPT_LINE, 1, 5);
+    cfgWrite(dev, pm + 4, 2, 3);
+    expect(resets).toBe(0);
+    cfgWrite(dev, pm + 4, 2, 0);
+    expect(resets).toBe(1);
+    expect(cfgRead(dev, Header.INTERRUPT_LINE, 1)).toBe(0);
+  });
+});
+
 describe('PCI Express', () => {
   it('reports endpoint type, link speed/width and MPS/MRRS fields', () => {
     const dev = full.create({ logger: silentLogger });

@@ -24,8 +24,10 @@ export interface PowerManagementState {
   readonly offset: number;
   /** Current D-state as programmed by the guest. */
   readonly powerState: PowerState;
+  /** Whether D3hot → D0 keeps state; when false the function resets internally (PM 1.2 §5.4.1). */
+  readonly noSoftReset: boolean;
   /** Calls `listener` when the guest changes the D-state. */
-  onPowerState(listener: (state: PowerState) => void): () => void;
+  onPowerState(listener: (state: PowerState, previous: PowerState) => void): () => void;
 }
 
 export interface PowerManagementCapability extends Capability<PowerManagementState> {
@@ -59,7 +61,7 @@ export function powerManagement(options: PowerManagementOptions = {}): PowerMana
         sticky: hasPme ? PMCSR_PME_ENABLE | PMCSR_PME_STATUS : 0,
       });
       space.define({ offset: offset + 6, width: 2 }); // PMCSR_BSE and Data: unused
-      const listeners = new Set<(state: PowerState) => void>();
+      const listeners = new Set<(state: PowerState, previous: PowerState) => void>();
       const read = (): PowerState => (space.get16(offset + PMCSR) & PMCSR_STATE_MASK) as PowerState;
       space.onWrite(offset + PMCSR, 2, (write) => {
         const before = ((write.previous[0] ?? 0) & PMCSR_STATE_MASK) as PowerState;
@@ -69,10 +71,11 @@ export function powerManagement(options: PowerManagementOptions = {}): PowerMana
           space.update16(offset + PMCSR, before, PMCSR_STATE_MASK);
           after = before;
         }
-        if (after !== before) for (const l of listeners) l(after);
+        if (after !== before) for (const l of listeners) l(after, before);
       });
       return {
         offset,
+        noSoftReset: options.noSoftReset ?? true,
         get powerState() {
           return read();
         },

@@ -22,7 +22,11 @@ export interface BarLayout {
   prefetchable: boolean;
 }
 
-/** Listener for BAR address changes; `undefined` means unmapped/being sized. */
+/**
+ * Listener for BAR address changes; `undefined` means unprogrammed or being sized. A 64-bit BAR is
+ * written one dword at a time, so a transient address (new low, old high) may be reported first.
+ * Addresses are reported whether or not Memory Space Enable is set.
+ */
 export type BarAddressListener = (bar: BarIndex, address: bigint | undefined) => void;
 
 /** Validates a set of BAR layouts; throws a descriptive error on the first problem. */

@@ -231,11 +231,11 @@ export class Endpoint implements VfioUserDevice, Disposable {
     const limit =
       index === RegionIndex.CONFIG ? this.config.size : index >= 0 && index < BAR_COUNT ? this.#regions.get(index as BarIndex)?.size : undefined;
     if (limit === undefined) {
-      this.#guestError(`${what} of region ${index}, which does not exist`, { region: index, offset, size });
+      this.#guestError(`${what} of region ${index}, which does not exist`, { region: index, offset: Number(offset), size });
       return undefined;
     }
     if (!Number.isInteger(size) || size <= 0 || offset < 0n || offset + BigInt(size) > BigInt(limit)) {
-      this.#guestError(`${size}-byte ${what} at ${hex(offset)} outside region ${index} (${hex(limit)} bytes)`, { region: index, offset, size });
+      this.#guestError(`${size}-byte ${what} at ${hex(offset)} outside region ${index} (${hex(limit)} bytes)`, { region: index, offset: Number(offset), size });
       return undefined;
     }
     return Number(offset);

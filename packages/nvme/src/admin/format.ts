@@ -1,0 +1,35 @@
+import { CommandError } from '../command-error.ts';
+import type { ControllerCore } from '../core.ts';
+import { LBA_FORMATS, type Namespace } from '../namespace.ts';
+import { AdminOpcode, Effects } from '../opcodes.ts';
+import type { CommandResult } from '../registry.ts';
+import { Status } from '../status.ts';
+
+/** Format NVM (NVMe 2.0 base §5.23; NVM command set §4.1): LBA format change, user data erased. */
+export function registerFormat(core: ControllerCore): void {
+  core.admin.register(
+    AdminOpcode.FormatNvm,
+    'Format NVM',
+    async (ctx): Promise<CommandResult> => {
+      const { entry } = ctx;
+      const lbaf = (entry.cdw10 & 0xf) | (((entry.cdw10 >>> 12) & 3) << 4);
+      const mset = (entry.cdw10 >>> 4) & 1;
+      const pi = (entry.cdw10 >>> 5) & 7;
+      const ses = (entry.cdw10 >>> 9) & 7;
+      if (lbaf >= LBA_FORMATS.length) throw new CommandError(Status.InvalidFormat, `LBA format ${lbaf}`);
+      if (pi !== 0 || mset !== 0) throw new CommandError(Status.InvalidFormat, 'protection information / metadata not supported');
+      if (ses > 1) throw new CommandError(Status.InvalidField, `secure erase setting ${ses} not supported`);
+      let targets: Namespace[];
+      if (entry.nsid === 0xffffffff) targets = core.namespaces.activeNamespaces();
+      else {
+        const ns = core.namespaces.active(entry.nsid);
+        if (!ns) throw new CommandError(Status.InvalidNamespaceOrFormat, `format of nsid ${entry.nsid}`);
+        targets = [ns];
+      }
+      const shift = LBA_FORMATS[lbaf] as number;
+      for (const ns of targets) await ns.format(shift);
+      return {};
+    },
+    Effects.LbaContentChange | Effects.NamespaceCapabilityChange | Effects.ExclusiveController,
+  );
+}

@@ -1,0 +1,73 @@
+import { CommandError } from '../command-error.ts';
+import type { ControllerCore } from '../core.ts';
+import { AdminOpcode } from '../opcodes.ts';
+import type { CommandResult, LogPageRequest } from '../registry.ts';
+import { Status } from '../status.ts';
+
+/** Log page identifiers (NVMe 2.0 base §5.16, Figure 202). */
+export const LogPageId = {
+  SupportedLogPages: 0x00,
+  ErrorInformation: 0x01,
+  SmartHealth: 0x02,
+  FirmwareSlot: 0x03,
+  ChangedNamespaceList: 0x04,
+  CommandsSupportedAndEffects: 0x05,
+} as const;
+
+/** Built-in log pages and the Get Log Page command (§5.16). */
+export function registerLogPages(core: ControllerCore): void {
+  const pages = core.logPages;
+  pages.set(LogPageId.ErrorInformation, () => core.errorLog.page());
+  pages.set(LogPageId.SmartHealth, (req) => {
+    if (req.nsid !== 0 && req.nsid !== 0xffffffff) throw new CommandError(Status.InvalidField, 'SMART log is controller scoped (LPA bit 0 = 0)');
+    return core.health.page(core.errorLog.count);
+  });
+  pages.set(LogPageId.FirmwareSlot, () => {
+    const out = new Uint8Array(512);
+    out[0] = 0x01; // AFI: slot 1 active
+    for (let i = 0; i < 8; i++) out[8 + i] = i < core.options.firmwareRevision.length ? core.options.firmwareRevision.charCodeAt(i) : 0x20;
+    return out;
+  });
+  pages.set(LogPageId.ChangedNamespaceList, (req) => core.namespaces.changedLog(!req.rae));
+  pages.set(LogPageId.CommandsSupportedAndEffects, () => {
+    const out = new Uint8Array(4096);
+    const v = new DataView(out.buffer);
+    core.admin.effectsTable().forEach((e, i) => v.setUint32(i * 4, e, true));
+    core.io.effectsTable().forEach((e, i) => v.setUint32(1024 + i * 4, e, true));
+    return out;
+  });
+  pages.set(LogPageId.SupportedLogPages, () => {
+    const out = new Uint8Array(1024);
+    const v = new DataView(out.buffer);
+    for (const lid of pages.keys()) v.setUint32(lid * 4, 1, true);
+    return out;
+  });
+
+  core.admin.register(AdminOpcode.GetLogPage, 'Get Log Page', async (ctx): Promise<CommandResult> => {
+    const { entry } = ctx;
+    const lid = entry.cdw10 & 0xff;
+    const req: LogPageRequest = {
+      lid,
+      nsid: entry.nsid,
+      lsp: (entry.cdw10 >>> 8) & 0x7f,
+      rae: ((entry.cdw10 >>> 15) & 1) === 1,
+      lsi: entry.cdw11 >>> 16,
+    };
+    const dwords = ((entry.cdw10 >>> 16) | ((entry.cdw11 & 0xffff) << 16)) + 1;
+    const offset = Number((BigInt(entry.cdw13) << 32n) | BigInt(entry.cdw12));
+    const csi = entry.cdw14 >>> 24;
+    if ((entry.cdw14 >>> 23) & 1) throw new CommandError(Status.InvalidField, 'OT (index offset) not supported');
+    if (csi !== 0) throw new CommandError(Status.InvalidField, `log page CSI ${csi}`);
+    if (offset % 4 !== 0) throw new CommandError(Status.InvalidField, `log page offset ${offset} not dword aligned`);
+    const provider = pages.get(lid);
+    if (!provider) throw new CommandError(Status.InvalidLogPage, `log page 0x${lid.toString(16)}`);
+    const page = await provider(req);
+    if (offset >= page.byteLength && dwords > 0) throw new CommandError(Status.InvalidField, `log page offset ${offset} ≥ ${page.byteLength}`);
+    const length = dwords * 4;
+    const data = new Uint8Array(length);
+    data.set(page.subarray(offset, Math.min(page.byteLength, offset + length)));
+    await ctx.toHost(data);
+    core.events.logRead(lid, req.rae);
+    return {};
+  });
+}

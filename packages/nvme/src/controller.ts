@@ -1,0 +1,447 @@
+import { ControllerMemoryBuffer } from './cmb.ts';
+import { registerBuiltinCommands } from './commands.ts';
+import type { ControllerCore } from './core.ts';
+import { DataTransfer } from './data-transfer.ts';
+import { ErrorLog } from './error-log.ts';
+import { AsyncEvents } from './events.ts';
+import { CommandExecutor } from './executor.ts';
+import { FeatureState } from './features.ts';
+import { Health } from './health.ts';
+import type { NvmeControllerHost } from './host.ts';
+import { ERROR_LOG_ENTRIES } from './identify-data.ts';
+import { InterruptController } from './interrupts.ts';
+import { BusMemory, type LocalWindow } from './memory.ts';
+import { NamespaceSet } from './namespace-set.ts';
+import { type NvmeControllerOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { PersistentMemoryRegion } from './pmr.ts';
+import { QueueEngine } from './queue-engine.ts';
+import { CompletionQueue, SubmissionQueue } from './queues.ts';
+import { buildCap, cc, Csts, MPS_MAX, MPS_MIN, NSSR_MAGIC, Reg } from './registers.ts';
+import { type CommandHandler, type CommandHook, CommandRegistry, type LogPageProvider } from './registry.ts';
+import { ShadowDoorbells } from './shadow-doorbells.ts';
+import { createStats, type NvmeStats } from './stats.ts';
+
+/** PCI class code of an NVMe I/O controller (mass storage, NVM, NVMe). */
+export const NVME_CLASS_CODE = 0x010802;
+
+/** What the PCI integrator needs to lay out BARs and MSI-X. */
+export interface NvmeBarLayout {
+  /** Bytes of BAR0 used by registers + doorbells (power of two, ≥ 16 KiB). MSI-X may follow it. */
+  registerBytes: number;
+  interruptVectors: number;
+  cmb?: { bar: number; barOffset: number; size: number };
+  pmr?: { bar: number; size: number };
+}
+
+/**
+ * An NVMe 2.0 controller core (NVM command set) independent of PCI plumbing.
+ * MMIO handlers are synchronous; doorbells schedule queue work through `options.schedule`.
+ */
+export class NvmeController implements ControllerCore {
+  readonly options: ResolvedOptions;
+  readonly stats: NvmeStats = createStats();
+  readonly memory: BusMemory;
+  readonly transfer: DataTransfer;
+  readonly events: AsyncEvents;
+  readonly namespaces: NamespaceSet;
+  readonly features: FeatureState;
+  readonly interrupts: InterruptController;
+  readonly shadow: ShadowDoorbells;
+  readonly queues: QueueEngine;
+  readonly errorLog = new ErrorLog(ERROR_LOG_ENTRIES);
+  readonly health: Health;
+  readonly admin = new CommandRegistry();
+  readonly io = new CommandRegistry();
+  readonly logPages = new Map<number, LogPageProvider>();
+  readonly cmb: ControllerMemoryBuffer | undefined;
+  readonly pmr: PersistentMemoryRegion | undefined;
+  private readonly executor: CommandExecutor;
+  private readonly cap: bigint;
+  private host: NvmeControllerHost | undefined;
+  private ccValue = 0;
+  private csts = 0;
+  private aqa = 0;
+  private asq = 0n;
+  private acq = 0n;
+  private shutdownWork: Promise<void> | undefined;
+  private shutdownToken: object | undefined;
+
+  /** Opens namespace images and builds the controller. */
+  static async create(options: NvmeControllerOptions, host?: NvmeControllerHost): Promise<NvmeController> {
+    const c = new NvmeController(resolveOptions(options));
+    await c.namespaces.openConfigured();
+    if (host) c.attach(host);
+    return c;
+  }
+
+  private constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.cap = buildCap(options);
+    this.cmb = options.cmb ? new ControllerMemoryBuffer(options.cmb) : undefined;
+    this.pmr = options.pmr ? new PersistentMemoryRegion(options.pmr) : undefined;
+    const cmb = this.cmb;
+    const pmr = this.pmr;
+    const windows: LocalWindow[] = [];
+    if (cmb) windows.push({ name: 'cmb', memory: cmb.memory, get busAddress() { return cmb.busAddress; } });
+    if (pmr) windows.push({ name: 'pmr', memory: pmr.memory, get busAddress() { return pmr.busAddress; } });
+    this.memory = new BusMemory(() => this.host?.dma, windows, this.stats);
+    this.transfer = new DataTransfer(this.memory, () => this.pageSize(), options.mdts ? 4096 * 2 ** options.mdts : 0);
+    this.events = new AsyncEvents(() => this.stats.asyncEventsCompleted++);
+    this.namespaces = new NamespaceSet(options, this.events);
+    this.features = new FeatureState(options);
+    this.health = new Health(options.temperatureKelvin, this.events);
+    this.interrupts = new InterruptController((v) => {
+      this.stats.interruptsRaised++;
+      this.host?.raiseInterrupt(v);
+    }, options.interruptVectors);
+    const stride = 4 << options.doorbellStrideShift;
+    this.shadow = new ShadowDoorbells(this.memory, stride);
+    this.queues = new QueueEngine({
+      memory: this.memory,
+      shadow: this.shadow,
+      interrupts: this.interrupts,
+      stats: this.stats,
+      maxInflightPerQueue: options.maxInflightPerQueue,
+      schedule: options.schedule,
+      processing: () => this.processing,
+      execute: (sq, entry) => this.executor.execute(sq, entry),
+      raiseEvent: (e) => this.events.raise(e),
+      guestError: (m, d) => this.guestError(m, d),
+      fatal: (m, d) => this.fatal(m, d),
+      vectorIdle: (v) => this.host?.clearInterrupt?.(v),
+    });
+    this.executor = new CommandExecutor({
+      admin: this.admin,
+      io: this.io,
+      queues: this.queues,
+      transfer: this.transfer,
+      namespaces: this.namespaces,
+      errorLog: this.errorLog,
+      stats: this.stats,
+      guestError: (m, d) => this.guestError(m, d),
+      deviceError: (m, d) => this.deviceError(m, d),
+    });
+    registerBuiltinCommands(this);
+  }
+
+  // ---- host connection ---------------------------------------------------------------------
+
+  /** A client connected: DMA and interrupts go through `host`. Pending doorbells are processed. */
+  attach(host: NvmeControllerHost): void {
+    this.host = host;
+    for (const sq of this.queues.sqs.values()) if (!sq.empty || this.shadow.applies(sq.id)) this.queues.kick(sq);
+  }
+
+  /** The client went away; state is kept, queue processing pauses until the next attach. */
+  detach(): void {
+    this.host = undefined;
+  }
+
+  get cc(): number {
+    return this.ccValue;
+  }
+
+  get ready(): boolean {
+    return (this.csts & Csts.RDY) !== 0;
+  }
+
+  private get processing(): boolean {
+    return this.ready && this.host !== undefined && this.shutdownWork === undefined && (this.csts & Csts.CFS) === 0;
+  }
+
+  pageSize(): number {
+    return 4096 << cc.mps(this.ccValue);
+  }
+
+  layout(): NvmeBarLayout {
+    const doorbellBytes = 2 * (this.options.maxIoQueues + 1) * (4 << this.options.doorbellStrideShift);
+    let registerBytes = 16384;
+    while (registerBytes < Reg.DOORBELLS + doorbellBytes) registerBytes *= 2;
+    const out: NvmeBarLayout = { registerBytes, interruptVectors: this.options.interruptVectors };
+    if (this.cmb && this.options.cmb) out.cmb = { bar: this.options.cmb.bar, barOffset: this.options.cmb.barOffset, size: this.cmb.size };
+    if (this.pmr && this.options.pmr) out.pmr = { bar: this.options.pmr.bar, size: this.pmr.memory.byteLength };
+    return out;
+  }
+
+  guestError(message: string, detail?: Record<string, unknown>): void {
+    this.host?.guestError(message, detail);
+  }
+
+  private deviceError(message: string, detail?: Record<string, unknown>): void {
+    if (this.host?.deviceError) this.host.deviceError(message, detail);
+    else console.error(`[nvme ${this.options.serial}] ${message}`, detail ?? '');
+  }
+
+  private fatal(message: string, detail?: Record<string, unknown>): void {
+    this.csts |= Csts.CFS;
+    this.deviceError(`controller fatal status: ${message}`, detail);
+  }
+
+  // ---- BAR0 MMIO ---------------------------------------------------------------------------
+
+  /** Guest read of BAR0 (registers, doorbells). Sizes 1, 2, 4, 8. */
+  mmioRead(offset: number, size: number): bigint {
+    this.stats.mmioReads++;
+    if (size === 8) return BigInt(this.read32(offset)) | (BigInt(this.read32(offset + 4)) << 32n);
+    const dword = this.read32(offset & ~3);
+    const shift = (offset & 3) * 8;
+    return BigInt(size >= 4 ? dword : (dword >>> shift) & ((1 << (size * 8)) - 1));
+  }
+
+  /** Guest write to BAR0. 8-byte writes act high dword first, then low (CMBMSC rule, §3.1.4.13). */
+  mmioWrite(offset: number, size: number, value: bigint): void {
+    this.stats.mmioWrites++;
+    if (size === 8) {
+      this.write32(offset + 4, Number((value >> 32n) & 0xffffffffn));
+      this.write32(offset, Number(value & 0xffffffffn));
+      return;
+    }
+    const v = Number(value & 0xffffffffn);
+    if (size === 4 || offset >= Reg.DOORBELLS) {
+      this.write32(offset & ~3, size === 4 ? v : v & ((1 << (size * 8)) - 1));
+      return;
+    }
+    const shift = (offset & 3) * 8;
+    const mask = ((1 << (size * 8)) - 1) << shift;
+    this.write32(offset & ~3, ((this.read32(offset & ~3) & ~mask) | ((v << shift) & mask)) >>> 0);
+  }
+
+  private read32(off: number): number {
+    const cmb = this.cmb;
+    const pmr = this.pmr;
+    switch (off) {
+      case Reg.CAP:
+        return Number(this.cap & 0xffffffffn);
+      case Reg.CAP + 4:
+        return Number(this.cap >> 32n);
+      case Reg.VS:
+        return this.options.version;
+      case Reg.INTMS:
+      case Reg.INTMC:
+        return this.interrupts.interruptMask;
+      case Reg.CC:
+        return this.ccValue >>> 0;
+      case Reg.CSTS:
+        return this.csts >>> 0;
+      case Reg.AQA:
+        return this.aqa;
+      case Reg.ASQ:
+        return Number(this.asq & 0xffffffffn);
+      case Reg.ASQ + 4:
+        return Number(this.asq >> 32n);
+      case Reg.ACQ:
+        return Number(this.acq & 0xffffffffn);
+      case Reg.ACQ + 4:
+        return Number(this.acq >> 32n);
+      case Reg.CMBLOC:
+        return cmb?.readCmbloc() ?? 0;
+      case Reg.CMBSZ:
+        return cmb?.readCmbsz() ?? 0;
+      case Reg.CMBMSC:
+        return cmb?.readMsc(false) ?? 0;
+      case Reg.CMBMSC + 4:
+        return cmb?.readMsc(true) ?? 0;
+      case Reg.CMBSTS:
+        return cmb?.readSts() ?? 0;
+      case Reg.CRTO:
+        return this.options.readyTimeoutUnits * 0x10001;
+      case Reg.PMRCAP:
+        return pmr?.readCap() ?? 0;
+      case Reg.PMRCTL:
+        return pmr?.readCtl() ?? 0;
+      case Reg.PMRSTS:
+        return pmr?.readSts() ?? 0;
+      case Reg.PMRMSCL:
+        return pmr?.readMscl() ?? 0;
+      case Reg.PMRMSCU:
+        return pmr?.readMscu() ?? 0;
+      default:
+        return 0; // reserved, NSSR, doorbells (write-only)
+    }
+  }
+
+  private write32(off: number, v: number): void {
+    if (off >= Reg.DOORBELLS) return this.writeDoorbell(off, v);
+    const disabled = cc.en(this.ccValue) === 0;
+    switch (off) {
+      case Reg.INTMS:
+        return this.interrupts.setMask(v);
+      case Reg.INTMC:
+        return this.interrupts.clearMask(v);
+      case Reg.CC:
+        return this.writeCc(v >>> 0);
+      case Reg.CSTS:
+        if (v & Csts.NSSRO) this.csts &= ~Csts.NSSRO; // RW1C
+        return;
+      case Reg.NSSR:
+        if (v >>> 0 === NSSR_MAGIC) this.subsystemReset();
+        return;
+      case Reg.AQA:
+      case Reg.ASQ:
+      case Reg.ASQ + 4:
+      case Reg.ACQ:
+      case Reg.ACQ + 4:
+        if (!disabled) return this.guestError('admin queue registers written while CC.EN = 1', { offset: off });
+        if (off === Reg.AQA) this.aqa = v & 0x0fff0fff;
+        else if (off === Reg.ASQ) this.asq = (this.asq & ~0xffffffffn) | BigInt((v >>> 0) & ~0xfff);
+        else if (off === Reg.ASQ + 4) this.asq = (this.asq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
+        else if (off === Reg.ACQ) this.acq = (this.acq & ~0xffffffffn) | BigInt((v >>> 0) & ~0xfff);
+        else this.acq = (this.acq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
+        if ((off === Reg.ASQ || off === Reg.ACQ) && v & 0xfff) this.guestError('admin queue base not 4 KiB aligned', { offset: off, value: v });
+        return;
+      case Reg.CMBMSC:
+        return this.cmb?.writeMscLow(v);
+      case Reg.CMBMSC + 4:
+        return this.cmb?.writeMscHigh(v);
+      case Reg.PMRCTL: {
+        const flushing = this.pmr?.writeCtl(v);
+        flushing?.catch((err: unknown) => this.deviceError('PMR flush failed', { error: err }));
+        return;
+      }
+      case Reg.PMRMSCL:
+        return this.pmr?.writeMscl(v);
+      case Reg.PMRMSCU:
+        return this.pmr?.writeMscu(v);
+      default:
+        return this.guestError('write to a read-only or reserved register', { offset: off, value: v });
+    }
+  }
+
+  private writeDoorbell(off: number, v: number): void {
+    const rel = off - Reg.DOORBELLS;
+    const stride = 4 << this.options.doorbellStrideShift;
+    if (rel % stride !== 0) return this.guestError('doorbell write off the stride', { offset: off });
+    this.queues.doorbell(rel / stride, v & 0xffff);
+  }
+
+  // ---- CC transitions (§3.5) ---------------------------------------------------------------
+
+  private writeCc(v: number): void {
+    const old = this.ccValue;
+    this.ccValue = v;
+    if (cc.en(old) === 1 && cc.en(v) === 0) {
+      this.controllerReset();
+      this.ccValue = v;
+      return;
+    }
+    if (cc.en(old) === 0 && cc.en(v) === 1) this.enable();
+    if (cc.shn(v) !== 0 && cc.shn(old) === 0) this.shutdown(cc.shn(v) === 2);
+    else if (cc.shn(v) === 0 && cc.shn(old) !== 0 && this.shutdownWork === undefined) this.csts &= ~Csts.SHST_MASK;
+  }
+
+  private enable(): void {
+    const v = this.ccValue;
+    const asqs = (this.aqa & 0xfff) + 1;
+    const acqs = ((this.aqa >>> 16) & 0xfff) + 1;
+    const problem =
+      cc.css(v) !== 0 && cc.css(v) !== 7
+        ? `CC.CSS ${cc.css(v)} not supported`
+        : cc.mps(v) < MPS_MIN || cc.mps(v) > MPS_MAX
+          ? `CC.MPS ${cc.mps(v)} outside CAP.MPSMIN..MPSMAX`
+          : asqs < 2 || acqs < 2
+            ? `AQA sizes ${asqs}/${acqs}`
+            : this.asq === 0n || this.acq === 0n
+              ? 'ASQ/ACQ not set'
+              : undefined;
+    if (problem) {
+      this.guestError(`controller enable refused: ${problem}`, { cc: v, aqa: this.aqa });
+      return;
+    }
+    this.queues.addCq(new CompletionQueue(0, this.acq, acqs, 0, true, this.memory.windowAt(this.acq)?.name === 'cmb'));
+    this.queues.addSq(new SubmissionQueue(0, this.asq, asqs, 0, 0, this.memory.windowAt(this.asq)?.name === 'cmb'));
+    this.csts = (this.csts & ~(Csts.SHST_MASK | Csts.CFS)) | Csts.RDY;
+    this.stats.controllerEnables++;
+  }
+
+  /** Controller Level Reset (CC.EN 1→0, §3.7.2): queues deleted, features and events reset. */
+  private controllerReset(): void {
+    this.queues.reset();
+    this.events.reset();
+    this.features.reset();
+    this.interrupts.reset();
+    this.shadow.reset();
+    this.ccValue = 0;
+    this.csts &= Csts.NSSRO;
+    this.shutdownWork = undefined;
+    this.shutdownToken = undefined;
+    this.stats.controllerResets++;
+  }
+
+  private subsystemReset(): void {
+    this.controllerReset();
+    this.csts |= Csts.NSSRO;
+  }
+
+  /** CC.SHN (§3.6.1): stop processing, make namespaces and PMR durable, report SHST complete. */
+  private shutdown(abrupt: boolean): void {
+    this.stats.shutdowns++;
+    this.csts = (this.csts & ~Csts.SHST_MASK) | Csts.SHST_OCCURRING;
+    const token = {};
+    this.shutdownToken = token;
+    this.shutdownWork = (async () => {
+      try {
+        await this.namespaces.flushAll();
+        await this.pmr?.flush();
+      } catch (err) {
+        this.deviceError(`shutdown flush failed${abrupt ? ' (abrupt)' : ''}`, { error: err });
+      }
+      if (this.shutdownToken === token) this.csts = (this.csts & ~Csts.SHST_MASK) | Csts.SHST_COMPLETE;
+    })();
+  }
+
+  /** Resolves when a shutdown started by CC.SHN has completed. */
+  async shutdownComplete(): Promise<void> {
+    await this.shutdownWork;
+  }
+
+  /** Function Level Reset / vfio-user DEVICE_RESET: every register back to its power-on value. */
+  reset(): void {
+    this.controllerReset();
+    this.csts = 0;
+    this.aqa = 0;
+    this.asq = 0n;
+    this.acq = 0n;
+    this.cmb?.reset();
+    if (this.pmr) {
+      this.pmr.flush().catch((err: unknown) => this.deviceError('PMR flush on reset failed', { error: err }));
+      this.pmr.reset();
+    }
+  }
+
+  /** Flushes namespaces and the PMR, then closes the images. */
+  async close(): Promise<void> {
+    this.queues.reset();
+    await this.shutdownWork;
+    await this.namespaces.flushAll();
+    await this.pmr?.flush();
+    await this.namespaces.closeAll();
+  }
+
+  // ---- environment and extension API -------------------------------------------------------
+
+  /** Simulated composite temperature (Kelvin); crossing a threshold raises a SMART event. */
+  setTemperature(kelvin: number): void {
+    this.health.temperature = kelvin;
+    this.health.evaluateTemperature();
+  }
+
+  /** Adds or replaces an admin command (vendor opcodes C0h–FFh). */
+  registerAdminCommand(opcode: number, handler: CommandHandler, opts: { name?: string; effects?: number } = {}): void {
+    this.admin.register(opcode, opts.name ?? `vendor admin 0x${opcode.toString(16)}`, handler, opts.effects);
+  }
+
+  /** Adds or replaces an I/O command (vendor opcodes 80h–FFh). */
+  registerIoCommand(opcode: number, handler: CommandHandler, opts: { name?: string; effects?: number } = {}): void {
+    this.io.register(opcode, opts.name ?? `vendor I/O 0x${opcode.toString(16)}`, handler, opts.effects);
+  }
+
+  /** Adds or replaces a log page (vendor LIDs C0h–FFh). */
+  registerLogPage(lid: number, provider: LogPageProvider): void {
+    this.logPages.set(lid & 0xff, provider);
+  }
+
+  /** Interposes on every command (fault injection, tracing). Returns a remover. */
+  intercept(hook: CommandHook): () => void {
+    return this.executor.addHook(hook);
+  }
+}

@@ -1,0 +1,69 @@
+import type { SubmissionEntry } from './command.ts';
+import { CommandError } from './command-error.ts';
+import type { BusMemory } from './memory.ts';
+import { walkPrp } from './prp.ts';
+import type { Segment } from './segments.ts';
+import { walkSgl } from './sgl.ts';
+import { Status } from './status.ts';
+
+/**
+ * Moves a command's data between a controller buffer and the buffer its DPTR describes
+ * (PRPs or SGLs), enforcing MDTS. Failures throw CommandError; DMA faults throw DmaError.
+ */
+export class DataTransfer {
+  constructor(
+    private readonly mem: BusMemory,
+    private readonly pageSize: () => number,
+    /** MDTS in bytes; 0 = unlimited. */
+    readonly maxBytes: number,
+  ) {}
+
+  /** Throws Invalid Field when `length` exceeds MDTS (§5.15.2.1 MDTS). */
+  checkMdts(length: number): void {
+    if (this.maxBytes !== 0 && length > this.maxBytes) {
+      throw new CommandError(Status.InvalidField, `transfer of ${length} bytes exceeds MDTS (${this.maxBytes})`);
+    }
+  }
+
+  async segments(cmd: SubmissionEntry, length: number, toHost: boolean): Promise<Segment[]> {
+    this.checkMdts(length);
+    let walk;
+    switch (cmd.psdt) {
+      case 0:
+        walk = await walkPrp(this.mem, cmd.prp1, cmd.prp2, length, this.pageSize());
+        break;
+      case 1:
+      case 2:
+        // SGLs are for I/O commands only on PCIe (§4.3.2).
+        if (cmd.isAdmin) throw new CommandError(Status.InvalidField, 'SGL on an admin command');
+        walk = await walkSgl(this.mem, cmd.sgl1, length, toHost);
+        break;
+      default:
+        throw new CommandError(Status.InvalidField, 'reserved PSDT value 3');
+    }
+    if (!walk.ok) throw new CommandError(walk.status, walk.message, true, { cid: cmd.cid, sqid: cmd.sqid });
+    return walk.segments;
+  }
+
+  /** Copies `data` to the host buffer of `cmd`. */
+  async toHost(cmd: SubmissionEntry, data: Uint8Array): Promise<void> {
+    const segs = await this.segments(cmd, data.byteLength, true);
+    let off = 0;
+    for (const s of segs) {
+      if (!s.bitBucket) await this.mem.write(s.address, data.subarray(off, off + s.length));
+      off += s.length;
+    }
+  }
+
+  /** Reads `length` bytes from the host buffer of `cmd`. */
+  async fromHost(cmd: SubmissionEntry, length: number): Promise<Uint8Array> {
+    const segs = await this.segments(cmd, length, false);
+    const out = new Uint8Array(length);
+    let off = 0;
+    for (const s of segs) {
+      await this.mem.readInto(s.address, out, off, s.length);
+      off += s.length;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+import { DmaError } from '@p2pkit/vfio-user';
+import type { SubmissionEntry } from './command.ts';
+import { CommandError } from './command-error.ts';
+import type { DataTransfer } from './data-transfer.ts';
+import type { ErrorLog } from './error-log.ts';
+import type { NamespaceSet } from './namespace-set.ts';
+import type { QueueEngine } from './queue-engine.ts';
+import type { SubmissionQueue } from './queues.ts';
+import {
+  type CommandContext,
+  type CommandHook,
+  type CommandOutcome,
+  type CommandRegistry,
+  type CommandResult,
+  Deferred,
+} from './registry.ts';
+import type { NvmeStats } from './stats.ts';
+import { Status, statusName, withRetryPolicy } from './status.ts';
+
+export interface ExecutorDeps {
+  admin: CommandRegistry;
+  io: CommandRegistry;
+  queues: QueueEngine;
+  transfer: DataTransfer;
+  namespaces: NamespaceSet;
+  errorLog: ErrorLog;
+  stats: NvmeStats;
+  guestError(message: string, detail?: Record<string, unknown>): void;
+  deviceError(message: string, detail?: Record<string, unknown>): void;
+}
+
+/**
+ * Runs one command: hook chain → registry handler → completion. Every failure becomes a status;
+ * nothing thrown by a handler crosses the queue boundary.
+ */
+export class CommandExecutor {
+  private readonly hooks: CommandHook[] = [];
+
+  constructor(private readonly d: ExecutorDeps) {}
+
+  /** Adds an interceptor (outermost first). Returns a function that removes it. */
+  addHook(hook: CommandHook): () => void {
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
+  async execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void> {
+    const epoch = this.d.queues.epoch;
+    const admin = sq.id === 0;
+    const counts = admin ? this.d.stats.adminCommands : this.d.stats.ioCommands;
+    counts[entry.opcode] = (counts[entry.opcode] ?? 0) + 1;
+    let done = false;
+    const ctx: CommandContext = {
+      entry,
+      queue: admin ? 'admin' : 'io',
+      namespace: this.d.namespaces.active(entry.nsid),
+      toHost: (data) => this.d.transfer.toHost(entry, data),
+      fromHost: (length) => this.d.transfer.fromHost(entry, length),
+      complete: (result) => {
+        if (done) return;
+        done = true;
+        this.finish(sq, entry, result, epoch);
+      },
+    };
+    let outcome: CommandOutcome;
+    try {
+      outcome = await this.chain(ctx, 0);
+    } catch (err) {
+      outcome = this.mapError(err, entry);
+    }
+    if (outcome !== Deferred) ctx.complete(outcome);
+  }
+
+  private async chain(ctx: CommandContext, i: number): Promise<CommandOutcome> {
+    const hook = this.hooks[i];
+    if (hook) return hook(ctx, () => this.chain(ctx, i + 1));
+    return this.dispatch(ctx);
+  }
+
+  private async dispatch(ctx: CommandContext): Promise<CommandOutcome> {
+    const { entry } = ctx;
+    // Fused operations are not supported (FUSES = 0): §4.2 CDW0.FUSE.
+    if (entry.fuse !== 0) throw new CommandError(Status.InvalidField, 'fused command (FUSES = 0)');
+    const reg = (ctx.queue === 'admin' ? this.d.admin : this.d.io).get(entry.opcode);
+    if (!reg) throw new CommandError(Status.InvalidOpcode, `unsupported ${ctx.queue} opcode 0x${entry.opcode.toString(16)}`);
+    return reg.handler(ctx);
+  }
+
+  private mapError(err: unknown, entry: SubmissionEntry): CommandResult {
+    const where = { sqid: entry.sqid, cid: entry.cid, opcode: entry.opcode };
+    if (err instanceof CommandError) {
+      if (err.guestMistake) this.d.guestError(err.message, { ...where, status: statusName(err.status), ...err.detail });
+      return { status: err.status };
+    }
+    if (err instanceof DmaError) {
+      this.d.stats.dataTransferErrors++;
+      this.d.guestError(`data transfer failed: ${err.message}`, { ...where, address: err.address, length: err.length, errno: err.errno });
+      return { status: Status.DataTransferError };
+    }
+    this.d.deviceError(`command handler failed: ${(err as Error)?.message ?? String(err)}`, { ...where, error: err });
+    return { status: Status.InternalError };
+  }
+
+  private finish(sq: SubmissionQueue, entry: SubmissionEntry, result: CommandResult, epoch: number): void {
+    const status = withRetryPolicy(result.status ?? Status.Success);
+    if (status !== Status.Success) {
+      this.d.stats.commandErrors++;
+      this.d.errorLog.record({ sqid: sq.id, cid: entry.cid, status, nsid: entry.nsid });
+    }
+    this.d.queues.post(sq, { dw0: result.dw0 ?? 0, dw1: result.dw1 ?? 0, sqid: sq.id, cid: entry.cid, status }, epoch);
+  }
+}

@@ -1,0 +1,130 @@
+import type { ControllerCore } from './core.ts';
+import { AER_LIMIT } from './events.ts';
+import { CCTEMP, WCTEMP } from './health.ts';
+import { LBA_FORMATS, type Namespace } from './namespace.ts';
+import { CQE_SIZE_LOG, SQE_SIZE_LOG } from './registers.ts';
+
+/** Copy limits reported in Identify Namespace (NVM §4.1.5.1) and enforced by Copy. */
+export const COPY_LIMITS = { mssrl: 0x800, mcl: 0x2000, msrc: 127 } as const;
+/** Error log entries (ELPE + 1). */
+export const ERROR_LOG_ENTRIES = 64;
+/** Abort Command Limit (ACL + 1). */
+export const ABORT_LIMIT = 4;
+
+function ascii(out: Uint8Array, offset: number, length: number, text: string): void {
+  for (let i = 0; i < length; i++) out[offset + i] = i < text.length ? text.charCodeAt(i) & 0x7f : 0x20;
+}
+
+function u128(v: DataView, offset: number, n: bigint): void {
+  v.setBigUint64(offset, n & 0xffffffffffffffffn, true);
+  v.setBigUint64(offset + 8, n >> 64n, true);
+}
+
+/** Identify Controller, CNS 01h (NVMe 2.0 base §5.17.2.1, Figure 275). */
+export function identifyController(core: ControllerCore): Uint8Array {
+  const o = core.options;
+  const out = new Uint8Array(4096);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, o.pciVendorId, true);
+  v.setUint16(2, o.pciSubsystemVendorId, true);
+  ascii(out, 4, 20, o.serial);
+  ascii(out, 24, 40, o.model);
+  ascii(out, 64, 8, o.firmwareRevision);
+  v.setUint8(72, 6); // RAB
+  v.setUint8(76, 0); // CMIC: single port, single controller
+  v.setUint8(77, o.mdts);
+  v.setUint16(78, o.controllerId, true);
+  v.setUint32(80, o.version, true);
+  v.setUint32(92, (1 << 8) | (1 << 9), true); // OAES: namespace attribute + firmware activation notices
+  v.setUint8(111, 1); // CNTRLTYPE: I/O controller
+  let oacs = 1 << 1; // Format NVM
+  if (o.namespaceDirectory) oacs |= 1 << 3; // Namespace Management and Attachment
+  if (o.doorbellStrategy === 'shadow') oacs |= 1 << 8; // Doorbell Buffer Config
+  v.setUint16(256, oacs, true);
+  v.setUint8(258, ABORT_LIMIT - 1); // ACL
+  v.setUint8(259, AER_LIMIT - 1); // AERL
+  v.setUint8(260, 0x03); // FRMW: slot 1 read-only, 1 slot
+  v.setUint8(261, 0x06); // LPA: command effects log, extended data for Get Log Page
+  v.setUint8(262, ERROR_LOG_ENTRIES - 1); // ELPE
+  v.setUint8(263, 0); // NPSS: one power state
+  v.setUint16(266, WCTEMP, true);
+  v.setUint16(268, CCTEMP, true);
+  if (o.namespaceDirectory) {
+    u128(v, 280, BigInt(o.totalCapacityBytes)); // TNVMCAP
+    u128(v, 296, BigInt(Math.max(0, o.totalCapacityBytes - core.namespaces.allocatedBytes()))); // UNVMCAP
+  }
+  v.setUint8(512, (SQE_SIZE_LOG << 4) | SQE_SIZE_LOG); // SQES
+  v.setUint8(513, (CQE_SIZE_LOG << 4) | CQE_SIZE_LOG); // CQES
+  v.setUint16(514, o.maxQueueEntries > 0xffff ? 0xffff : o.maxQueueEntries, true); // MAXCMD
+  v.setUint32(516, o.maxNamespaces, true); // NN
+  // ONCS: Compare, DSM, Write Zeroes, Save/Select in features, Verify, Copy.
+  v.setUint16(520, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7) | (1 << 8), true);
+  v.setUint8(524, 0); // FNA: format/erase per namespace
+  v.setUint8(525, 0x07); // VWC present; Flush with NSID FFFFFFFFh supported
+  v.setUint16(534, 1, true); // OCFS: Copy format 0
+  v.setUint32(536, 0x1 | (1 << 16), true); // SGLS: SGLs without alignment, bit bucket
+  v.setUint32(540, o.maxNamespaces, true); // MNAN
+  ascii(out, 768, 256, '');
+  out.fill(0, 768, 1024);
+  out.set(new TextEncoder().encode(o.subsystemNqn.slice(0, 255)), 768);
+  // Power state 0: 25 W, active.
+  v.setUint16(2048, 2500, true);
+  return out;
+}
+
+/** Identify Namespace, CNS 00h (NVM command set §4.1.5.1). */
+export function identifyNamespace(ns: Namespace): Uint8Array {
+  const out = new Uint8Array(4096);
+  const v = new DataView(out.buffer);
+  v.setBigUint64(0, ns.blocks, true); // NSZE
+  v.setBigUint64(8, ns.blocks, true); // NCAP
+  v.setBigUint64(16, ns.blocks, true); // NUSE
+  v.setUint8(24, 0); // NSFEAT
+  v.setUint8(25, LBA_FORMATS.length - 1); // NLBAF
+  v.setUint8(26, ns.formatIndex); // FLBAS
+  v.setUint8(33, 0x09); // DLFEAT: deallocated reads zero; Write Zeroes may deallocate
+  u128(v, 48, BigInt(ns.sizeBytes)); // NVMCAP
+  v.setUint16(74, COPY_LIMITS.mssrl, true);
+  v.setUint32(76, COPY_LIMITS.mcl, true);
+  v.setUint8(80, COPY_LIMITS.msrc);
+  out.set(ns.nguid, 104); // NGUID
+  LBA_FORMATS.forEach((lbads, i) => v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true));
+  return out;
+}
+
+/** Namespace Identification Descriptor list, CNS 03h (§5.17.2.3): NGUID + CSI. */
+export function namespaceDescriptors(ns: Namespace): Uint8Array {
+  const out = new Uint8Array(4096);
+  out[0] = 0x2; // NGUID
+  out[1] = 16;
+  out.set(ns.nguid, 4);
+  out[20] = 0x4; // CSI
+  out[21] = 1;
+  out[24] = 0; // NVM command set
+  return out;
+}
+
+/** A list of up to 1024 IDs greater than `after` (CNS 02h/07h/10h). */
+export function idList(ids: number[], after: number): Uint8Array {
+  const out = new Uint8Array(4096);
+  const v = new DataView(out.buffer);
+  ids.filter((id) => id > after).slice(0, 1024).forEach((id, i) => v.setUint32(i * 4, id, true));
+  return out;
+}
+
+/** Controller List (CNS 12h/13h, §5.17.2.x Figure 293). */
+export function controllerList(ids: number[], from: number): Uint8Array {
+  const out = new Uint8Array(4096);
+  const v = new DataView(out.buffer);
+  const list = ids.filter((id) => id >= from).slice(0, 2047);
+  v.setUint16(0, list.length, true);
+  list.forEach((id, i) => v.setUint16(2 + i * 2, id, true));
+  return out;
+}
+
+/** I/O Command Set data structure, CNS 1Ch: one combination, NVM only. */
+export function commandSetCombinations(): Uint8Array {
+  const out = new Uint8Array(4096);
+  out[0] = 1;
+  return out;
+}

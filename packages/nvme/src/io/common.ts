@@ -1,0 +1,18 @@
+import { CommandError } from '../command-error.ts';
+import type { Namespace } from '../namespace.ts';
+import type { CommandContext } from '../registry.ts';
+import { Status } from '../status.ts';
+
+/** The command's active namespace, or Invalid Namespace or Format (NVM §3.2). */
+export function requireNamespace(ctx: CommandContext): Namespace {
+  const ns = ctx.namespace;
+  if (!ns) throw new CommandError(Status.InvalidNamespaceOrFormat, `nsid ${ctx.entry.nsid} not active`, true, { nsid: ctx.entry.nsid });
+  return ns;
+}
+
+/** LBA Out of Range when [slba, slba + count) leaves the namespace. */
+export function requireRange(ns: Namespace, slba: bigint, count: number | bigint): void {
+  if (!ns.inRange(slba, count)) {
+    throw new CommandError(Status.LbaOutOfRange, `LBA ${slba}+${count} beyond ${ns.blocks}`, true, { nsid: ns.nsid });
+  }
+}

@@ -1,0 +1,49 @@
+import { CommandError } from '../command-error.ts';
+import type { ControllerCore } from '../core.ts';
+import { COPY_LIMITS } from '../identify-data.ts';
+import { Effects, IoOpcode } from '../opcodes.ts';
+import type { CommandResult } from '../registry.ts';
+import { Status } from '../status.ts';
+import { requireNamespace, requireRange } from './common.ts';
+
+/** Copy (NVM command set §3.3.1) with Source Range Entries format 0 (32 bytes each). */
+export function registerCopy(core: ControllerCore): void {
+  core.io.register(
+    IoOpcode.Copy,
+    'Copy',
+    async (ctx): Promise<CommandResult> => {
+      const ns = requireNamespace(ctx);
+      const sdlba = ctx.entry.qw10;
+      const nr = (ctx.entry.cdw12 & 0xff) + 1;
+      const desfmt = (ctx.entry.cdw12 >>> 8) & 0xf;
+      const fua = (ctx.entry.cdw12 >>> 30) & 1;
+      if (desfmt !== 0) throw new CommandError(Status.InvalidField, `Copy descriptor format ${desfmt}`);
+      if (nr > COPY_LIMITS.msrc + 1) throw new CommandError(Status.CommandSizeLimitExceeded, `${nr} source ranges > MSRC`);
+      const data = await ctx.fromHost(nr * 32);
+      const v = new DataView(data.buffer);
+      const ranges: { slba: bigint; nlb: number }[] = [];
+      let total = 0;
+      for (let i = 0; i < nr; i++) {
+        const slba = v.getBigUint64(i * 32 + 8, true);
+        const nlb = v.getUint16(i * 32 + 16, true) + 1;
+        if (nlb > COPY_LIMITS.mssrl) throw new CommandError(Status.CommandSizeLimitExceeded, `range ${i}: ${nlb} blocks > MSSRL`);
+        requireRange(ns, slba, nlb);
+        ranges.push({ slba, nlb });
+        total += nlb;
+      }
+      if (total > COPY_LIMITS.mcl) throw new CommandError(Status.CommandSizeLimitExceeded, `${total} blocks > MCL`);
+      requireRange(ns, sdlba, total);
+      // Read every source first so overlapping source/destination behave like a buffered copy.
+      const chunks = [];
+      for (const r of ranges) chunks.push(await ns.read(r.slba, r.nlb));
+      let dst = sdlba;
+      for (const c of chunks) {
+        await ns.write(dst, c, false);
+        dst += BigInt(c.byteLength / ns.lbaSize);
+      }
+      if (fua === 1 || !core.features.volatileWriteCache) await ns.flush();
+      return {};
+    },
+    Effects.LbaContentChange,
+  );
+}

@@ -1,0 +1,110 @@
+import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
+
+/** A piece of controller-owned memory the guest reaches at a bus address (CMB, PMR). */
+export interface LocalWindow {
+  readonly name: 'cmb' | 'pmr';
+  readonly memory: Uint8Array;
+  /** Current bus address, or undefined while the window does not decode. */
+  readonly busAddress: bigint | undefined;
+}
+
+export interface MemoryCounters {
+  localBytes: number;
+  dmaBytes: number;
+}
+
+const EFAULT = 14;
+
+/**
+ * The controller's bus-master view: addresses inside its own CMB/PMR are served from their
+ * Uint8Arrays (never DMA), everything else goes through the host's DmaSpace (guest RAM, peers).
+ */
+export class BusMemory {
+  constructor(
+    private readonly dma: () => DmaSpace | undefined,
+    private readonly windows: readonly LocalWindow[],
+    private readonly counters: MemoryCounters,
+  ) {}
+
+  /** The window containing `address`, if any. */
+  windowAt(address: bigint): LocalWindow | undefined {
+    for (const w of this.windows) {
+      const base = w.busAddress;
+      if (base !== undefined && address >= base && address < base + BigInt(w.memory.byteLength)) return w;
+    }
+    return undefined;
+  }
+
+  /** A view of local memory for the range, undefined if not local; throws if it straddles a window end. */
+  localView(address: bigint, length: number): Uint8Array | undefined {
+    const w = this.windowAt(address);
+    if (!w) return undefined;
+    const off = Number(address - (w.busAddress as bigint));
+    if (off + length > w.memory.byteLength) {
+      throw new DmaError(`range crosses the end of the ${w.name}`, address, length, EFAULT);
+    }
+    return w.memory.subarray(off, off + length);
+  }
+
+  /** Reads a copy of the range. */
+  async read(address: bigint, length: number): Promise<Uint8Array> {
+    const local = this.localView(address, length);
+    if (local) {
+      this.counters.localBytes += length;
+      return local.slice();
+    }
+    const dma = this.requireDma(address, length);
+    this.counters.dmaBytes += length;
+    const direct = dma.directView(address, length, false);
+    if (direct) return direct.slice();
+    return dma.read(address, length);
+  }
+
+  /** Copies `length` bytes at `address` into `target` at `targetOffset`. */
+  async readInto(address: bigint, target: Uint8Array, targetOffset: number, length: number): Promise<void> {
+    const local = this.localView(address, length);
+    if (local) {
+      this.counters.localBytes += length;
+      target.set(local, targetOffset);
+      return;
+    }
+    const dma = this.requireDma(address, length);
+    this.counters.dmaBytes += length;
+    const direct = dma.directView(address, length, false);
+    target.set(direct ?? (await dma.read(address, length)), targetOffset);
+  }
+
+  async write(address: bigint, data: Uint8Array): Promise<void> {
+    const local = this.localView(address, data.byteLength);
+    if (local) {
+      this.counters.localBytes += data.byteLength;
+      local.set(data);
+      return;
+    }
+    const dma = this.requireDma(address, data.byteLength);
+    this.counters.dmaBytes += data.byteLength;
+    const direct = dma.directView(address, data.byteLength, true);
+    if (direct) {
+      direct.set(data);
+      return;
+    }
+    await dma.write(address, data);
+  }
+
+  async readU32(address: bigint): Promise<number> {
+    const b = await this.read(address, 4);
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  }
+
+  async writeU32(address: bigint, value: number): Promise<void> {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, value >>> 0, true);
+    await this.write(address, b);
+  }
+
+  private requireDma(address: bigint, length: number): DmaSpace {
+    const dma = this.dma();
+    if (!dma) throw new DmaError('no DMA space: client not attached', address, length, EFAULT);
+    return dma;
+  }
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, unlink } from 'node:fs/promises';
+import type { HolePuncher } from './hole-puncher.ts';
+
+/** Supported LBA formats: index = FLBAS value (NVM command set §4.1.5.1, LBAF0..1). */
+export const LBA_FORMATS = [9, 12] as const;
+
+export interface NamespaceInit {
+  nsid: number;
+  path: string;
+  sizeBytes?: number;
+  lbaShift: number;
+  /** The controller created the image (Namespace Management) and deletes it with the namespace. */
+  ownsFile: boolean;
+  serial: string;
+  holePuncher: HolePuncher;
+}
+
+/** A namespace backed by a sparse raw image file. Byte offsets stay below 2^53. */
+export class Namespace {
+  readonly nsid: number;
+  readonly path: string;
+  readonly ownsFile: boolean;
+  /** NGUID: stable per (serial, nsid), so two controllers never report duplicates. */
+  readonly nguid: Uint8Array;
+  private lbaShiftValue: number;
+  private constructor(
+    init: NamespaceInit,
+    private readonly file: FileHandle,
+    readonly sizeBytes: number,
+    private readonly holes: HolePuncher,
+  ) {
+    this.nsid = init.nsid;
+    this.path = init.path;
+    this.ownsFile = init.ownsFile;
+    this.lbaShiftValue = init.lbaShift;
+    this.nguid = createHash('sha256').update(`${init.serial}/${init.nsid}`).digest().subarray(0, 16);
+  }
+
+  static async open(init: NamespaceInit): Promise<Namespace> {
+    const file = await open(init.path, init.ownsFile ? 'w+' : 'a+').then(async (h) => {
+      // 'a+' creates without truncating; reopen read-write for positional writes.
+      await h.close();
+      return open(init.path, 'r+');
+    });
+    let size = init.sizeBytes ?? (await file.stat()).size;
+    size -= size % (1 << init.lbaShift);
+    if (size <= 0) {
+      await file.close();
+      throw new RangeError(`namespace ${init.nsid}: ${init.path} is empty; give sizeBytes`);
+    }
+    if ((await file.stat()).size < size) await file.truncate(size);
+    return new Namespace(init, file, size, init.holePuncher);
+  }
+
+  get lbaShift(): number {
+    return this.lbaShiftValue;
+  }
+  get lbaSize(): number {
+    return 1 << this.lbaShiftValue;
+  }
+  /** NSZE = NCAP = NUSE in logical blocks. */
+  get blocks(): bigint {
+    return BigInt(Math.floor(this.sizeBytes / this.lbaSize));
+  }
+  get formatIndex(): number {
+    return LBA_FORMATS.indexOf(this.lbaShiftValue as 9 | 12);
+  }
+
+  /** Whether [slba, slba + count) lies inside the namespace. */
+  inRange(slba: bigint, count: number | bigint): boolean {
+    return slba + BigInt(count) <= this.blocks && slba + BigInt(count) >= slba;
+  }
+
+  private offset(slba: bigint): number {
+    return Number(slba) * this.lbaSize;
+  }
+
+  async read(slba: bigint, count: number): Promise<Uint8Array> {
+    const length = count * this.lbaSize;
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.file.read(out, done, length - done, this.offset(slba) + done);
+      if (bytesRead === 0) break; // past EOF of a sparse image: zeroes
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  async write(slba: bigint, data: Uint8Array, forceUnitAccess: boolean): Promise<void> {
+    let done = 0;
+    while (done < data.byteLength) {
+      const { bytesWritten } = await this.file.write(data, done, data.byteLength - done, this.offset(slba) + done);
+      done += bytesWritten;
+    }
+    if (forceUnitAccess) await this.file.datasync();
+  }
+
+  /** Deallocates the range: later reads return zeroes (DLFEAT = 001b). */
+  async deallocate(slba: bigint, count: number): Promise<void> {
+    await this.holes.punchHole(this.file, this.offset(slba), count * this.lbaSize);
+  }
+
+  async flush(): Promise<void> {
+    await this.file.datasync();
+  }
+
+  /** Format NVM: new LBA format; all user data becomes zeroes (file truncated, then re-extended sparse). */
+  async format(lbaShift: number): Promise<void> {
+    await this.file.truncate(0);
+    await this.file.truncate(this.sizeBytes);
+    await this.file.datasync();
+    this.lbaShiftValue = lbaShift;
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+
+  /** Closes and, for controller-created images, removes the file. */
+  async destroy(): Promise<void> {
+    await this.file.close();
+    if (this.ownsFile) await unlink(this.path).catch(() => {});
+  }
+}

@@ -1,0 +1,172 @@
+import type { HolePuncher } from './hole-puncher.ts';
+import { ZeroFillHolePuncher } from './hole-puncher.ts';
+
+/** One namespace backed by a sparse raw image file. */
+export interface NamespaceOptions {
+  /** Raw image; created (sparse) when missing. */
+  path: string;
+  /** Capacity in bytes. The file is extended (sparse) to it; default: the current file size. */
+  sizeBytes?: number;
+  /** Logical block size; default 512. */
+  lbaSize?: 512 | 4096;
+  /** Namespace ID; default: the next free one. */
+  nsid?: number;
+  /** Attached to this controller at start; default true. */
+  attached?: boolean;
+}
+
+/** Controller Memory Buffer (NVMe 2.0 §8.2.1). `memory` is mapped by the guest and peers (memfd in production). */
+export interface CmbOptions {
+  memory: Uint8Array;
+  /** BAR index reported in CMBLOC.BIR; default 2. */
+  bar?: number;
+  /** Offset inside that BAR (multiple of the size unit); default 0. */
+  barOffset?: number;
+  /** CMBSZ.SQS: I/O submission queues may live in the CMB; default true. */
+  submissionQueues?: boolean;
+  /** CMBSZ.CQS: completion queues may live in the CMB; default false. */
+  completionQueues?: boolean;
+  /** CMBSZ.LISTS: PRP/SGL lists may live in the CMB; default true. */
+  lists?: boolean;
+}
+
+/** Persistent Memory Region (NVMe 2.0 §8.2.2). Persistence comes from `flush` (see `openPmrFile`). */
+export interface PmrOptions {
+  memory: Uint8Array;
+  /** Makes `memory` durable; called on PMRCTL.EN 1→0, shutdown and close. */
+  flush?: () => void | Promise<void>;
+  /** BAR index reported in PMRCAP.BIR; default 4. */
+  bar?: number;
+}
+
+export type DoorbellStrategy = 'mmio' | 'shadow';
+
+export interface NvmeControllerOptions {
+  /** Serial number (≤ 20 ASCII characters); also seeds namespace NGUIDs. */
+  serial: string;
+  model?: string;
+  firmwareRevision?: string;
+  /** PCI vendor / subsystem vendor IDs reported in Identify Controller; default 0x1b36 (Red Hat/QEMU). */
+  pciVendorId?: number;
+  pciSubsystemVendorId?: number;
+  /** Controller ID (CNTLID); default 1. */
+  controllerId?: number;
+  subsystemNqn?: string;
+  namespaces?: NamespaceOptions[];
+  /** Enables Namespace Management create: new images are created here as `ns<nsid>.img`. */
+  namespaceDirectory?: string;
+  /** Total NVM capacity for Namespace Management (TNVMCAP), bytes; default 1 TiB. */
+  totalCapacityBytes?: number;
+  /** Highest namespace ID (Identify Controller NN); default 32. */
+  maxNamespaces?: number;
+  cmb?: CmbOptions;
+  pmr?: PmrOptions;
+  /** Maximum entries per queue (CAP.MQES + 1); default 1024. */
+  maxQueueEntries?: number;
+  /** Number of I/O SQs and CQs the controller allocates at most; default 64. */
+  maxIoQueues?: number;
+  /** Number of interrupt vectors (MSI-X table size); default maxIoQueues + 1. */
+  interruptVectors?: number;
+  /** Doorbell stride in bytes (4 << CAP.DSTRD): power of two ≥ 4; default 4. */
+  doorbellStride?: number;
+  /** 'shadow' advertises Doorbell Buffer Config (OACS bit 8) so drivers may skip MMIO doorbells. Default 'shadow'. */
+  doorbellStrategy?: DoorbellStrategy;
+  /** Maximum data transfer size as a power of two of 4 KiB pages (0 = unlimited); default 7 (512 KiB). */
+  mdts?: number;
+  /** VS register; default 0x00010400 (1.4). */
+  version?: number;
+  /** CAP.TO in milliseconds (rounded up to 500 ms units); default 5000. */
+  readyTimeoutMs?: number;
+  /** Composite temperature in Kelvin reported at start; default 313. */
+  temperatureKelvin?: number;
+  /** Deallocate / Write Zeroes with DEAC. Default zero-fills (no space reclaimed). */
+  holePuncher?: HolePuncher;
+  /** Runs queue processing after the MMIO reply; default setImmediate. */
+  schedule?: (task: () => void) => void;
+  /** Commands executed concurrently per I/O SQ; default 64. */
+  maxInflightPerQueue?: number;
+}
+
+export interface ResolvedOptions {
+  serial: string;
+  model: string;
+  firmwareRevision: string;
+  pciVendorId: number;
+  pciSubsystemVendorId: number;
+  controllerId: number;
+  subsystemNqn: string;
+  namespaces: NamespaceOptions[];
+  namespaceDirectory: string | undefined;
+  totalCapacityBytes: number;
+  maxNamespaces: number;
+  cmb: Required<CmbOptions> | undefined;
+  pmr: { memory: Uint8Array; flush: () => void | Promise<void>; bar: number } | undefined;
+  maxQueueEntries: number;
+  maxIoQueues: number;
+  interruptVectors: number;
+  doorbellStrideShift: number;
+  doorbellStrategy: DoorbellStrategy;
+  mdts: number;
+  version: number;
+  readyTimeoutUnits: number;
+  temperatureKelvin: number;
+  holePuncher: HolePuncher;
+  schedule: (task: () => void) => void;
+  maxInflightPerQueue: number;
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new RangeError(`NvmeController options: ${message}`);
+}
+
+export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
+  const maxIoQueues = o.maxIoQueues ?? 64;
+  const stride = o.doorbellStride ?? 4;
+  const maxQueueEntries = o.maxQueueEntries ?? 1024;
+  check(o.serial.length > 0 && o.serial.length <= 20, 'serial must be 1..20 characters');
+  check(maxIoQueues >= 1 && maxIoQueues <= 0xfffe, 'maxIoQueues must be 1..65534');
+  check(stride >= 4 && (stride & (stride - 1)) === 0 && stride <= 4 << 15, 'doorbellStride must be a power of two in 4..131072');
+  check(maxQueueEntries >= 2 && maxQueueEntries <= 0x10000, 'maxQueueEntries must be 2..65536');
+  const mdts = o.mdts ?? 7;
+  check(mdts >= 0 && mdts <= 20, 'mdts must be 0..20');
+  if (o.cmb) {
+    const size = o.cmb.memory.byteLength;
+    check(size >= 4096 && size % 4096 === 0, 'cmb.memory size must be a non-zero multiple of 4 KiB');
+  }
+  return {
+    serial: o.serial,
+    model: o.model ?? 'p2pkit NVMe Ctrl',
+    firmwareRevision: o.firmwareRevision ?? '1.0',
+    pciVendorId: o.pciVendorId ?? 0x1b36,
+    pciSubsystemVendorId: o.pciSubsystemVendorId ?? 0x1af4,
+    controllerId: o.controllerId ?? 1,
+    subsystemNqn: o.subsystemNqn ?? `nqn.2019-08.org.p2pkit:nvme:${o.serial}`,
+    namespaces: o.namespaces ?? [],
+    namespaceDirectory: o.namespaceDirectory,
+    totalCapacityBytes: o.totalCapacityBytes ?? 2 ** 40,
+    maxNamespaces: o.maxNamespaces ?? 32,
+    cmb: o.cmb
+      ? {
+          memory: o.cmb.memory,
+          bar: o.cmb.bar ?? 2,
+          barOffset: o.cmb.barOffset ?? 0,
+          submissionQueues: o.cmb.submissionQueues ?? true,
+          completionQueues: o.cmb.completionQueues ?? false,
+          lists: o.cmb.lists ?? true,
+        }
+      : undefined,
+    pmr: o.pmr ? { memory: o.pmr.memory, flush: o.pmr.flush ?? (() => {}), bar: o.pmr.bar ?? 4 } : undefined,
+    maxQueueEntries,
+    maxIoQueues,
+    interruptVectors: o.interruptVectors ?? maxIoQueues + 1,
+    doorbellStrideShift: Math.log2(stride) - 2,
+    doorbellStrategy: o.doorbellStrategy ?? 'shadow',
+    mdts,
+    version: o.version ?? 0x00010400,
+    readyTimeoutUnits: Math.min(255, Math.max(1, Math.ceil((o.readyTimeoutMs ?? 5000) / 500))),
+    temperatureKelvin: o.temperatureKelvin ?? 313,
+    holePuncher: o.holePuncher ?? new ZeroFillHolePuncher(),
+    schedule: o.schedule ?? ((task) => void setImmediate(task)),
+    maxInflightPerQueue: o.maxInflightPerQueue ?? 64,
+  };
+}

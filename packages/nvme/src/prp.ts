@@ -1,0 +1,53 @@
+import type { BusMemory } from './memory.ts';
+import { pushSegment, type Segment, type SegmentWalk } from './segments.ts';
+import { Status } from './status.ts';
+
+/**
+ * Walks PRP1/PRP2 and PRP lists for a transfer of `length` bytes (NVMe 2.0 §4.3.1).
+ * Rules: PRP1 dword aligned with any page offset; every other data entry page aligned;
+ * a list pointer qword aligned; a list's last entry chains to the next page-aligned list.
+ */
+export async function walkPrp(mem: BusMemory, prp1: bigint, prp2: bigint, length: number, pageSize: number): Promise<SegmentWalk> {
+  const segments: Segment[] = [];
+  if (length === 0) return { ok: true, segments };
+  const ps = BigInt(pageSize);
+  const fail = (message: string): SegmentWalk => ({ ok: false, status: Status.PrpOffsetInvalid, message });
+  if ((prp1 & 3n) !== 0n) return fail(`PRP1 ${hex(prp1)} not dword aligned`);
+  const first = Math.min(length, pageSize - Number(prp1 % ps));
+  pushSegment(segments, { address: prp1, length: first });
+  let remaining = length - first;
+  if (remaining === 0) return { ok: true, segments };
+  if (remaining <= pageSize) {
+    if (prp2 % ps !== 0n) return fail(`PRP2 ${hex(prp2)} has a page offset`);
+    pushSegment(segments, { address: prp2, length: remaining });
+    return { ok: true, segments };
+  }
+  if ((prp2 & 7n) !== 0n) return fail(`PRP list pointer ${hex(prp2)} not qword aligned`);
+  let list = prp2;
+  let needed = Math.ceil(remaining / pageSize);
+  while (needed > 0) {
+    const slots = Number((ps - (list % ps)) / 8n);
+    const chained = needed > slots;
+    const count = chained ? slots : needed;
+    const raw = await mem.read(list, count * 8);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const dataEntries = chained ? count - 1 : count;
+    for (let i = 0; i < dataEntries; i++) {
+      const entry = view.getBigUint64(i * 8, true);
+      if (entry % ps !== 0n) return fail(`PRP entry ${hex(entry)} has a page offset`);
+      const n = Math.min(pageSize, remaining);
+      pushSegment(segments, { address: entry, length: n });
+      remaining -= n;
+    }
+    needed -= dataEntries;
+    if (chained) {
+      list = view.getBigUint64((count - 1) * 8, true);
+      if (list % ps !== 0n) return fail(`chained PRP list ${hex(list)} not page aligned`);
+    }
+  }
+  return { ok: true, segments };
+}
+
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}

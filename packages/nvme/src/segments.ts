@@ -1,0 +1,21 @@
+/** One contiguous piece of a command's data buffer in bus address space. */
+export interface Segment {
+  address: bigint;
+  length: number;
+  /** SGL Bit Bucket: controller→host data for this piece is discarded (NVMe 2.0 §4.3.2). */
+  bitBucket?: boolean;
+}
+
+/** A data pointer walk either yields segments or fails with a status. */
+export type SegmentWalk = { ok: true; segments: Segment[] } | { ok: false; status: number; message: string };
+
+/** Appends, merging with the previous segment when physically contiguous. */
+export function pushSegment(list: Segment[], seg: Segment): void {
+  if (seg.length === 0) return;
+  const last = list[list.length - 1];
+  if (last && !last.bitBucket && !seg.bitBucket && last.address + BigInt(last.length) === seg.address) {
+    last.length += seg.length;
+    return;
+  }
+  list.push({ ...seg });
+}

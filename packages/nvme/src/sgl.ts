@@ -1,0 +1,91 @@
+import type { BusMemory } from './memory.ts';
+import { pushSegment, type Segment, type SegmentWalk } from './segments.ts';
+import { Status } from './status.ts';
+
+/** SGL descriptor types (NVMe 2.0 §4.3.2, Figure 119). */
+export const SglType = { DataBlock: 0x0, BitBucket: 0x1, Segment: 0x2, LastSegment: 0x3 } as const;
+
+/** Safety limit against looping descriptor chains. */
+const MAX_DESCRIPTORS = 16384;
+
+interface Descriptor {
+  address: bigint;
+  length: number;
+  type: number;
+  subtype: number;
+}
+
+function decode(bytes: Uint8Array, offset: number): Descriptor {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 16);
+  const id = v.getUint8(15);
+  return { address: v.getBigUint64(0, true), length: v.getUint32(8, true), type: id >>> 4, subtype: id & 0xf };
+}
+
+/**
+ * Walks the SGL starting at SGL1 (the 16-byte DPTR) for `length` bytes.
+ * `toHost` is true for controller→host transfers, the only direction where Bit Bucket is allowed.
+ * Descriptors beyond the transfer length are ignored; fewer bytes described is Data SGL Length Invalid.
+ */
+export async function walkSgl(mem: BusMemory, sgl1: Uint8Array, length: number, toHost: boolean): Promise<SegmentWalk> {
+  const segments: Segment[] = [];
+  let collected = 0;
+  let seen = 0;
+  const fail = (status: number, message: string): SegmentWalk => ({ ok: false, status, message });
+
+  /** Consumes a data-carrying descriptor; returns an error walk or undefined. */
+  const take = (d: Descriptor): SegmentWalk | undefined => {
+    if (d.subtype !== 0) return fail(Status.SglDescriptorTypeInvalid, `descriptor subtype ${d.subtype} (only address)`);
+    if (d.type === SglType.BitBucket && !toHost) return fail(Status.SglDescriptorTypeInvalid, 'bit bucket on a host→controller transfer');
+    const n = Math.min(d.length, length - collected);
+    if (d.type === SglType.BitBucket) pushSegment(segments, { address: 0n, length: n, bitBucket: true });
+    else pushSegment(segments, { address: d.address, length: n });
+    collected += n;
+    return undefined;
+  };
+
+  let current = decode(sgl1, 0);
+  let inLastSegment = false;
+  for (;;) {
+    if (collected >= length) break;
+    if (current.type === SglType.DataBlock || current.type === SglType.BitBucket) {
+      // A data descriptor in DPTR or as the tail of the walk: the list ends here.
+      const err = take(current);
+      if (err) return err;
+      break;
+    }
+    if (current.type !== SglType.Segment && current.type !== SglType.LastSegment) {
+      return fail(Status.SglDescriptorTypeInvalid, `descriptor type ${current.type}`);
+    }
+    if (inLastSegment) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor inside the last segment');
+    if (current.subtype !== 0) return fail(Status.SglDescriptorTypeInvalid, `segment subtype ${current.subtype}`);
+    if (current.length === 0 || current.length % 16 !== 0) {
+      return fail(Status.InvalidSglSegmentDescriptor, `segment length ${current.length} not a non-zero multiple of 16`);
+    }
+    const count = current.length / 16;
+    seen += count;
+    if (seen > MAX_DESCRIPTORS) return fail(Status.InvalidSglDescriptorCount, 'too many SGL descriptors');
+    inLastSegment = current.type === SglType.LastSegment;
+    const raw = await mem.read(current.address, current.length);
+    let next: Descriptor | undefined;
+    for (let i = 0; i < count; i++) {
+      const d = decode(raw, i * 16);
+      if (d.type === SglType.Segment || d.type === SglType.LastSegment) {
+        if (i !== count - 1) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor not last in its segment');
+        if (inLastSegment) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor inside the last segment');
+        next = d;
+        break;
+      }
+      if (d.type !== SglType.DataBlock && d.type !== SglType.BitBucket) {
+        return fail(Status.SglDescriptorTypeInvalid, `descriptor type ${d.type}`);
+      }
+      if (collected < length) {
+        const err = take(d);
+        if (err) return err;
+      }
+    }
+    if (!next) break;
+    current = next;
+  }
+  if (collected < length) return fail(Status.DataSglLengthInvalid, `SGL describes ${collected} of ${length} bytes`);
+  return { ok: true, segments };
+}

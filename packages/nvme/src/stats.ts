@@ -1,0 +1,62 @@
+/** Plain counters; read them any time, reset with {@link resetStats}. */
+export interface NvmeStats {
+  mmioReads: number;
+  mmioWrites: number;
+  /** MMIO writes to the doorbell area (SQ tail + CQ head). */
+  doorbellWrites: number;
+  /** Shadow doorbell reads that found new SQ entries without an MMIO doorbell. */
+  shadowDoorbellHits: number;
+  adminCommands: Record<number, number>;
+  ioCommands: Record<number, number>;
+  /** Completions posted with a non-success status. */
+  commandErrors: number;
+  completionsPosted: number;
+  /** Completions that waited for a full CQ. */
+  completionQueueFullStalls: number;
+  interruptsRaised: number;
+  ioSqCreated: number;
+  ioSqCreatedInCmb: number;
+  ioCqCreatedInCmb: number;
+  dataTransferErrors: number;
+  /** Bytes the controller moved to/from its own CMB/PMR (served locally). */
+  localBytes: number;
+  /** Bytes moved through the host DmaSpace. */
+  dmaBytes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  controllerEnables: number;
+  controllerResets: number;
+  shutdowns: number;
+  asyncEventsCompleted: number;
+}
+
+export function createStats(): NvmeStats {
+  return {
+    mmioReads: 0,
+    mmioWrites: 0,
+    doorbellWrites: 0,
+    shadowDoorbellHits: 0,
+    adminCommands: {},
+    ioCommands: {},
+    commandErrors: 0,
+    completionsPosted: 0,
+    completionQueueFullStalls: 0,
+    interruptsRaised: 0,
+    ioSqCreated: 0,
+    ioSqCreatedInCmb: 0,
+    ioCqCreatedInCmb: 0,
+    dataTransferErrors: 0,
+    localBytes: 0,
+    dmaBytes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    controllerEnables: 0,
+    controllerResets: 0,
+    shutdowns: 0,
+    asyncEventsCompleted: 0,
+  };
+}
+
+export function resetStats(stats: NvmeStats): void {
+  Object.assign(stats, createStats());
+}

@@ -108,7 +108,7 @@ describe('remote endpoints', () => {
       const channel = portChannel(worker);
       const server = await serveRemoteEndpoint(fabric, channel);
       expect(server.endpointId).toBe('b');
-      const control = (server as unknown as { rpc: RpcPeer }).rpc;
+      const control = server.rpc;
       await exercise(fabric, control, a);
       await control.request('test.exit', null);
     } finally {
@@ -122,9 +122,10 @@ describe('remote endpoints', () => {
     fabric.unregisterEndpoint('b');
     const child = tsChild(WORKER);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+    if (!child.stdout || !child.stdin) throw new Error('child without pipes');
+    const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
     const server = await serveRemoteEndpoint(fabric, streamChannel(stream));
-    const control = (server as unknown as { rpc: RpcPeer }).rpc;
+    const control = server.rpc;
     await exercise(fabric, control, a);
     await control.request('test.exit', null);
     expect(await exited).toBe(0);

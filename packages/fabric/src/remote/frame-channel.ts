@@ -20,7 +20,6 @@ export interface PortLike {
   postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
   on(event: 'close' | 'exit', listener: () => void): unknown;
-  off?(event: string, listener: (...args: never[]) => void): unknown;
   close?(): void;
   terminate?(): unknown;
   unref?(): void;

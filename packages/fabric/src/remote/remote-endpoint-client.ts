@@ -42,7 +42,8 @@ export interface RemoteEndpointOptions {
 
 /** Connects one endpoint to a fabric in another thread or process. */
 export class RemoteEndpointClient {
-  private readonly rpc: RpcPeer;
+  /** The RPC connection; applications may add their own methods (avoid the protocol's names). */
+  readonly rpc: RpcPeer;
   private readonly backings = new Map<number, BarBacking>();
 
   constructor(

@@ -34,7 +34,8 @@ const NO_BASE: DmaSpace = {
 
 /** Serves one remote endpoint. Created per channel; ends when the channel closes. */
 export class RemoteEndpointServer {
-  private readonly rpc: RpcPeer;
+  /** The RPC connection; applications may add their own methods (avoid the protocol's names). */
+  readonly rpc: RpcPeer;
   private endpoint: string | undefined;
   private dma: FabricDmaSpace | undefined;
   private nextToken = 1;

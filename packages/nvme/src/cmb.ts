@@ -3,8 +3,11 @@ import type { ResolvedOptions } from './options.ts';
 /** CMBSZ.SZU units: 4 KiB, 64 KiB, 1 MiB, 16 MiB, 256 MiB, 4 GiB, 64 GiB (§3.1.4.11). */
 const UNITS = [2 ** 12, 2 ** 16, 2 ** 20, 2 ** 24, 2 ** 28, 2 ** 32, 2 ** 36];
 
+/** Prefers 1 MiB units (what QEMU and the verified prototype report), then coarser, then finer. */
+const UNIT_PREFERENCE = [2, 3, 4, 5, 6, 1, 0];
+
 function pickUnit(size: number, offset: number): number {
-  for (let u = UNITS.length - 1; u >= 0; u--) {
+  for (const u of UNIT_PREFERENCE) {
     const unit = UNITS[u] as number;
     if (size % unit === 0 && offset % unit === 0 && size / unit <= 0xfffff) return u;
   }
@@ -80,7 +83,7 @@ export class ControllerMemoryBuffer {
 
   /** Low half: CRE bit 0, CMSE bit 1, CBA bits 31:12; acts on the whole 64-bit value. */
   writeMscLow(value: number): void {
-    const v = (BigInt(this.mscHigh) << 32n) | BigInt((value >>> 0) & ~0xffc);
+    const v = (BigInt(this.mscHigh) << 32n) | BigInt(((value >>> 0) & ~0xffc) >>> 0);
     const cmse = (v & 2n) !== 0n;
     const cba = v & ~0xfffn;
     this.cbai = cmse && cba + BigInt(this.size) > 1n << 64n;

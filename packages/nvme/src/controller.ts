@@ -283,9 +283,9 @@ export class NvmeController implements ControllerCore {
       case Reg.ACQ + 4:
         if (!disabled) return this.guestError('admin queue registers written while CC.EN = 1', { offset: off });
         if (off === Reg.AQA) this.aqa = v & 0x0fff0fff;
-        else if (off === Reg.ASQ) this.asq = (this.asq & ~0xffffffffn) | BigInt((v >>> 0) & ~0xfff);
+        else if (off === Reg.ASQ) this.asq = (this.asq & ~0xffffffffn) | BigInt(((v >>> 0) & ~0xfff) >>> 0);
         else if (off === Reg.ASQ + 4) this.asq = (this.asq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
-        else if (off === Reg.ACQ) this.acq = (this.acq & ~0xffffffffn) | BigInt((v >>> 0) & ~0xfff);
+        else if (off === Reg.ACQ) this.acq = (this.acq & ~0xffffffffn) | BigInt(((v >>> 0) & ~0xfff) >>> 0);
         else this.acq = (this.acq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
         if ((off === Reg.ASQ || off === Reg.ACQ) && v & 0xfff) this.guestError('admin queue base not 4 KiB aligned', { offset: off, value: v });
         return;

@@ -58,15 +58,15 @@ export class PersistentMemoryRegion {
   }
 
   writeMscl(value: number): void {
-    this.mscl = (value >>> 0) & ~0xffd;
-    const cba = (BigInt(this.mscu) << 32n) | BigInt(this.mscl & ~0xfff);
+    this.mscl = ((value >>> 0) & ~0xffd) >>> 0;
+    const cba = (BigInt(this.mscu) << 32n) | BigInt((this.mscl & ~0xfff) >>> 0);
     this.cbai = (this.mscl & 2) !== 0 && cba + BigInt(this.memory.byteLength) > 1n << 64n;
   }
 
   /** Bus address of the region when enabled with PMRMSC.CMSE and a valid CBA. */
   get busAddress(): bigint | undefined {
     if (!this.enabled || (this.mscl & 2) === 0 || this.cbai) return undefined;
-    return (BigInt(this.mscu) << 32n) | BigInt(this.mscl & ~0xfff);
+    return (BigInt(this.mscu) << 32n) | BigInt((this.mscl & ~0xfff) >>> 0);
   }
 
   async flush(): Promise<void> {

@@ -122,8 +122,7 @@ export class Fabric implements DmaRouting {
 
   /** The local backing of a BAR, if it is served in this process. */
   barBacking(endpoint: string, bar: number): BarBacking | undefined {
-    if (!this.addresses.isRegistered(endpoint)) return undefined;
-    return this.addresses.bars(endpoint).find((b) => b.index === bar)?.backing;
+    return this.addresses.findBar(endpoint, bar)?.backing;
   }
 
   /** What the fabric knows about an endpoint's BARs. */
@@ -210,13 +209,12 @@ export class Fabric implements DmaRouting {
 
   /** Starts recording every transaction to a msgpack trace (file path or stream). Close the writer to stop. */
   startTrace(target: string | Writable): TraceWriter {
-    const writer = TraceWriter.open(target, { startedAt: Date.now(), startNs: this.nowNs(), topology: this.topology.description });
+    const writer = TraceWriter.open(
+      target,
+      { startedAt: Date.now(), startNs: this.nowNs(), topology: this.topology.description },
+      { onClose: () => this.traces.delete(writer) },
+    );
     this.traces.add(writer);
-    const close = writer.close.bind(writer);
-    writer.close = async () => {
-      this.traces.delete(writer);
-      await close();
-    };
     return writer;
   }
 

@@ -9,7 +9,7 @@
  * ```
  */
 import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
-import { type SgEntry, sgTotal } from '../dma/scatter-gather.ts';
+import { type SgEntry, checkRange, sgTotal } from '../dma/scatter-gather.ts';
 import type { BarBacking } from '../routing/address-map.ts';
 import { Errno } from '../routing/errno.ts';
 import type { TransferDirection } from '../routing/route.ts';
@@ -156,6 +156,17 @@ export class RemoteDmaSpace implements DmaSpace {
       at += p.length;
     }
     this.rpc.notify('done', { token: routed.token });
+  }
+
+  /** Copies `length` bytes from `src` to `dst` in chunks of `chunkSize` (default 1 MiB). */
+  async copy(src: bigint, dst: bigint, length: number, chunkSize = 1 << 20): Promise<void> {
+    checkRange(src, length);
+    checkRange(dst, length);
+    for (let done = 0; done < length; ) {
+      const n = Math.min(chunkSize, length - done);
+      await this.write(dst + BigInt(done), await this.read(src + BigInt(done), n));
+      done += n;
+    }
   }
 
   private route(direction: TransferDirection, sg: readonly SgEntry[]): Promise<RouteResult> {

@@ -119,6 +119,11 @@ export class AddressMap {
     return b;
   }
 
+  /** The BAR's state, or undefined if the endpoint or BAR is not registered. */
+  findBar(endpoint: string, index: number): BarState | undefined {
+    return this.endpoints.get(endpoint)?.bars.get(index);
+  }
+
   bars(endpoint: string): BarState[] {
     return [...this.state(endpoint).bars.values()];
   }

@@ -21,8 +21,8 @@ export type LinkDirection = 'upstream' | 'downstream';
 
 /** One link crossing. */
 export interface LinkCrossing {
-  link: string;
-  direction: LinkDirection;
+  readonly link: string;
+  readonly direction: LinkDirection;
 }
 
 /** A BAR hit. */
@@ -46,11 +46,11 @@ export interface RouteDecision {
   length: number;
   target?: RouteTarget;
   /** Links crossed by the request TLPs (memory writes carry the data; memory reads carry none). */
-  links: LinkCrossing[];
+  links: readonly LinkCrossing[];
   /** Links crossed by completions (reads only); may differ from the reverse of `links` under ACS CR. */
-  completionLinks: LinkCrossing[];
+  completionLinks: readonly LinkCrossing[];
   /** Nodes the request visits, requester first. Empty for refused transfers. */
-  path: string[];
+  path: readonly string[];
   /** Why this route, in one sentence. */
   reason: string;
   /** For refused kinds: the errno a DmaError carries (EFAULT unmapped, EPERM disabled). */

@@ -20,8 +20,8 @@ const MAX_ADDRESS = 1n << 64n;
 
 /** A path between two nodes. */
 interface PeerPath {
-  nodes: string[];
-  links: LinkCrossing[];
+  nodes: readonly string[];
+  links: readonly LinkCrossing[];
   /** Why it goes the way it does. */
   reason: string;
   /** False when the root complex would have to route peer-to-peer and does not. */
@@ -35,6 +35,10 @@ export function hex(v: bigint): string {
 
 /** Routes transfers of one fabric. Stateless apart from the topology and address map it reads. */
 export class Router {
+  /** Paths only depend on the (immutable) topology, so they are computed once per pair. */
+  private readonly upCache = new Map<string, { nodes: readonly string[]; links: readonly LinkCrossing[] }>();
+  private readonly peerCache = new Map<string, PeerPath>();
+
   constructor(
     private readonly topology: Topology,
     private readonly addresses: AddressMap,
@@ -87,7 +91,7 @@ export class Router {
         }
         const there = this.peerPath(requester, bar.endpoint, redirectsRequests);
         if (!there.routable) return { ...refuse('disabled', pieceLength, `${where}: ${there.reason}`, Errno.EPERM), target };
-        let completionLinks: LinkCrossing[] = [];
+        let completionLinks: readonly LinkCrossing[] = [];
         let reason = `${where}: ${there.reason}`;
         if (direction === 'read') {
           const back = this.peerPath(bar.endpoint, requester, redirectsCompletions);
@@ -116,7 +120,9 @@ export class Router {
   }
 
   /** From a node up to the host bridge. */
-  private pathUp(from: FabricNode): { nodes: string[]; links: LinkCrossing[] } {
+  private pathUp(from: FabricNode): { nodes: readonly string[]; links: readonly LinkCrossing[] } {
+    const cached = this.upCache.get(from.id);
+    if (cached) return cached;
     const nodes: string[] = [];
     const links: LinkCrossing[] = [];
     for (const id of this.topology.pathToRoot(from.id)) {
@@ -124,11 +130,23 @@ export class Router {
       nodes.push(id);
       if (n.uplink !== undefined) links.push({ link: n.uplink, direction: 'upstream' });
     }
-    return { nodes, links };
+    const path = deepFreeze({ nodes, links });
+    this.upCache.set(from.id, path);
+    return path;
   }
 
   /** Path of a TLP from `from` to `to`, redirecting at a downstream port when `redirects(port.acs)`. */
   private peerPath(from: string, to: string, redirects: (acs: FabricNode['acs']) => boolean): PeerPath {
+    const key = `${from}\u0000${to}\u0000${redirects === redirectsRequests ? 'req' : 'cpl'}`;
+    let path = this.peerCache.get(key);
+    if (!path) {
+      path = deepFreeze(this.computePeerPath(from, to, redirects));
+      this.peerCache.set(key, path);
+    }
+    return path;
+  }
+
+  private computePeerPath(from: string, to: string, redirects: (acs: FabricNode['acs']) => boolean): PeerPath {
     const topo = this.topology;
     const a = topo.node(from);
     const b = topo.node(to);
@@ -179,6 +197,14 @@ export class Router {
     for (const l of links) mps = Math.min(mps, this.topology.link(l.link).mps);
     return mps;
   }
+}
+
+/** Freezes a cached path so decisions sharing it cannot corrupt the cache. */
+function deepFreeze<T extends { nodes: readonly string[]; links: readonly LinkCrossing[] }>(p: T): T {
+  for (const l of p.links) Object.freeze(l);
+  Object.freeze(p.links);
+  Object.freeze(p.nodes);
+  return Object.freeze(p);
 }
 
 function reverse(links: readonly LinkCrossing[]): LinkCrossing[] {

@@ -3,3 +3,4 @@ export * from './builder.ts';
 export * from './description.ts';
 export * from './link.ts';
 export * from './model.ts';
+export * from './from-qemu.ts';

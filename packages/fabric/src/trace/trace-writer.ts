@@ -31,13 +31,25 @@ export function toTraceRecord(e: TransactionEvent): TraceRecord {
   return r;
 }
 
-/** Writes one trace. Close it to flush. */
+/** Options of {@link TraceWriter.open}. */
+export interface TraceWriterOptions {
+  /** Batch size before a write is issued (default 64 KiB; smaller batches go out on the next tick). */
+  flushBytes?: number;
+  /** Called once when `close()` starts (the fabric uses it to stop feeding the writer). */
+  onClose?: () => void;
+}
+
+/**
+ * Writes one trace. Close it to flush. Records are encoded synchronously and written in batches;
+ * if the destination is slower than the traffic, batches queue in the stream's memory.
+ */
 export class TraceWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private closed = false;
   private scheduled = false;
   private failure: Error | undefined;
+  private onClose: (() => void) | undefined;
   /** Records written so far. */
   records = 0;
 
@@ -52,10 +64,11 @@ export class TraceWriter {
   }
 
   /** Opens a trace on a file path (created or truncated) or on a stream. */
-  static open(target: string | Writable, header: Omit<TraceHeader, 'magic' | 'version'>, options: { flushBytes?: number } = {}): TraceWriter {
+  static open(target: string | Writable, header: Omit<TraceHeader, 'magic' | 'version'>, options: TraceWriterOptions = {}): TraceWriter {
     const owns = typeof target === 'string';
     const out = typeof target === 'string' ? createWriteStream(target) : target;
     const w = new TraceWriter(out, owns, options.flushBytes ?? 64 * 1024);
+    w.onClose = options.onClose;
     w.push(encodeFrame({ magic: TRACE_MAGIC, version: TRACE_VERSION, ...header } satisfies TraceHeader));
     return w;
   }
@@ -92,6 +105,7 @@ export class TraceWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.onClose?.();
     this.flush();
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());

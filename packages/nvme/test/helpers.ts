@@ -266,12 +266,24 @@ export class Driver {
     return cqe;
   }
 
+  /** Completions reaped while waiting for another CID (e.g. AERs). */
+  readonly unclaimed: Cqe[] = [];
+
+  /** Waits for the completion of `cid` on `qid`, keeping others in `unclaimed`. */
+  async take(qid: number, cid: number, ms = 3000): Promise<Cqe> {
+    for (;;) {
+      const i = this.unclaimed.findIndex((c) => c.sqid === qid && c.cid === cid);
+      if (i >= 0) return this.unclaimed.splice(i, 1)[0] as Cqe;
+      const cqe = await this.reap(qid, ms);
+      if (cqe.cid === cid) return cqe;
+      this.unclaimed.push(cqe);
+    }
+  }
+
   async submit(qid: number, s: Sqe): Promise<Cqe> {
     const cid = this.place(qid, s);
     this.ringSq(this.pairs.get(qid) as QueuePair);
-    const cqe = await this.reap(qid);
-    if (cqe.cid !== cid) throw new Error(`CID mismatch ${cqe.cid} != ${cid}`);
-    return cqe;
+    return this.take(qid, cid);
   }
 
   admin(s: Sqe): Promise<Cqe> {
@@ -356,30 +368,33 @@ export interface Rig {
 
 /** A controller with `namespaces` sparse images in a temp dir, plus a driver. */
 export async function makeRig(
-  opts: Partial<NvmeControllerOptions> & { images?: { size: number; lbaSize?: 512 | 4096 }[] } = {},
+  opts: Partial<NvmeControllerOptions> & { images?: { size: number; lbaSize?: 512 | 4096 }[]; nsManagement?: boolean } = {},
 ): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'p2pkit-nvme-'));
+  if (opts.nsManagement) opts = { ...opts, namespaceDirectory: dir };
+  delete opts.nsManagement;
   const images = opts.images ?? [{ size: 8 << 20 }];
   const host = new FakeHost();
   const ctrl = await NvmeController.create(
     {
       serial: 'TEST0001',
       namespaces: images.map((im, i) => ({ path: join(dir, `ns${i + 1}.raw`), sizeBytes: im.size, lbaSize: im.lbaSize ?? 512 })),
-      ...opts,
+      ...Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'images')),
     },
     host,
   );
   const drv = new Driver(ctrl, host);
-  return {
+  const rig: Rig = {
     ctrl,
     host,
     drv,
     dir,
     async cleanup() {
-      await this.ctrl.close();
+      await rig.ctrl.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return rig;
 }
 
 /** Enable + Number of Queues + one I/O queue pair (qid 1), as Linux's probe does. */

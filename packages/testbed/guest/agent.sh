@@ -14,26 +14,32 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 cd /
 
-say() { echo "P2PKIT: $*"; }
+say() { echo "P2PKIT [$(cut -d' ' -f1 /proc/uptime)]: $*"; }
+halt_now() {
+  sync
+  busybox poweroff -f
+}
 arg() {
   for w in $(cat /proc/cmdline); do
     case $w in "$1="*) echo "${w#*=}" ;; esac
   done
 }
 
+say "agent started"
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-hostname p2pkit-guest 2>/dev/null
+busybox hostname p2pkit-guest
 
 modprobe 9pnet_virtio && modprobe 9p || say "FATAL cannot load 9p modules"
 mkdir -p /p2pkit
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none p2pkit /p2pkit; then
   say "FATAL cannot mount the 9p share"
-  poweroff -f
+  halt_now
 fi
 
+say "share mounted"
 for m in $(arg p2pkit.modules | tr ',' ' '); do
   modprobe "$m" || say "modprobe $m failed"
 done
@@ -56,7 +62,7 @@ for p in /sys/class/virtio-ports/*; do
 done
 if [ -z "$PORT" ]; then
   say "FATAL no virtio port named p2pkit.ctl"
-  poweroff -f
+  halt_now
 fi
 exec 3<>"$PORT"
 
@@ -84,11 +90,10 @@ while read -r cmd id t <&3; do
       echo "DONE $id $?" >&3
       ;;
     POWEROFF)
-      sync
-      poweroff -f
+      halt_now
       ;;
     *) say "unknown command: $cmd" ;;
   esac
 done
 say "control channel closed"
-poweroff -f
+halt_now

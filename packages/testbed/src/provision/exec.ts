@@ -44,12 +44,12 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -62,6 +62,9 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       if (code !== 0 && !options.allowFailure) reject(new CommandError(argv, code, result.stdout, result.stderr));
       else resolve(result);
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // the command may exit without reading its input
+      child.stdin.end(options.input);
+    }
   });
 }

@@ -1,11 +1,11 @@
 /**
  * The guest's root file system: a Debian sid userland (busybox, fio, nvme-cli, pciutils,
- * e2fsprogs, kmod, util-linux) with the kernel's modules and the static C helpers, packed as an
+ * e2fsprogs, kmod, util-linux, mount) with the kernel's modules and the static C helpers, packed as an
  * ext4 image attached read-write as a snapshot (`-drive snapshot=on`), so every boot starts clean.
  */
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isStamped, stamp } from './cache.ts';
 import { run } from './exec.ts';
 import { GUEST_DIR, GUEST_HELPERS } from './guest-assets.ts';
@@ -13,21 +13,23 @@ import type { KernelInstall } from './kernel.ts';
 import { type HostTools, mmdebstrap } from './tools.ts';
 
 /** Packages installed into the guest root (plus sid's essential set). */
-export const GUEST_PACKAGES = ['busybox-static', 'fio', 'nvme-cli', 'pciutils', 'e2fsprogs', 'kmod', 'util-linux'] as const;
+export const GUEST_PACKAGES = ['busybox-static', 'fio', 'nvme-cli', 'pciutils', 'e2fsprogs', 'kmod', 'util-linux', 'mount'] as const;
+
+/** Changes whenever the way the root image is assembled changes (part of its cache key). */
+export const ROOT_IMAGE_FORMAT = 'img-3:no-journal,eager-itable,uncompressed-hot-modules';
 
 /** Bootstrap (or reuse) the guest userland tree in `dir/rootfs`; returns installed package versions. */
 export async function ensureGuestRootfs(
   tools: HostTools,
   dir: string,
-  mirror: string | undefined,
+  mirror: () => Promise<string>,
 ): Promise<{ rootfs: string; packages: Record<string, string> }> {
   const rootfs = join(dir, 'rootfs');
   if (!isStamped(dir) || !existsSync(join(rootfs, 'bin', 'busybox'))) {
-    if (!mirror) throw new Error('guest rootfs missing and no mirror resolved');
     await mkdir(dir, { recursive: true });
     await mmdebstrap(tools, {
       suite: 'sid',
-      mirror,
+      mirror: await mirror(),
       target: rootfs,
       include: GUEST_PACKAGES,
       exclude: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
@@ -69,10 +71,33 @@ export async function buildHelpers(binDir: string): Promise<string[]> {
 }
 
 /**
+ * Module folders stored uncompressed in the guest: xz decompression under TCG costs ~1 s per
+ * module chain at boot, and these are the modules guests load (channel, NVMe, PCI stubs).
+ */
+export const UNCOMPRESSED_MODULE_DIRS = [
+  'kernel/fs/9p',
+  'kernel/net/9p',
+  'kernel/fs/netfs',
+  'kernel/drivers/nvme',
+  'kernel/drivers/vfio',
+  'kernel/drivers/uio',
+  'kernel/drivers/pci',
+] as const;
+
+/** Decompress {@link UNCOMPRESSED_MODULE_DIRS} in place and regenerate modules.dep. */
+async function decompressModules(modulesDir: string, tools: HostTools): Promise<void> {
+  const dirs = UNCOMPRESSED_MODULE_DIRS.map((d) => join(modulesDir, d)).filter((d) => existsSync(d));
+  if (dirs.length > 0) await run(['find', ...dirs, '-name', '*.ko.xz', '-exec', 'xz', '-d', '{}', '+']);
+  const abi = basename(modulesDir);
+  await run([tools.depmod, '-b', dirname(dirname(dirname(modulesDir))), abi]);
+}
+
+/**
  * Install modules and helpers into the tree, then pack it into `image` with `mke2fs -d`
  * (no journal: the image is only ever used through a QEMU snapshot).
  */
 export async function buildRootImage(
+  tools: HostTools,
   rootfs: string,
   kernel: KernelInstall,
   helperBins: readonly string[],
@@ -83,6 +108,7 @@ export async function buildRootImage(
   await mkdir(modRoot, { recursive: true });
   await cp(kernel.modulesDir, join(modRoot, kernel.abi), { recursive: true });
   await rm(join(modRoot, kernel.abi, 'vmlinuz'), { force: true });
+  await decompressModules(join(modRoot, kernel.abi), tools);
   const localBin = join(rootfs, 'usr', 'local', 'bin');
   await mkdir(localBin, { recursive: true });
   for (const b of await readdir(localBin)) await rm(join(localBin, b), { force: true });
@@ -95,7 +121,7 @@ export async function buildRootImage(
   await rm(image, { force: true });
   await run([
     'mke2fs', '-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-L', 'p2pkit-root',
-    '-N', String(Math.ceil(files * 1.3) + 16_384), '-E', 'root_owner=0:0',
+    '-N', String(Math.ceil(files * 1.3) + 16_384), '-E', 'root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0',
     '-d', rootfs, image, `${sizeKiB}K`,
   ]);
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PrivateApt, discoverMirror } from './apt.ts';
 import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, writeManifest } from './cache.ts';
 import { guestInputsHash } from './guest-assets.ts';
-import { GUEST_PACKAGES, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
+import { GUEST_PACKAGES, ROOT_IMAGE_FORMAT, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
 import { acquireLock } from './lock.ts';
@@ -71,7 +71,7 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
   await mkdir(cacheDir, { recursive: true });
   const hashes = await guestInputsHash();
-  const inputs = `${hashes.initramfs}-${hashes.helpers}`;
+  const inputs = `${hashes.initramfs}-${hashes.helpers}-${shortHash(ROOT_IMAGE_FORMAT)}`;
 
   const quick = await readManifest(cacheDir);
   if (!refresh && manifestUsable(quick, inputs)) {
@@ -104,23 +104,30 @@ async function build(
   hashes: { initramfs: string; helpers: string },
 ): Promise<Manifest> {
   const t0 = performance.now();
-  let mirror: string | undefined;
-  let apt: PrivateApt | undefined;
+  // Network access (mirror discovery + sid index) happens lazily: only when something is missing.
+  let network: Promise<{ mirror: string; apt: PrivateApt }> | undefined;
+  const online = (): Promise<{ mirror: string; apt: PrivateApt }> => {
+    network ??= (async () => {
+      const mirror = await step(report, 'mirror', 'discover the host mirror (apt-get indextargets)', discoverMirror);
+      const apt = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
+      await step(report, 'apt-update', 'private Debian sid package index', () => apt.update(mirror));
+      return { mirror, apt };
+    })();
+    return network;
+  };
+  const mirror = async (): Promise<string> => (await online()).mirror;
+
   let qemuDeb: string;
   let kernel: KernelRelease;
-
-  const reuse = previous && previous.recipe === RECIPE_VERSION;
-  if (reuse) {
+  if (previous && previous.recipe === RECIPE_VERSION) {
     qemuDeb = previous.qemu.debVersion;
-    kernel = { debVersion: previous.kernel.debVersion, abi: previous.kernel.abi, packages: [] };
+    const { debVersion, abi } = previous.kernel;
+    kernel = { debVersion, abi, packages: ['binary', 'base', 'modules'].map((k) => `linux-${k}-${abi}=${debVersion}`) };
     report({ step: 'resolve', status: 'cached', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.abi} (from manifest)` });
   } else {
-    mirror = await step(report, 'mirror', 'discover the host mirror (apt-get indextargets)', discoverMirror);
-    const sid = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
-    await step(report, 'apt-update', 'private Debian sid package index', () => sid.update(mirror as string));
-    apt = sid;
+    const { apt } = await online();
     [qemuDeb, kernel] = await step(report, 'resolve', 'resolve qemu-system-x86 and linux-image-amd64 in sid', () =>
-      Promise.all([sid.version('qemu-system-x86'), resolveKernel(sid)]),
+      Promise.all([apt.version('qemu-system-x86'), resolveKernel(apt)]),
     );
     report({ step: 'resolve', status: 'info', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.debVersion} (ABI ${kernel.abi})` });
   }
@@ -138,23 +145,19 @@ async function build(
   ]);
   const kernelDir = join(cacheDir, 'kernel', safeName(kernel.abi));
   const kinst = await step(report, 'kernel', `kernel ${kernel.abi}: fetch, CONFIG_PCI_P2PDMA check, depmod`, async () => {
-    if (!apt && !existsSync(join(kernelDir, '.done'))) {
-      mirror = await discoverMirror();
-      apt = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
-      if (!(await apt.hasLists())) await apt.update(mirror);
-      kernel = await resolveKernel(apt);
-    }
+    if (existsSync(join(kernelDir, '.done'))) return ensureKernel(undefined, tools, kernelDir, kernel);
+    const { apt } = await online();
     return ensureKernel(apt, tools, kernelDir, kernel);
   });
 
-  const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, String(RECIPE_VERSION))}`);
+  const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT)}`);
   const rootImage = join(imageDir, 'root.ext4');
   if (!existsSync(rootImage)) {
     await step(report, 'root-image', 'static helpers (gcc) + modules → ext4 root image (mke2fs -d)', async () => {
       await pruneSiblings(guestDir, 'image-', imageDir);
       await mkdir(imageDir, { recursive: true });
       const bins = await buildHelpers(join(imageDir, 'bin'));
-      await buildRootImage(guest.rootfs, kinst, bins, `${rootImage}.tmp`);
+      await buildRootImage(tools, guest.rootfs, kinst, bins, `${rootImage}.tmp`);
       await rm(rootImage, { force: true });
       await rename(`${rootImage}.tmp`, rootImage);
     });
@@ -166,6 +169,9 @@ async function build(
       await buildInitramfs(join(guest.rootfs, 'bin', 'busybox'), kinst.modulesDir, initramfs);
     });
   }
+  await pruneSiblings(join(cacheDir, 'guest'), '', guestDir);
+  await pruneSiblings(join(cacheDir, 'kernel'), '', kernelDir);
+  await pruneSiblings(join(cacheDir, 'qemu'), '', join(cacheDir, 'qemu', safeName(qemuDeb)));
   report({ step: 'provision', status: 'done', message: `ready in ${cacheDir}`, elapsedMs: performance.now() - t0 });
 
   return {

@@ -61,16 +61,15 @@ export function versionAtLeast(v: string, min: readonly number[]): boolean {
 }
 
 /** Build (or reuse) `dir` = `$CACHE/qemu/<deb-version>` and check the QEMU it holds. */
-export async function ensureQemu(tools: HostTools, dir: string, mirror: string | undefined): Promise<QemuInstall> {
+export async function ensureQemu(tools: HostTools, dir: string, mirror: () => Promise<string>): Promise<QemuInstall> {
   const sysroot = join(dir, 'sysroot');
   const binary = join(dir, 'bin', 'qemu-system-x86_64');
   const img = join(dir, 'bin', 'qemu-img');
   if (!isStamped(dir) || !existsSync(binary)) {
-    if (!mirror) throw new Error('QEMU sysroot missing and no mirror resolved');
     await mkdir(dir, { recursive: true });
     await mmdebstrap(tools, {
       suite: 'sid',
-      mirror,
+      mirror: await mirror(),
       target: sysroot,
       include: ['qemu-system-x86', 'qemu-utils'],
       exclude: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*'],

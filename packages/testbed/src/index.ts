@@ -1,0 +1,39 @@
+/**
+ * @p2pkit/testbed — provision QEMU (Debian sid) and a P2PDMA-capable guest kernel on a bookworm
+ * host, describe PCIe topologies as data, boot TCG guests and run shell jobs inside them.
+ */
+export {
+  type Device,
+  type DownstreamPort,
+  DownstreamPortBuilder,
+  devicesOf,
+  type QemuNvmeDevice,
+  type QemuNvmeOptions,
+  qemuNvme,
+  resolveTopology,
+  type RootPort,
+  RootPortBuilder,
+  type Switch,
+  SwitchBuilder,
+  type Topology,
+  TopologyBuilder,
+  topology,
+  validateTopology,
+  type VfioUserDevice,
+  type VfioUserOptions,
+  vfioUser,
+} from './topology.ts';
+export { type PlacedDevice, planTopology, type TopologyPlan } from './qemu-args.ts';
+export { BootError, type BootOptions, boot, Guest, qemuArgv } from './qemu.ts';
+export { GuestUnresponsiveError, JobError, type JobResult, type RunJobOptions } from './guest-runner.ts';
+export { ChannelError } from './control-channel.ts';
+export { type Provisioned, type ProvisionOptions, provision } from './provision/index.ts';
+export {
+  consoleReporter,
+  type ProgressEvent,
+  type ProgressListener,
+  type ProgressStatus,
+  ProvisionError,
+  silentReporter,
+} from './provision/progress.ts';
+export { resolveCacheDir } from './provision/cache.ts';

@@ -135,6 +135,7 @@ export class QueuePair {
     readonly size: number,
     readonly sq: Ring,
     readonly cq: Ring,
+    readonly cqSize = size,
   ) {}
 }
 
@@ -260,7 +261,7 @@ export class Driver {
       status: sf & 0x7ff,
       dnr: (sf & 0x4000) !== 0,
     };
-    p.cqHead = (p.cqHead + 1) % p.size;
+    p.cqHead = (p.cqHead + 1) % p.cqSize;
     if (p.cqHead === 0) p.phase ^= 1;
     this.ringCq(p);
     return cqe;

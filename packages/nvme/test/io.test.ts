@@ -1,0 +1,122 @@
+import type { FileHandle } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type HolePuncher, Status, ZeroFillHolePuncher } from '../src/index.ts';
+import { bringUp, makeRig, type Rig, RAM_BASE } from './helpers.ts';
+
+let rig: Rig;
+afterEach(async () => rig?.cleanup());
+
+async function put(r: Rig, slba: bigint, nlb: number, byte: number, nsid = 1): Promise<void> {
+  const buf = r.drv.alloc(nlb * 512);
+  r.drv.ram.view(buf, nlb * 512).fill(byte);
+  expect((await r.drv.rw(1, 1, nsid, slba, nlb, buf, nlb * 512)).status).toBe(0);
+}
+
+async function get(r: Rig, slba: bigint, nlb: number, nsid = 1): Promise<Uint8Array> {
+  const buf = r.drv.alloc(nlb * 512);
+  expect((await r.drv.rw(1, 2, nsid, slba, nlb, buf, nlb * 512)).status).toBe(0);
+  return r.drv.ram.view(buf, nlb * 512).slice();
+}
+
+class RecordingPuncher implements HolePuncher {
+  calls: [number, number][] = [];
+  private readonly inner = new ZeroFillHolePuncher();
+  async punchHole(file: FileHandle, offset: number, length: number): Promise<void> {
+    this.calls.push([offset, length]);
+    await this.inner.punchHole(file, offset, length);
+  }
+}
+
+describe('NVM I/O commands', () => {
+  it('Write Zeroes (with DEAC) zeroes the range through the hole puncher', async () => {
+    const puncher = new RecordingPuncher();
+    rig = await makeRig({ holePuncher: puncher });
+    await bringUp(rig);
+    await put(rig, 10n, 4, 0xee);
+    const r = await rig.drv.submit(1, { opcode: 8, nsid: 1, cdw10: 11, cdw12: 1 | (1 << 25) });
+    expect(r.status).toBe(0);
+    expect(puncher.calls).toEqual([[11 * 512, 1024]]);
+    const d = await get(rig, 10n, 4);
+    expect([...d.subarray(0, 512)].every((b) => b === 0xee)).toBe(true);
+    expect([...d.subarray(512, 1536)].every((b) => b === 0)).toBe(true);
+    expect([...d.subarray(1536)].every((b) => b === 0xee)).toBe(true);
+    expect((await rig.drv.submit(1, { opcode: 8, nsid: 1, cdw10: 16383, cdw12: 1 })).status).toBe(Status.LbaOutOfRange);
+  });
+
+  it('Dataset Management deallocates every range and checks bounds', async () => {
+    const puncher = new RecordingPuncher();
+    rig = await makeRig({ holePuncher: puncher });
+    const { drv } = rig;
+    await bringUp(rig);
+    await put(rig, 0n, 8, 0x11);
+    const ranges = drv.alloc(4096);
+    const v = new DataView(drv.ram.bytes.buffer, Number(ranges - RAM_BASE), 4096);
+    v.setUint32(4, 2, true);
+    v.setBigUint64(8, 1n, true);
+    v.setUint32(16 + 4, 1, true);
+    v.setBigUint64(16 + 8, 6n, true);
+    expect((await drv.submit(1, { opcode: 9, nsid: 1, prp1: ranges, cdw10: 1, cdw11: 4 })).status).toBe(0);
+    expect(puncher.calls).toEqual([
+      [512, 1024],
+      [3072, 512],
+    ]);
+    const d = await get(rig, 0n, 8);
+    expect([0, 3, 4, 5, 7].every((i) => d[i * 512] === 0x11)).toBe(true);
+    expect([1, 2, 6].every((i) => d[i * 512] === 0)).toBe(true);
+    v.setBigUint64(8, 16383n, true);
+    expect((await drv.submit(1, { opcode: 9, nsid: 1, prp1: ranges, cdw10: 0, cdw11: 4 })).status).toBe(Status.LbaOutOfRange);
+  });
+
+  it('Compare succeeds on equal data and fails with Compare Failure', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    await put(rig, 3n, 2, 0x42);
+    const buf = drv.alloc(1024);
+    drv.ram.view(buf, 1024).fill(0x42);
+    expect((await drv.submit(1, { opcode: 5, nsid: 1, prp1: buf, cdw10: 3, cdw12: 1 })).status).toBe(0);
+    drv.ram.view(buf, 1024)[700] = 0;
+    const r = await drv.submit(1, { opcode: 5, nsid: 1, prp1: buf, cdw10: 3, cdw12: 1 });
+    expect(r.status).toBe(Status.CompareFailure);
+    expect(r.dnr).toBe(true);
+  });
+
+  it('Copy (format 0) copies ranges and enforces limits', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    await put(rig, 0n, 2, 0xa1);
+    await put(rig, 50n, 1, 0xb2);
+    const src = drv.alloc(4096);
+    const v = new DataView(drv.ram.bytes.buffer, Number(src - RAM_BASE), 4096);
+    v.setBigUint64(8, 0n, true);
+    v.setUint16(16, 1, true); // 2 blocks
+    v.setBigUint64(32 + 8, 50n, true);
+    v.setUint16(32 + 16, 0, true); // 1 block
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 100, cdw12: 1 })).status).toBe(0);
+    const d = await get(rig, 100n, 3);
+    expect(d[0]).toBe(0xa1);
+    expect(d[1023]).toBe(0xa1);
+    expect(d[1024]).toBe(0xb2);
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 100, cdw12: 1 | (1 << 8) })).status).toBe(Status.InvalidField);
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 16382, cdw12: 1 })).status).toBe(Status.LbaOutOfRange);
+    v.setUint16(16, 0x1000, true);
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 100, cdw12: 1 })).status).toBe(Status.CommandSizeLimitExceeded);
+  });
+
+  it('Flush accepts NSID FFFFFFFFh and rejects unknown namespaces; Verify checks range; FUA writes succeed', async () => {
+    rig = await makeRig({ images: [{ size: 1 << 20 }, { size: 1 << 20 }] });
+    const { drv } = rig;
+    await bringUp(rig);
+    expect((await drv.submit(1, { opcode: 0, nsid: 0xffffffff })).status).toBe(0);
+    expect((await drv.submit(1, { opcode: 0, nsid: 2 })).status).toBe(0);
+    expect((await drv.submit(1, { opcode: 0, nsid: 5 })).status).toBe(Status.InvalidNamespaceOrFormat);
+    expect((await drv.submit(1, { opcode: 0x0c, nsid: 1, cdw10: 2047, cdw12: 0 })).status).toBe(0);
+    expect((await drv.submit(1, { opcode: 0x0c, nsid: 1, cdw10: 2047, cdw12: 1 })).status).toBe(Status.LbaOutOfRange);
+    const buf = drv.alloc(512);
+    expect((await drv.rw(1, 1, 2, 0n, 1, buf, 512, { cdw12: 1 << 30 })).status).toBe(0);
+    // Write cache off: every write is durable before completion.
+    expect((await drv.setFeature(6, 0)).status).toBe(0);
+    expect((await drv.rw(1, 1, 2, 0n, 1, buf, 512)).status).toBe(0);
+  });
+});

@@ -26,6 +26,7 @@ export class ControllerMemoryBuffer {
   private msc = 0n;
   private mscHigh = 0;
   private cbai = false;
+  private barAddress: bigint | undefined;
 
   constructor(private readonly opts: NonNullable<ResolvedOptions['cmb']>) {
     this.memory = opts.memory;
@@ -55,9 +56,18 @@ export class ControllerMemoryBuffer {
     return this.opts.completionQueues;
   }
 
-  /** Bus address of the window, when the guest enabled memory space (CMSE) with a valid CBA. */
+  /**
+   * Bus address of the window: CMBMSC.CBA once the guest set CMSE with a valid CBA; otherwise the
+   * BAR address the PCI layer saw in config space (an access there reaches this memory anyway).
+   */
   get busAddress(): bigint | undefined {
-    return (this.msc & 2n) !== 0n && !this.cbai ? this.msc & ~0xfffn : undefined;
+    if ((this.msc & 2n) !== 0n) return this.cbai ? undefined : this.msc & ~0xfffn;
+    return this.barAddress === undefined ? undefined : this.barAddress + BigInt(this.opts.barOffset);
+  }
+
+  /** The BAR holding the CMB was (re)programmed; undefined when memory decoding is off. */
+  setBarAddress(address: bigint | undefined): void {
+    this.barAddress = address;
   }
 
   readCmbloc(): number {

@@ -419,6 +419,15 @@ export class NvmeController implements ControllerCore {
 
   // ---- environment and extension API -------------------------------------------------------
 
+  /**
+   * The PCI layer reports where the CMB / PMR BARs sit (config-space BAR writes, memory decode on),
+   * or undefined. Used to resolve controller-local addresses until the guest programs CMBMSC/PMRMSC.
+   */
+  setBarAddress(bar: number, address: bigint | undefined): void {
+    if (this.options.cmb && bar === this.options.cmb.bar) this.cmb?.setBarAddress(address);
+    if (this.options.pmr && bar === this.options.pmr.bar) this.pmr?.setBarAddress(address);
+  }
+
   /** Simulated composite temperature (Kelvin); crossing a threshold raises a SMART event. */
   setTemperature(kelvin: number): void {
     this.health.temperature = kelvin;

@@ -10,6 +10,7 @@ export class PersistentMemoryRegion {
   private mscl = 0;
   private mscu = 0;
   private cbai = false;
+  private barAddress: bigint | undefined;
   /** Failed flush sets PMRSTS.ERR; a host may read it. */
   private error = 0;
 
@@ -63,10 +64,17 @@ export class PersistentMemoryRegion {
     this.cbai = (this.mscl & 2) !== 0 && cba + BigInt(this.memory.byteLength) > 1n << 64n;
   }
 
-  /** Bus address of the region when enabled with PMRMSC.CMSE and a valid CBA. */
+  /** Bus address of the enabled region: PMRMSC.CBA with CMSE, else the BAR address from config space. */
   get busAddress(): bigint | undefined {
-    if (!this.enabled || (this.mscl & 2) === 0 || this.cbai) return undefined;
+    if (!this.enabled) return undefined;
+    if ((this.mscl & 2) === 0) return this.barAddress;
+    if (this.cbai) return undefined;
     return (BigInt(this.mscu) << 32n) | BigInt((this.mscl & ~0xfff) >>> 0);
+  }
+
+  /** The PMR BAR was (re)programmed; undefined when memory decoding is off. */
+  setBarAddress(address: bigint | undefined): void {
+    this.barAddress = address;
   }
 
   async flush(): Promise<void> {

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CommandError, Deferred, Effects, openPmrFile, Reg, Status } from '../src/index.ts';
+import { bringUp, makeRig, type Rig } from './helpers.ts';
+
+let rig: Rig;
+afterEach(async () => rig?.cleanup());
+
+describe('extension API', () => {
+  it('registers vendor admin/IO commands and log pages, listed in the effects log', async () => {
+    rig = await makeRig();
+    const { drv, ctrl } = rig;
+    ctrl.registerAdminCommand(0xc1, async (ctx) => {
+      await ctx.toHost(new TextEncoder().encode('vendor!'));
+      return { dw0: 0x1234 };
+    });
+    ctrl.registerIoCommand(0x81, (ctx) => {
+      if (!ctx.namespace) throw new CommandError(Status.InvalidNamespaceOrFormat, 'no ns');
+      return { dw0: ctx.namespace.nsid, dw1: ctx.entry.cdw10 };
+    }, { effects: Effects.LbaContentChange });
+    ctrl.registerLogPage(0xc0, () => new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    await bringUp(rig);
+    const buf = drv.alloc(4096);
+    const a = await drv.admin({ opcode: 0xc1, prp1: buf });
+    expect(a.dw0).toBe(0x1234);
+    expect(new TextDecoder().decode(drv.ram.view(buf, 7))).toBe('vendor!');
+    const io = await drv.submit(1, { opcode: 0x81, nsid: 1, cdw10: 77 });
+    expect([io.dw0, io.dw1]).toEqual([1, 77]);
+    expect((await drv.submit(1, { opcode: 0x81, nsid: 3 })).status).toBe(Status.InvalidNamespaceOrFormat);
+    const log = await drv.getLog(0xc0, 8);
+    expect([...log.data]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const fx = await drv.getLog(5, 4096);
+    const v = new DataView(fx.data.buffer);
+    expect(v.getUint32(0xc1 * 4, true)).toBe(1);
+    expect(v.getUint32(1024 + 0x81 * 4, true)).toBe(3);
+  });
+
+  it('intercepts commands for fault injection and tracing; removal restores behaviour', async () => {
+    rig = await makeRig();
+    const { drv, ctrl } = rig;
+    await bringUp(rig);
+    const seen: number[] = [];
+    const removeTrace = ctrl.intercept(async (ctx, next) => {
+      seen.push(ctx.entry.opcode);
+      return next();
+    });
+    const removeFault = ctrl.intercept((ctx, next) => (ctx.queue === 'io' && ctx.entry.opcode === 1 ? { status: Status.WriteFault } : next()));
+    const buf = drv.alloc(4096);
+    expect((await drv.rw(1, 1, 1, 0n, 1, buf, 512)).status).toBe(Status.WriteFault);
+    expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(0);
+    removeFault();
+    expect((await drv.rw(1, 1, 1, 0n, 1, buf, 512)).status).toBe(0);
+    removeTrace();
+    expect(seen).toEqual([1, 2, 1]);
+    // A throwing hook becomes Internal Error, not a crash.
+    const removeBoom = ctrl.intercept(() => {
+      throw new Error('boom');
+    });
+    expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(Status.InternalError);
+    removeBoom();
+    expect(rig.host.deviceErrors.some((m) => m.includes('boom'))).toBe(true);
+  });
+
+  it('supports deferred vendor commands completed later', async () => {
+    rig = await makeRig();
+    const { drv, ctrl } = rig;
+    ctrl.registerAdminCommand(0xc5, (ctx) => {
+      setTimeout(() => ctx.complete({ dw0: 99 }), 5);
+      return Deferred;
+    });
+    await bringUp(rig);
+    expect((await drv.admin({ opcode: 0xc5 })).dw0).toBe(99);
+  });
+});
+
+describe('PMR backed by a file', () => {
+  it('flushes on PMRCTL.EN 1→0 and reloads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'p2pkit-pmr-'));
+    try {
+      const path = join(dir, 'pmr.bin');
+      const pmr = await openPmrFile(path, 1 << 20);
+      rig = await makeRig({ pmr: { memory: pmr.memory, flush: pmr.flush } });
+      const { drv } = rig;
+      drv.write32(Reg.PMRCTL, 1);
+      pmr.memory.set([9, 8, 7], 4096); // guest stores through the BAR mapping
+      drv.write32(Reg.PMRCTL, 0);
+      await new Promise((r) => setTimeout(r, 20));
+      expect([...(await readFile(path)).subarray(4096, 4099)]).toEqual([9, 8, 7]);
+      await rig.cleanup(); // flushes the PMR again, then the backing file may close
+      rig = undefined as unknown as Rig;
+      await pmr.close();
+      const again = await openPmrFile(path, 1 << 20);
+      expect([...again.memory.subarray(4096, 4099)]).toEqual([9, 8, 7]);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves data transfers that target the PMR locally', async () => {
+    const memory = new Uint8Array(1 << 20);
+    rig = await makeRig({ pmr: { memory } });
+    const { drv, ctrl } = rig;
+    await bringUp(rig);
+    ctrl.setBarAddress(4, 0xe000_0000n);
+    drv.write32(Reg.PMRCTL, 1);
+    const buf = drv.alloc(4096);
+    drv.ram.view(buf, 512).fill(0x3c);
+    await drv.rw(1, 1, 1, 2n, 1, buf, 512);
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, prp1: 0xe000_1000n, cdw10: 2, cdw12: 0 })).status).toBe(0);
+    expect([...memory.subarray(0x1000, 0x1200)].every((b) => b === 0x3c)).toBe(true);
+  });
+});

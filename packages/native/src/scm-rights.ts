@@ -64,7 +64,7 @@ export class ScmScratch {
       v.setBigUint64(CONTROL, BigInt(cmsgLen), true);
       v.setInt32(CONTROL + 8, C.SOL_SOCKET, true);
       v.setInt32(CONTROL + 12, C.SCM_RIGHTS, true);
-      fds.forEach((f, i) => v.setInt32(CONTROL + 16 + 4 * i, f, true));
+      for (const [i, f] of fds.entries()) v.setInt32(CONTROL + 16 + 4 * i, f, true);
     }
     this.#bytes.set(data, this.#data);
     const n = Number(libc.sendmsg(fd, this.#ptr, C.MSG_NOSIGNAL | C.MSG_DONTWAIT));

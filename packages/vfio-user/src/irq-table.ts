@@ -1,7 +1,7 @@
 import { closeFd, signalEventFd } from '@p2pkit/native';
 import type { IrqInfo } from './device.ts';
 import { IrqInfoFlags } from './device.ts';
-import { type SetIrqsPayload } from './codec.ts';
+import type { SetIrqsPayload } from './codec.ts';
 import { E, IRQ_ACTION_MASK, IRQ_DATA_MASK, IrqSetFlags } from './protocol.ts';
 
 interface Vector {

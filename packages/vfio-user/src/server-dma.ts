@@ -95,7 +95,7 @@ export class ServerDmaSpace implements DmaSpace {
     const results = await Promise.all(parts);
     if (kind === 'write') return new Uint8Array(0);
     const out = new Uint8Array(length);
-    results.forEach((r, i) => out.set(r, i * max));
+    for (const [i, r] of results.entries()) out.set(r, i * max);
     return out;
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * The hello endpoint: a scratch register and a tiny DMA engine that copies guest memory and raises
+ * MSI-X vector 0 when done. BAR0 registers (little-endian):
+ *   0x00 SCRATCH (rw)  0x08 SRC (64-bit)  0x10 DST (64-bit)  0x18 LEN  0x1c CTRL (write 1 = go)
+ *   0x20 STATUS (1 busy, 2 done, 4 error; write 1s to clear)  0x24 COPIES (finished copies)
+ */
+import { type EndpointHandle, defineEndpoint, instanceState, mmio, msix, pciExpress, powerManagement, serialNumber } from '@p2pkit/pci';
+
+export const Reg = { SCRATCH: 0x00, SRC: 0x08, DST: 0x10, LEN: 0x18, CTRL: 0x1c, STATUS: 0x20, COPIES: 0x24 } as const;
+export const Status = { BUSY: 1, DONE: 2, ERROR: 4 } as const;
+
+const state = instanceState(() => new DataView(new ArrayBuffer(0x40)));
+
+export const hello = defineEndpoint({
+  name: 'hello',
+  ids: { vendor: 0x1b36, device: 0x00f0, subsystemVendor: 0x1b36, subsystem: 0x0001, class: 0xff0000, revision: 1 },
+  bars: {
+    0: mmio({
+      size: 4096,
+      read: (off, size, dev) => (size === 8 ? state(dev).getBigUint64(off, true) : state(dev).getUint32(off, true)),
+      write: (off, size, value, dev) => {
+        const regs = state(dev);
+        if (off === Reg.STATUS) return regs.setUint32(off, regs.getUint32(off, true) & ~Number(value), true);
+        if (size === 8) regs.setBigUint64(off, value, true);
+        else regs.setUint32(off, Number(value), true);
+        if (off === Reg.CTRL && value & 1n) void copy(dev); // runs after the MMIO reply is sent
+      },
+    }),
+  },
+  capabilities: [powerManagement(), pciExpress.endpoint(), msix({ vectors: 2, bar: 0, table: 0x800, pba: 0xc00 })],
+  extendedCapabilities: [serialNumber(0x0123_4567_89ab_cdefn)],
+  reset: (dev) => new Uint8Array(state(dev).buffer).fill(0),
+});
+
+async function copy(dev: EndpointHandle): Promise<void> {
+  const regs = state(dev);
+  regs.setUint32(Reg.STATUS, Status.BUSY, true);
+  try {
+    const data = await dev.dma.read(regs.getBigUint64(Reg.SRC, true), regs.getUint32(Reg.LEN, true));
+    await dev.dma.write(regs.getBigUint64(Reg.DST, true), data);
+    regs.setUint32(Reg.COPIES, regs.getUint32(Reg.COPIES, true) + 1, true);
+    regs.setUint32(Reg.STATUS, Status.DONE, true);
+  } catch (e) {
+    dev.guestError(`hello: DMA failed: ${(e as Error).message}`);
+    regs.setUint32(Reg.STATUS, Status.ERROR, true);
+  }
+  dev.raise(0);
+}

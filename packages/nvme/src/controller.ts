@@ -16,7 +16,7 @@ import { type NvmeControllerOptions, type ResolvedOptions, resolveOptions } from
 import { PersistentMemoryRegion } from './pmr.ts';
 import { QueueEngine } from './queue-engine.ts';
 import { CompletionQueue, SubmissionQueue } from './queues.ts';
-import { buildCap, cc, Csts, MPS_MAX, MPS_MIN, NSSR_MAGIC, Reg } from './registers.ts';
+import { buildCap, Csts, cc, MPS_MAX, MPS_MIN, NSSR_MAGIC, Reg } from './registers.ts';
 import { type CommandHandler, type CommandHook, CommandRegistry, type LogPageProvider } from './registry.ts';
 import { ShadowDoorbells } from './shadow-doorbells.ts';
 import { createStats, type NvmeStats } from './stats.ts';
@@ -82,8 +82,22 @@ export class NvmeController implements ControllerCore {
     const cmb = this.cmb;
     const pmr = this.pmr;
     const windows: LocalWindow[] = [];
-    if (cmb) windows.push({ name: 'cmb', memory: cmb.memory, get busAddress() { return cmb.busAddress; } });
-    if (pmr) windows.push({ name: 'pmr', memory: pmr.memory, get busAddress() { return pmr.busAddress; } });
+    if (cmb)
+      windows.push({
+        name: 'cmb',
+        memory: cmb.memory,
+        get busAddress() {
+          return cmb.busAddress;
+        },
+      });
+    if (pmr)
+      windows.push({
+        name: 'pmr',
+        memory: pmr.memory,
+        get busAddress() {
+          return pmr.busAddress;
+        },
+      });
     this.memory = new BusMemory(() => this.host?.dma, windows, this.stats);
     this.transfer = new DataTransfer(this.memory, () => this.pageSize(), options.mdts ? 4096 * 2 ** options.mdts : 0);
     this.events = new AsyncEvents(() => this.stats.asyncEventsCompleted++);
@@ -287,7 +301,8 @@ export class NvmeController implements ControllerCore {
         else if (off === Reg.ASQ + 4) this.asq = (this.asq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
         else if (off === Reg.ACQ) this.acq = (this.acq & ~0xffffffffn) | BigInt(((v >>> 0) & ~0xfff) >>> 0);
         else this.acq = (this.acq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
-        if ((off === Reg.ASQ || off === Reg.ACQ) && v & 0xfff) this.guestError('admin queue base not 4 KiB aligned', { offset: off, value: v });
+        if ((off === Reg.ASQ || off === Reg.ACQ) && v & 0xfff)
+          this.guestError('admin queue base not 4 KiB aligned', { offset: off, value: v });
         return;
       case Reg.CMBMSC:
         return this.cmb?.writeMscLow(v);

@@ -2,7 +2,7 @@ import type { SubmissionEntry } from './command.ts';
 import { CommandError } from './command-error.ts';
 import type { BusMemory } from './memory.ts';
 import { walkPrp } from './prp.ts';
-import type { Segment } from './segments.ts';
+import type { Segment, SegmentWalk } from './segments.ts';
 import { walkSgl } from './sgl.ts';
 import { Status } from './status.ts';
 
@@ -27,7 +27,7 @@ export class DataTransfer {
 
   async segments(cmd: SubmissionEntry, length: number, toHost: boolean): Promise<Segment[]> {
     this.checkMdts(length);
-    let walk;
+    let walk: SegmentWalk;
     switch (cmd.psdt) {
       case 0:
         walk = await walkPrp(this.mem, cmd.prp1, cmd.prp2, length, this.pageSize());

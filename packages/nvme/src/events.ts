@@ -59,7 +59,8 @@ export class AsyncEvents {
   /** The host read log page `lid`; unless RAE, events of the matching type are unmasked. */
   logRead(lid: number, retain: boolean): void {
     if (retain) return;
-    const type = lid === 0x01 ? AsyncEventType.Error : lid === 0x02 ? AsyncEventType.Smart : lid === 0x04 ? AsyncEventType.Notice : undefined;
+    const type =
+      lid === 0x01 ? AsyncEventType.Error : lid === 0x02 ? AsyncEventType.Smart : lid === 0x04 ? AsyncEventType.Notice : undefined;
     if (type === undefined || !this.masked.delete(type)) return;
     this.deliver();
   }

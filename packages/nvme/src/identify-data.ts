@@ -88,7 +88,9 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   v.setUint32(76, COPY_LIMITS.mcl, true);
   v.setUint8(80, COPY_LIMITS.msrc);
   out.set(ns.nguid, 104); // NGUID
-  LBA_FORMATS.forEach((lbads, i) => v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true));
+  LBA_FORMATS.forEach((lbads, i) => {
+    v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true);
+  });
   return out;
 }
 
@@ -108,7 +110,12 @@ export function namespaceDescriptors(ns: Namespace): Uint8Array {
 export function idList(ids: number[], after: number): Uint8Array {
   const out = new Uint8Array(4096);
   const v = new DataView(out.buffer);
-  ids.filter((id) => id > after).slice(0, 1024).forEach((id, i) => v.setUint32(i * 4, id, true));
+  ids
+    .filter((id) => id > after)
+    .slice(0, 1024)
+    .forEach((id, i) => {
+      v.setUint32(i * 4, id, true);
+    });
   return out;
 }
 
@@ -118,7 +125,9 @@ export function controllerList(ids: number[], from: number): Uint8Array {
   const v = new DataView(out.buffer);
   const list = ids.filter((id) => id >= from).slice(0, 2047);
   v.setUint16(0, list.length, true);
-  list.forEach((id, i) => v.setUint16(2 + i * 2, id, true));
+  list.forEach((id, i) => {
+    v.setUint16(2 + i * 2, id, true);
+  });
   return out;
 }
 

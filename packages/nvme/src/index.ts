@@ -2,10 +2,21 @@
  * @p2pkit/nvme — an NVMe 2.0 controller core (NVM command set) for p2pkit endpoints.
  * The PCI layer wraps `NvmeController`: BAR0 → mmioRead/mmioWrite, BAR2 → CMB memory, BAR4 → PMR memory.
  */
+
+export { Cns } from './admin/identify.ts';
+export { LogPageId } from './admin/log-pages.ts';
+export { SubmissionEntry } from './command.ts';
+export { CommandError } from './command-error.ts';
 export { NVME_CLASS_CODE, type NvmeBarLayout, NvmeController } from './controller.ts';
+export { AsyncEventType, ErrorEventInfo, NoticeEventInfo, SmartEventInfo } from './events.ts';
+export { FeatureId } from './features.ts';
+export { type HolePuncher, ZeroFillHolePuncher } from './hole-puncher.ts';
 export type { NvmeControllerHost } from './host.ts';
+export type { Namespace } from './namespace.ts';
+export { AdminOpcode, Effects, IoOpcode } from './opcodes.ts';
 export type { CmbOptions, DoorbellStrategy, NamespaceOptions, NvmeControllerOptions, PmrOptions } from './options.ts';
-export { createStats, type NvmeStats, resetStats } from './stats.ts';
+export { openPmrFile, type PmrFile } from './pmr-file.ts';
+export { Reg } from './registers.ts';
 export {
   type CommandContext,
   type CommandHandler,
@@ -16,15 +27,5 @@ export {
   type LogPageProvider,
   type LogPageRequest,
 } from './registry.ts';
-export { SubmissionEntry } from './command.ts';
-export { CommandError } from './command-error.ts';
+export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';
-export { AdminOpcode, Effects, IoOpcode } from './opcodes.ts';
-export { FeatureId } from './features.ts';
-export { LogPageId } from './admin/log-pages.ts';
-export { Cns } from './admin/identify.ts';
-export { AsyncEventType, ErrorEventInfo, NoticeEventInfo, SmartEventInfo } from './events.ts';
-export { Reg } from './registers.ts';
-export { type HolePuncher, ZeroFillHolePuncher } from './hole-puncher.ts';
-export { openPmrFile, type PmrFile } from './pmr-file.ts';
-export type { Namespace } from './namespace.ts';

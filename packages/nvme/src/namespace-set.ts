@@ -124,7 +124,10 @@ export class NamespaceSet {
     const v = new DataView(out.buffer);
     const ids = [...this.changed].sort((a, b) => a - b);
     if (ids.length > 1024) v.setUint32(0, 0xffffffff, true);
-    else ids.forEach((id, i) => v.setUint32(i * 4, id, true));
+    else
+      ids.forEach((id, i) => {
+        v.setUint32(i * 4, id, true);
+      });
     if (clear) this.changed = new Set();
     return out;
   }

@@ -3,7 +3,7 @@ import { SubmissionEntry } from './command.ts';
 import { type AsyncEvent, AsyncEventType, ErrorEventInfo } from './events.ts';
 import type { InterruptController } from './interrupts.ts';
 import type { BusMemory } from './memory.ts';
-import { type Completion, CompletionQueue, encodeCompletion, SubmissionQueue } from './queues.ts';
+import { type Completion, type CompletionQueue, encodeCompletion, type SubmissionQueue } from './queues.ts';
 import type { ShadowDoorbells } from './shadow-doorbells.ts';
 import type { NvmeStats } from './stats.ts';
 
@@ -93,13 +93,21 @@ export class QueueEngine {
     if (isCq) {
       const cq = this.cqs.get(qid);
       if (!cq) return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellRegister, 'CQ head doorbell of a missing queue', { qid, value });
-      if (!this.validCqHead(cq, value)) return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'CQ head beyond tail', { qid, value, head: cq.head, tail: cq.tail });
+      if (!this.validCqHead(cq, value))
+        return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'CQ head beyond tail', {
+          qid,
+          value,
+          head: cq.head,
+          tail: cq.tail,
+        });
       this.setCqHead(cq, value);
       return;
     }
     const sq = this.sqs.get(qid);
-    if (!sq || sq.deleted) return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellRegister, 'SQ tail doorbell of a missing queue', { qid, value });
-    if (value >= sq.size) return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'SQ tail beyond queue size', { qid, value, size: sq.size });
+    if (!sq || sq.deleted)
+      return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellRegister, 'SQ tail doorbell of a missing queue', { qid, value });
+    if (value >= sq.size)
+      return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'SQ tail beyond queue size', { qid, value, size: sq.size });
     sq.tail = value;
     this.kick(sq);
   }
@@ -200,10 +208,13 @@ export class QueueEngine {
 
   private flushCq(cq: CompletionQueue): void {
     const epoch = this.epoch;
-    cq.chain = cq.chain.then(() => this.writeCompletions(cq, epoch)).catch((err: unknown) => {
-      if (err instanceof DmaError) this.d.guestError('completion queue write failed', { cqid: cq.id, address: err.address, errno: err.errno });
-      this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error).message}`);
-    });
+    cq.chain = cq.chain
+      .then(() => this.writeCompletions(cq, epoch))
+      .catch((err: unknown) => {
+        if (err instanceof DmaError)
+          this.d.guestError('completion queue write failed', { cqid: cq.id, address: err.address, errno: err.errno });
+        this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error).message}`);
+      });
   }
 
   private async writeCompletions(cq: CompletionQueue, epoch: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Status } from '../src/index.ts';
-import { bringUp, makeRig, type Rig, RAM_BASE } from './helpers.ts';
+import { bringUp, makeRig, RAM_BASE, type Rig } from './helpers.ts';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -12,8 +12,10 @@ describe('queue management', () => {
     await drv.enable();
     expect((await drv.setFeature(7, 0x00010001)).dw0).toBe(0x00010001); // 2 SQs + 2 CQs
     const base = drv.alloc(256 * 64);
-    const cq = (qid: number, size: number, cdw11: number, prp1 = base) => drv.admin({ opcode: 5, prp1, cdw10: ((size - 1) << 16) | qid, cdw11 });
-    const sq = (qid: number, size: number, cqid: number, cdw11 = 1) => drv.admin({ opcode: 1, prp1: base, cdw10: ((size - 1) << 16) | qid, cdw11: (cqid << 16) | cdw11 });
+    const cq = (qid: number, size: number, cdw11: number, prp1 = base) =>
+      drv.admin({ opcode: 5, prp1, cdw10: ((size - 1) << 16) | qid, cdw11 });
+    const sq = (qid: number, size: number, cqid: number, cdw11 = 1) =>
+      drv.admin({ opcode: 1, prp1: base, cdw10: ((size - 1) << 16) | qid, cdw11: (cqid << 16) | cdw11 });
     expect((await cq(0, 16, 3)).status).toBe(Status.InvalidQueueIdentifier);
     expect((await cq(3, 16, 3)).status).toBe(Status.InvalidQueueIdentifier); // > NCQA + 1
     expect((await cq(1, 257, 3)).status).toBe(Status.InvalidQueueSize);
@@ -227,7 +229,9 @@ describe('format and namespace management', () => {
       const b = drv.alloc(4096);
       const v = new DataView(drv.ram.bytes.buffer, Number(b - RAM_BASE), 4096);
       v.setUint16(0, ids.length, true);
-      ids.forEach((id, i) => v.setUint16(2 + 2 * i, id, true));
+      ids.forEach((id, i) => {
+        v.setUint16(2 + 2 * i, id, true);
+      });
       return b;
     };
     const attach = (nsid: number, sel: number, ids = [1]) => drv.admin({ opcode: 0x15, nsid, prp1: ctrlList(ids), cdw10: sel });

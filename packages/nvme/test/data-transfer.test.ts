@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Reg, Status } from '../src/index.ts';
-import { bringUp, makeRig, type Rig, RAM_BASE, sglDescriptor } from './helpers.ts';
+import { bringUp, makeRig, RAM_BASE, type Rig, sglDescriptor } from './helpers.ts';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -43,7 +43,9 @@ describe('PRPs', () => {
     v.setBigUint64(Number(next - RAM_BASE) + 8, pages[3]!, true);
     const r = await drv.submit(1, { opcode: 2, nsid: 1, prp1: pages[0], prp2: list, cdw10: 64, cdw12: 31 });
     expect(r.status).toBe(0);
-    pages.forEach((p, i) => expect(Buffer.from(drv.ram.view(p, 4096)).equals(Buffer.from(data.subarray(i * 4096, (i + 1) * 4096)))).toBe(true));
+    pages.forEach((p, i) => {
+      expect(Buffer.from(drv.ram.view(p, 4096)).equals(Buffer.from(data.subarray(i * 4096, (i + 1) * 4096)))).toBe(true);
+    });
   });
 
   it('rejects PRP offsets where the spec forbids them', async () => {

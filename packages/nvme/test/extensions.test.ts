@@ -16,10 +16,14 @@ describe('extension API', () => {
       await ctx.toHost(new TextEncoder().encode('vendor!'));
       return { dw0: 0x1234 };
     });
-    ctrl.registerIoCommand(0x81, (ctx) => {
-      if (!ctx.namespace) throw new CommandError(Status.InvalidNamespaceOrFormat, 'no ns');
-      return { dw0: ctx.namespace.nsid, dw1: ctx.entry.cdw10 };
-    }, { effects: Effects.LbaContentChange });
+    ctrl.registerIoCommand(
+      0x81,
+      (ctx) => {
+        if (!ctx.namespace) throw new CommandError(Status.InvalidNamespaceOrFormat, 'no ns');
+        return { dw0: ctx.namespace.nsid, dw1: ctx.entry.cdw10 };
+      },
+      { effects: Effects.LbaContentChange },
+    );
     ctrl.registerLogPage(0xc0, () => new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
     await bringUp(rig);
     const buf = drv.alloc(4096);
@@ -46,7 +50,9 @@ describe('extension API', () => {
       seen.push(ctx.entry.opcode);
       return next();
     });
-    const removeFault = ctrl.intercept((ctx, next) => (ctx.queue === 'io' && ctx.entry.opcode === 1 ? { status: Status.WriteFault } : next()));
+    const removeFault = ctrl.intercept((ctx, next) =>
+      ctx.queue === 'io' && ctx.entry.opcode === 1 ? { status: Status.WriteFault } : next(),
+    );
     const buf = drv.alloc(4096);
     expect((await drv.rw(1, 1, 1, 0n, 1, buf, 512)).status).toBe(Status.WriteFault);
     expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(0);

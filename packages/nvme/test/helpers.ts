@@ -106,7 +106,9 @@ export function encodeSqe(s: Sqe, cid: number): Uint8Array {
     v.setBigUint64(24, s.prp1 ?? 0n, true);
     v.setBigUint64(32, s.prp2 ?? 0n, true);
   }
-  [s.cdw10, s.cdw11, s.cdw12, s.cdw13, s.cdw14, s.cdw15].forEach((d, i) => v.setUint32(40 + i * 4, (d ?? 0) >>> 0, true));
+  [s.cdw10, s.cdw11, s.cdw12, s.cdw13, s.cdw14, s.cdw15].forEach((d, i) => {
+    v.setUint32(40 + i * 4, (d ?? 0) >>> 0, true);
+  });
   return b;
 }
 
@@ -198,7 +200,15 @@ export class Driver {
     this.write64(0x30, acq);
     this.write32(0x14, 1 | (6 << 16) | (4 << 20));
     await this.waitFor(() => (this.read32(0x1c) & 1) === 1, 'CSTS.RDY');
-    this.pairs.set(0, new QueuePair(0, adminSize, { bus: asq, bytes: this.ram.view(asq, adminSize * 64) }, { bus: acq, bytes: this.ram.view(acq, adminSize * 16) }));
+    this.pairs.set(
+      0,
+      new QueuePair(
+        0,
+        adminSize,
+        { bus: asq, bytes: this.ram.view(asq, adminSize * 64) },
+        { bus: acq, bytes: this.ram.view(acq, adminSize * 16) },
+      ),
+    );
   }
 
   private doorbellStride(): number {
@@ -295,12 +305,19 @@ export class Driver {
   async createQueuePair(qid: number, size: number, opts: { vector?: number; sqRing?: Ring; ien?: boolean } = {}): Promise<QueuePair> {
     const cqBus = this.alloc(size * 16);
     const vector = opts.vector ?? qid;
-    let r = await this.admin({ opcode: 0x05, prp1: cqBus, cdw10: ((size - 1) << 16) | qid, cdw11: (vector << 16) | ((opts.ien ?? true) ? 2 : 0) | 1 });
+    let r = await this.admin({
+      opcode: 0x05,
+      prp1: cqBus,
+      cdw10: ((size - 1) << 16) | qid,
+      cdw11: (vector << 16) | ((opts.ien ?? true) ? 2 : 0) | 1,
+    });
     if (r.status !== 0) throw new Error(`create CQ failed 0x${r.status.toString(16)}`);
-    const sqRing = opts.sqRing ?? (() => {
-      const bus = this.alloc(size * 64);
-      return { bus, bytes: this.ram.view(bus, size * 64) };
-    })();
+    const sqRing =
+      opts.sqRing ??
+      (() => {
+        const bus = this.alloc(size * 64);
+        return { bus, bytes: this.ram.view(bus, size * 64) };
+      })();
     r = await this.admin({ opcode: 0x01, prp1: sqRing.bus, cdw10: ((size - 1) << 16) | qid, cdw11: (qid << 16) | 1 });
     if (r.status !== 0) throw new Error(`create SQ failed 0x${r.status.toString(16)}`);
     const p = new QueuePair(qid, size, sqRing, { bus: cqBus, bytes: this.ram.view(cqBus, size * 16) });
@@ -323,7 +340,11 @@ export class Driver {
     return this.admin({ opcode: 0x0a, cdw10: fid | (sel << 8), cdw11 });
   }
 
-  async getLog(lid: number, bytes: number, opts: { nsid?: number; rae?: boolean; offset?: number } = {}): Promise<{ cqe: Cqe; data: Uint8Array }> {
+  async getLog(
+    lid: number,
+    bytes: number,
+    opts: { nsid?: number; rae?: boolean; offset?: number } = {},
+  ): Promise<{ cqe: Cqe; data: Uint8Array }> {
     const buf = this.alloc(Math.max(4096, bytes));
     const numd = bytes / 4 - 1;
     const cqe = await this.admin({
@@ -339,9 +360,27 @@ export class Driver {
   }
 
   /** Read/write with a contiguous RAM buffer described by PRPs (list built when needed). */
-  async rw(qid: number, opcode: 1 | 2, nsid: number, slba: bigint, nlb: number, buf: bigint, bytes: number, extra: Partial<Sqe> = {}): Promise<Cqe> {
+  async rw(
+    qid: number,
+    opcode: 1 | 2,
+    nsid: number,
+    slba: bigint,
+    nlb: number,
+    buf: bigint,
+    bytes: number,
+    extra: Partial<Sqe> = {},
+  ): Promise<Cqe> {
     const { prp1, prp2 } = this.prps(buf, bytes);
-    return this.submit(qid, { opcode, nsid, prp1, prp2, cdw10: Number(slba & 0xffffffffn), cdw11: Number(slba >> 32n), cdw12: nlb - 1, ...extra });
+    return this.submit(qid, {
+      opcode,
+      nsid,
+      prp1,
+      prp2,
+      cdw10: Number(slba & 0xffffffffn),
+      cdw11: Number(slba >> 32n),
+      cdw12: nlb - 1,
+      ...extra,
+    });
   }
 
   /** PRP1/PRP2 for a contiguous buffer (4 KiB pages), building a PRP list in RAM when needed. */

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HolePuncher, Status, ZeroFillHolePuncher } from '../src/index.ts';
-import { bringUp, makeRig, type Rig, RAM_BASE } from './helpers.ts';
+import { bringUp, makeRig, RAM_BASE, type Rig } from './helpers.ts';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());

@@ -9,7 +9,12 @@ const MiB = 1 << 20;
 
 describe('controller registers', () => {
   it('CAP advertises queues, timeout, stride, page sizes, CMBS and PMRS', async () => {
-    rig = await makeRig({ doorbellStride: 16, readyTimeoutMs: 10_000, cmb: { memory: new Uint8Array(64 * MiB) }, pmr: { memory: new Uint8Array(MiB) } });
+    rig = await makeRig({
+      doorbellStride: 16,
+      readyTimeoutMs: 10_000,
+      cmb: { memory: new Uint8Array(64 * MiB) },
+      pmr: { memory: new Uint8Array(MiB) },
+    });
     const cap = rig.drv.read64(Reg.CAP);
     expect(cap & 0xffffn).toBe(1023n);
     expect((cap >> 16n) & 1n).toBe(1n); // CQR

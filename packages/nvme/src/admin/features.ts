@@ -21,7 +21,17 @@ export function registerFeatures(core: ControllerCore): void {
   const f = core.features;
   const irq = core.interrupts;
   const handlers = new Map<number, FeatureHandler>([
-    [FeatureId.Arbitration, { get: () => f.arbitration, default: () => 0, set: (v) => void (f.arbitration = v & 0xffff07) }],
+    [
+      FeatureId.Arbitration,
+      {
+        get: () => f.arbitration,
+        default: () => 0,
+        set: (v) => {
+          f.arbitration = v & 0xffff07;
+          return undefined;
+        },
+      },
+    ],
     [
       FeatureId.PowerManagement,
       {
@@ -51,10 +61,27 @@ export function registerFeatures(core: ControllerCore): void {
         },
       },
     ],
-    [FeatureId.ErrorRecovery, { get: () => f.errorRecovery, default: () => 0, set: (v) => void (f.errorRecovery = v & 0xffff) }],
+    [
+      FeatureId.ErrorRecovery,
+      {
+        get: () => f.errorRecovery,
+        default: () => 0,
+        set: (v) => {
+          f.errorRecovery = v & 0xffff;
+          return undefined;
+        },
+      },
+    ],
     [
       FeatureId.VolatileWriteCache,
-      { get: () => (f.volatileWriteCache ? 1 : 0), default: () => 1, set: (v) => void (f.volatileWriteCache = (v & 1) === 1) },
+      {
+        get: () => (f.volatileWriteCache ? 1 : 0),
+        default: () => 1,
+        set: (v) => {
+          f.volatileWriteCache = (v & 1) === 1;
+          return undefined;
+        },
+      },
     ],
     [
       FeatureId.NumberOfQueues,
@@ -101,10 +128,27 @@ export function registerFeatures(core: ControllerCore): void {
         },
       },
     ],
-    [FeatureId.WriteAtomicityNormal, { get: () => f.writeAtomicityNormal, default: () => 0, set: (v) => void (f.writeAtomicityNormal = v & 1) }],
+    [
+      FeatureId.WriteAtomicityNormal,
+      {
+        get: () => f.writeAtomicityNormal,
+        default: () => 0,
+        set: (v) => {
+          f.writeAtomicityNormal = v & 1;
+          return undefined;
+        },
+      },
+    ],
     [
       FeatureId.AsyncEventConfig,
-      { get: () => core.events.config, default: () => 0, set: (v) => void (core.events.config = v & 0x3ff) },
+      {
+        get: () => core.events.config,
+        default: () => 0,
+        set: (v) => {
+          core.events.config = v & 0x3ff;
+          return undefined;
+        },
+      },
     ],
   ]);
 

@@ -19,7 +19,8 @@ export function registerLogPages(core: ControllerCore): void {
   const pages = core.logPages;
   pages.set(LogPageId.ErrorInformation, () => core.errorLog.page());
   pages.set(LogPageId.SmartHealth, (req) => {
-    if (req.nsid !== 0 && req.nsid !== 0xffffffff) throw new CommandError(Status.InvalidField, 'SMART log is controller scoped (LPA bit 0 = 0)');
+    if (req.nsid !== 0 && req.nsid !== 0xffffffff)
+      throw new CommandError(Status.InvalidField, 'SMART log is controller scoped (LPA bit 0 = 0)');
     return core.health.page(core.errorLog.count);
   });
   pages.set(LogPageId.FirmwareSlot, () => {
@@ -32,8 +33,12 @@ export function registerLogPages(core: ControllerCore): void {
   pages.set(LogPageId.CommandsSupportedAndEffects, () => {
     const out = new Uint8Array(4096);
     const v = new DataView(out.buffer);
-    core.admin.effectsTable().forEach((e, i) => v.setUint32(i * 4, e, true));
-    core.io.effectsTable().forEach((e, i) => v.setUint32(1024 + i * 4, e, true));
+    core.admin.effectsTable().forEach((e, i) => {
+      v.setUint32(i * 4, e, true);
+    });
+    core.io.effectsTable().forEach((e, i) => {
+      v.setUint32(1024 + i * 4, e, true);
+    });
     return out;
   });
   pages.set(LogPageId.SupportedLogPages, () => {
@@ -62,7 +67,8 @@ export function registerLogPages(core: ControllerCore): void {
     const provider = pages.get(lid);
     if (!provider) throw new CommandError(Status.InvalidLogPage, `log page 0x${lid.toString(16)}`);
     const page = await provider(req);
-    if (offset >= page.byteLength && dwords > 0) throw new CommandError(Status.InvalidField, `log page offset ${offset} ≥ ${page.byteLength}`);
+    if (offset >= page.byteLength && dwords > 0)
+      throw new CommandError(Status.InvalidField, `log page offset ${offset} ≥ ${page.byteLength}`);
     const length = dwords * 4;
     const data = new Uint8Array(length);
     data.set(page.subarray(offset, Math.min(page.byteLength, offset + length)));

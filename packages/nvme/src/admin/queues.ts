@@ -2,7 +2,7 @@ import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
 import { AdminOpcode } from '../opcodes.ts';
 import { CompletionQueue, SubmissionQueue } from '../queues.ts';
-import { cc, CQE_SIZE_LOG, SQE_SIZE_LOG } from '../registers.ts';
+import { CQE_SIZE_LOG, cc, SQE_SIZE_LOG } from '../registers.ts';
 import type { CommandContext, CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
 
@@ -23,7 +23,8 @@ export function registerQueueCommands(core: ControllerCore): void {
     if (size < 2 || size > core.options.maxQueueEntries) fail(Status.InvalidQueueSize, `${kind} size ${size}`, { qid });
     if ((entry.cdw11 & 1) === 0) fail(Status.InvalidField, `${kind} ${qid}: PC = 0 but CAP.CQR = 1`);
     if (entry.psdt !== 0) fail(Status.InvalidField, 'PSDT must be PRP');
-    if (base % BigInt(core.pageSize()) !== 0n || base === 0n) fail(Status.PrpOffsetInvalid, `${kind} base 0x${base.toString(16)} not page aligned`);
+    if (base % BigInt(core.pageSize()) !== 0n || base === 0n)
+      fail(Status.PrpOffsetInvalid, `${kind} base 0x${base.toString(16)} not page aligned`);
     const win = core.memory.windowAt(base);
     if (win && win.name === 'cmb') {
       const allowed = kind === 'SQ' ? core.cmb?.supportsSubmissionQueues : core.cmb?.supportsCompletionQueues;
@@ -68,7 +69,8 @@ export function registerQueueCommands(core: ControllerCore): void {
     const qid = ctx.entry.cdw10 & 0xffff;
     const cq = core.queues.cqs.get(qid);
     if (qid === 0 || !cq) fail(Status.InvalidQueueIdentifier, `delete CQ ${qid}`);
-    if ((cq as CompletionQueue).sqids.size > 0) fail(Status.InvalidQueueDeletion, `CQ ${qid} still has SQs ${[...(cq as CompletionQueue).sqids]}`);
+    if ((cq as CompletionQueue).sqids.size > 0)
+      fail(Status.InvalidQueueDeletion, `CQ ${qid} still has SQs ${[...(cq as CompletionQueue).sqids]}`);
     core.queues.deleteCq(qid);
     return {};
   });

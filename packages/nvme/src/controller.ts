@@ -16,7 +16,8 @@ import { type NvmeControllerOptions, type ResolvedOptions, resolveOptions } from
 import { PersistentMemoryRegion } from './pmr.ts';
 import { QueueEngine } from './queue-engine.ts';
 import { CompletionQueue, SubmissionQueue } from './queues.ts';
-import { buildCap, Csts, cc, MPS_MAX, MPS_MIN, NSSR_MAGIC, Reg } from './registers.ts';
+import { RegisterFile } from './register-file.ts';
+import { buildCap, Csts, cc, MPS_MAX, MPS_MIN, Reg } from './registers.ts';
 import { type CommandHandler, type CommandHook, CommandRegistry, type LogPageProvider } from './registry.ts';
 import { ShadowDoorbells } from './shadow-doorbells.ts';
 import { createStats, type NvmeStats } from './stats.ts';
@@ -56,13 +57,8 @@ export class NvmeController implements ControllerCore {
   readonly cmb: ControllerMemoryBuffer | undefined;
   readonly pmr: PersistentMemoryRegion | undefined;
   private readonly executor: CommandExecutor;
-  private readonly cap: bigint;
   private host: NvmeControllerHost | undefined;
-  private ccValue = 0;
-  private csts = 0;
-  private aqa = 0;
-  private asq = 0n;
-  private acq = 0n;
+  private readonly regs: RegisterFile;
   private shutdownWork: Promise<void> | undefined;
   private shutdownToken: object | undefined;
 
@@ -76,7 +72,6 @@ export class NvmeController implements ControllerCore {
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
-    this.cap = buildCap(options);
     this.cmb = options.cmb ? new ControllerMemoryBuffer(options.cmb) : undefined;
     this.pmr = options.pmr ? new PersistentMemoryRegion(options.pmr) : undefined;
     const cmb = this.cmb;
@@ -135,6 +130,13 @@ export class NvmeController implements ControllerCore {
       guestError: (m, d) => this.guestError(m, d),
       deviceError: (m, d) => this.deviceError(m, d),
     });
+    this.regs = new RegisterFile(buildCap(options), options, this.interrupts, this.cmb, this.pmr, {
+      ccWritten: (old, v) => this.writeCc(old, v),
+      subsystemReset: () => this.subsystemReset(),
+      doorbell: (index, v) => this.queues.doorbell(index, v),
+      guestError: (m, d) => this.guestError(m, d),
+      deviceError: (m, d) => this.deviceError(m, d),
+    });
     registerBuiltinCommands(this);
   }
 
@@ -152,19 +154,19 @@ export class NvmeController implements ControllerCore {
   }
 
   get cc(): number {
-    return this.ccValue;
+    return this.regs.cc;
   }
 
   get ready(): boolean {
-    return (this.csts & Csts.RDY) !== 0;
+    return (this.regs.csts & Csts.RDY) !== 0;
   }
 
   private get processing(): boolean {
-    return this.ready && this.host !== undefined && this.shutdownWork === undefined && (this.csts & Csts.CFS) === 0;
+    return this.ready && this.host !== undefined && this.shutdownWork === undefined && (this.regs.csts & Csts.CFS) === 0;
   }
 
   pageSize(): number {
-    return 4096 << cc.mps(this.ccValue);
+    return 4096 << cc.mps(this.regs.cc);
   }
 
   layout(): NvmeBarLayout {
@@ -187,7 +189,7 @@ export class NvmeController implements ControllerCore {
   }
 
   private fatal(message: string, detail?: Record<string, unknown>): void {
-    this.csts |= Csts.CFS;
+    this.regs.csts |= Csts.CFS;
     this.deviceError(`controller fatal status: ${message}`, detail);
   }
 
@@ -196,158 +198,32 @@ export class NvmeController implements ControllerCore {
   /** Guest read of BAR0 (registers, doorbells). Sizes 1, 2, 4, 8. */
   mmioRead(offset: number, size: number): bigint {
     this.stats.mmioReads++;
-    if (size === 8) return BigInt(this.read32(offset)) | (BigInt(this.read32(offset + 4)) << 32n);
-    const dword = this.read32(offset & ~3);
-    const shift = (offset & 3) * 8;
-    return BigInt(size >= 4 ? dword : (dword >>> shift) & ((1 << (size * 8)) - 1));
+    return this.regs.read(offset, size);
   }
 
   /** Guest write to BAR0. 8-byte writes act high dword first, then low (CMBMSC rule, §3.1.4.13). */
   mmioWrite(offset: number, size: number, value: bigint): void {
     this.stats.mmioWrites++;
-    if (size === 8) {
-      this.write32(offset + 4, Number((value >> 32n) & 0xffffffffn));
-      this.write32(offset, Number(value & 0xffffffffn));
-      return;
-    }
-    const v = Number(value & 0xffffffffn);
-    if (size === 4 || offset >= Reg.DOORBELLS) {
-      this.write32(offset & ~3, size === 4 ? v : v & ((1 << (size * 8)) - 1));
-      return;
-    }
-    const shift = (offset & 3) * 8;
-    const mask = ((1 << (size * 8)) - 1) << shift;
-    this.write32(offset & ~3, ((this.read32(offset & ~3) & ~mask) | ((v << shift) & mask)) >>> 0);
-  }
-
-  private read32(off: number): number {
-    const cmb = this.cmb;
-    const pmr = this.pmr;
-    switch (off) {
-      case Reg.CAP:
-        return Number(this.cap & 0xffffffffn);
-      case Reg.CAP + 4:
-        return Number(this.cap >> 32n);
-      case Reg.VS:
-        return this.options.version;
-      case Reg.INTMS:
-      case Reg.INTMC:
-        return this.interrupts.interruptMask;
-      case Reg.CC:
-        return this.ccValue >>> 0;
-      case Reg.CSTS:
-        return this.csts >>> 0;
-      case Reg.AQA:
-        return this.aqa;
-      case Reg.ASQ:
-        return Number(this.asq & 0xffffffffn);
-      case Reg.ASQ + 4:
-        return Number(this.asq >> 32n);
-      case Reg.ACQ:
-        return Number(this.acq & 0xffffffffn);
-      case Reg.ACQ + 4:
-        return Number(this.acq >> 32n);
-      case Reg.CMBLOC:
-        return cmb?.readCmbloc() ?? 0;
-      case Reg.CMBSZ:
-        return cmb?.readCmbsz() ?? 0;
-      case Reg.CMBMSC:
-        return cmb?.readMsc(false) ?? 0;
-      case Reg.CMBMSC + 4:
-        return cmb?.readMsc(true) ?? 0;
-      case Reg.CMBSTS:
-        return cmb?.readSts() ?? 0;
-      case Reg.CRTO:
-        return this.options.readyTimeoutUnits * 0x10001;
-      case Reg.PMRCAP:
-        return pmr?.readCap() ?? 0;
-      case Reg.PMRCTL:
-        return pmr?.readCtl() ?? 0;
-      case Reg.PMRSTS:
-        return pmr?.readSts() ?? 0;
-      case Reg.PMRMSCL:
-        return pmr?.readMscl() ?? 0;
-      case Reg.PMRMSCU:
-        return pmr?.readMscu() ?? 0;
-      default:
-        return 0; // reserved, NSSR, doorbells (write-only)
-    }
-  }
-
-  private write32(off: number, v: number): void {
-    if (off >= Reg.DOORBELLS) return this.writeDoorbell(off, v);
-    const disabled = cc.en(this.ccValue) === 0;
-    switch (off) {
-      case Reg.INTMS:
-        return this.interrupts.setMask(v);
-      case Reg.INTMC:
-        return this.interrupts.clearMask(v);
-      case Reg.CC:
-        return this.writeCc(v >>> 0);
-      case Reg.CSTS:
-        if (v & Csts.NSSRO) this.csts &= ~Csts.NSSRO; // RW1C
-        return;
-      case Reg.NSSR:
-        if (v >>> 0 === NSSR_MAGIC) this.subsystemReset();
-        return;
-      case Reg.AQA:
-      case Reg.ASQ:
-      case Reg.ASQ + 4:
-      case Reg.ACQ:
-      case Reg.ACQ + 4:
-        if (!disabled) return this.guestError('admin queue registers written while CC.EN = 1', { offset: off });
-        if (off === Reg.AQA) this.aqa = v & 0x0fff0fff;
-        else if (off === Reg.ASQ) this.asq = (this.asq & ~0xffffffffn) | BigInt(((v >>> 0) & ~0xfff) >>> 0);
-        else if (off === Reg.ASQ + 4) this.asq = (this.asq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
-        else if (off === Reg.ACQ) this.acq = (this.acq & ~0xffffffffn) | BigInt(((v >>> 0) & ~0xfff) >>> 0);
-        else this.acq = (this.acq & 0xffffffffn) | (BigInt(v >>> 0) << 32n);
-        if ((off === Reg.ASQ || off === Reg.ACQ) && v & 0xfff)
-          this.guestError('admin queue base not 4 KiB aligned', { offset: off, value: v });
-        return;
-      case Reg.CMBMSC:
-        return this.cmb?.writeMscLow(v);
-      case Reg.CMBMSC + 4:
-        return this.cmb?.writeMscHigh(v);
-      case Reg.PMRCTL: {
-        const flushing = this.pmr?.writeCtl(v);
-        flushing?.catch((err: unknown) => this.deviceError('PMR flush failed', { error: err }));
-        return;
-      }
-      case Reg.PMRMSCL:
-        return this.pmr?.writeMscl(v);
-      case Reg.PMRMSCU:
-        return this.pmr?.writeMscu(v);
-      default:
-        return this.guestError('write to a read-only or reserved register', { offset: off, value: v });
-    }
-  }
-
-  private writeDoorbell(off: number, v: number): void {
-    const rel = off - Reg.DOORBELLS;
-    const stride = 4 << this.options.doorbellStrideShift;
-    if (rel % stride !== 0) return this.guestError('doorbell write off the stride', { offset: off });
-    this.queues.doorbell(rel / stride, v & 0xffff);
+    this.regs.write(offset, size, value);
   }
 
   // ---- CC transitions (§3.5) ---------------------------------------------------------------
 
-  private writeCc(v: number): void {
-    const old = this.ccValue;
-    this.ccValue = v;
+  private writeCc(old: number, v: number): void {
     if (cc.en(old) === 1 && cc.en(v) === 0) {
       this.controllerReset();
-      this.ccValue = v;
+      this.regs.cc = v;
       return;
     }
     if (cc.en(old) === 0 && cc.en(v) === 1) this.enable();
     if (cc.shn(v) !== 0 && cc.shn(old) === 0) this.shutdown(cc.shn(v) === 2);
-    else if (cc.shn(v) === 0 && cc.shn(old) !== 0 && this.shutdownWork === undefined) this.csts &= ~Csts.SHST_MASK;
+    else if (cc.shn(v) === 0 && cc.shn(old) !== 0 && this.shutdownWork === undefined) this.regs.csts &= ~Csts.SHST_MASK;
   }
 
   private enable(): void {
-    const v = this.ccValue;
-    const asqs = (this.aqa & 0xfff) + 1;
-    const acqs = ((this.aqa >>> 16) & 0xfff) + 1;
+    const v = this.regs.cc;
+    const asqs = (this.regs.aqa & 0xfff) + 1;
+    const acqs = ((this.regs.aqa >>> 16) & 0xfff) + 1;
     const problem =
       cc.css(v) !== 0 && cc.css(v) !== 7
         ? `CC.CSS ${cc.css(v)} not supported`
@@ -355,16 +231,16 @@ export class NvmeController implements ControllerCore {
           ? `CC.MPS ${cc.mps(v)} outside CAP.MPSMIN..MPSMAX`
           : asqs < 2 || acqs < 2
             ? `AQA sizes ${asqs}/${acqs}`
-            : this.asq === 0n || this.acq === 0n
+            : this.regs.asq === 0n || this.regs.acq === 0n
               ? 'ASQ/ACQ not set'
               : undefined;
     if (problem) {
-      this.guestError(`controller enable refused: ${problem}`, { cc: v, aqa: this.aqa });
+      this.guestError(`controller enable refused: ${problem}`, { cc: v, aqa: this.regs.aqa });
       return;
     }
-    this.queues.addCq(new CompletionQueue(0, this.acq, acqs, 0, true, this.memory.windowAt(this.acq)?.name === 'cmb'));
-    this.queues.addSq(new SubmissionQueue(0, this.asq, asqs, 0, 0, this.memory.windowAt(this.asq)?.name === 'cmb'));
-    this.csts = (this.csts & ~(Csts.SHST_MASK | Csts.CFS)) | Csts.RDY;
+    this.queues.addCq(new CompletionQueue(0, this.regs.acq, acqs, 0, true, this.memory.windowAt(this.regs.acq)?.name === 'cmb'));
+    this.queues.addSq(new SubmissionQueue(0, this.regs.asq, asqs, 0, 0, this.memory.windowAt(this.regs.asq)?.name === 'cmb'));
+    this.regs.csts = (this.regs.csts & ~(Csts.SHST_MASK | Csts.CFS)) | Csts.RDY;
     this.stats.controllerEnables++;
   }
 
@@ -375,8 +251,8 @@ export class NvmeController implements ControllerCore {
     this.features.reset();
     this.interrupts.reset();
     this.shadow.reset();
-    this.ccValue = 0;
-    this.csts &= Csts.NSSRO;
+    this.regs.cc = 0;
+    this.regs.csts &= Csts.NSSRO;
     this.shutdownWork = undefined;
     this.shutdownToken = undefined;
     this.stats.controllerResets++;
@@ -384,13 +260,13 @@ export class NvmeController implements ControllerCore {
 
   private subsystemReset(): void {
     this.controllerReset();
-    this.csts |= Csts.NSSRO;
+    this.regs.csts |= Csts.NSSRO;
   }
 
   /** CC.SHN (§3.6.1): stop processing, make namespaces and PMR durable, report SHST complete. */
   private shutdown(abrupt: boolean): void {
     this.stats.shutdowns++;
-    this.csts = (this.csts & ~Csts.SHST_MASK) | Csts.SHST_OCCURRING;
+    this.regs.csts = (this.regs.csts & ~Csts.SHST_MASK) | Csts.SHST_OCCURRING;
     const token = {};
     this.shutdownToken = token;
     this.shutdownWork = (async () => {
@@ -400,7 +276,7 @@ export class NvmeController implements ControllerCore {
       } catch (err) {
         this.deviceError(`shutdown flush failed${abrupt ? ' (abrupt)' : ''}`, { error: err });
       }
-      if (this.shutdownToken === token) this.csts = (this.csts & ~Csts.SHST_MASK) | Csts.SHST_COMPLETE;
+      if (this.shutdownToken === token) this.regs.csts = (this.regs.csts & ~Csts.SHST_MASK) | Csts.SHST_COMPLETE;
     })();
   }
 
@@ -412,10 +288,10 @@ export class NvmeController implements ControllerCore {
   /** Function Level Reset / vfio-user DEVICE_RESET: every register back to its power-on value. */
   reset(): void {
     this.controllerReset();
-    this.csts = 0;
-    this.aqa = 0;
-    this.asq = 0n;
-    this.acq = 0n;
+    this.regs.csts = 0;
+    this.regs.aqa = 0;
+    this.regs.asq = 0n;
+    this.regs.acq = 0n;
     this.cmb?.reset();
     if (this.pmr) {
       this.pmr.flush().catch((err: unknown) => this.deviceError('PMR flush on reset failed', { error: err }));

@@ -65,7 +65,12 @@ export class NvmeController implements ControllerCore {
   /** Opens namespace images and builds the controller. */
   static async create(options: NvmeControllerOptions, host?: NvmeControllerHost): Promise<NvmeController> {
     const c = new NvmeController(resolveOptions(options));
-    await c.namespaces.openConfigured();
+    try {
+      await c.namespaces.openConfigured();
+    } catch (err) {
+      await c.namespaces.closeAll();
+      throw err;
+    }
     if (host) c.attach(host);
     return c;
   }

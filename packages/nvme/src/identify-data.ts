@@ -94,6 +94,18 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   return out;
 }
 
+/** Identify Namespace for NSID FFFFFFFFh: capabilities common to all namespaces (§5.17.2.1). */
+export function namespaceTemplate(): Uint8Array {
+  const out = new Uint8Array(4096);
+  const v = new DataView(out.buffer);
+  v.setUint8(25, LBA_FORMATS.length - 1);
+  v.setUint8(33, 0x09);
+  LBA_FORMATS.forEach((lbads, i) => {
+    v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true);
+  });
+  return out;
+}
+
 /** Namespace Identification Descriptor list, CNS 03h (§5.17.2.3): NGUID + CSI. */
 export function namespaceDescriptors(ns: Namespace): Uint8Array {
   const out = new Uint8Array(4096);

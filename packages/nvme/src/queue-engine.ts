@@ -164,12 +164,18 @@ export class QueueEngine {
         const shadow = this.d.shadow.applies(sq.id);
         if (shadow) await this.refreshShadowTail(sq);
         while (!sq.empty && sq.inflight < limit && !this.stale(sq, epoch)) {
-          const raw = await this.d.memory.read(sq.entryAddress(sq.head), 64);
+          // One read for every contiguous entry we may start now (a single DMA message on slow paths).
+          const contiguous = sq.tail > sq.head ? sq.tail - sq.head : sq.size - sq.head;
+          const n = Math.min(contiguous, limit - sq.inflight);
+          const raw = await this.d.memory.read(sq.entryAddress(sq.head), n * 64);
           if (this.stale(sq, epoch)) return;
-          sq.head = (sq.head + 1) % sq.size;
-          sq.inflight++;
-          const run = this.d.execute(sq, new SubmissionEntry(raw, sq.id)).finally(() => this.retire(sq));
-          if (sq.id === 0) await run;
+          for (let i = 0; i < n; i++) {
+            sq.head = (sq.head + 1) % sq.size;
+            sq.inflight++;
+            const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
+            const run = this.d.execute(sq, entry).finally(() => this.retire(sq));
+            if (sq.id === 0) await run;
+          }
         }
         if (shadow && !this.stale(sq, epoch)) {
           // EventIdx protocol: publish what we consumed, then re-check for a racing host update.

@@ -7,6 +7,7 @@ import {
   identifyNamespace,
   idList,
   namespaceDescriptors,
+  namespaceTemplate,
 } from '../identify-data.ts';
 import { AdminOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
@@ -52,7 +53,7 @@ export function registerIdentify(core: ControllerCore): void {
         validNsid();
         // An inactive but valid NSID returns zeroes (§5.17.2.1).
         const active = nsid === BROADCAST ? undefined : ns.active(nsid);
-        data = active ? identifyNamespace(active) : zero();
+        data = active ? identifyNamespace(active) : nsid === BROADCAST ? namespaceTemplate() : zero();
         break;
       }
       case Cns.Controller:

@@ -15,7 +15,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +98,15 @@ export async function writeManifest(cacheDir: string, manifest: Manifest): Promi
 /** A `.done` stamp next to an artefact marks it complete (written after the last step). */
 export function isStamped(dir: string): boolean {
   return existsSync(join(dir, '.done'));
+}
+
+/** True if `dir` is stamped and its stamp records `key` = `value`. */
+export function stampMatches(dir: string, key: string, value: unknown): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, '.done'), 'utf8')) as Record<string, unknown>)[key] === value;
+  } catch {
+    return false;
+  }
 }
 
 /** Mark `dir` complete, recording `info` for humans. */

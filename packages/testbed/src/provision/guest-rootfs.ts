@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { isStamped, stamp } from './cache.ts';
 import { run } from './exec.ts';
 import { GUEST_DIR, GUEST_HELPERS } from './guest-assets.ts';
@@ -71,33 +71,10 @@ export async function buildHelpers(binDir: string): Promise<string[]> {
 }
 
 /**
- * Module folders stored uncompressed in the guest: xz decompression under TCG costs ~1 s per
- * module chain at boot, and these are the modules guests load (channel, NVMe, PCI stubs).
- */
-export const UNCOMPRESSED_MODULE_DIRS = [
-  'kernel/fs/9p',
-  'kernel/net/9p',
-  'kernel/fs/netfs',
-  'kernel/drivers/nvme',
-  'kernel/drivers/vfio',
-  'kernel/drivers/uio',
-  'kernel/drivers/pci',
-] as const;
-
-/** Decompress {@link UNCOMPRESSED_MODULE_DIRS} in place and regenerate modules.dep. */
-async function decompressModules(modulesDir: string, tools: HostTools): Promise<void> {
-  const dirs = UNCOMPRESSED_MODULE_DIRS.map((d) => join(modulesDir, d)).filter((d) => existsSync(d));
-  if (dirs.length > 0) await run(['find', ...dirs, '-name', '*.ko.xz', '-exec', 'xz', '-d', '{}', '+']);
-  const abi = basename(modulesDir);
-  await run([tools.depmod, '-b', dirname(dirname(dirname(modulesDir))), abi]);
-}
-
-/**
  * Install modules and helpers into the tree, then pack it into `image` with `mke2fs -d`
  * (no journal: the image is only ever used through a QEMU snapshot).
  */
 export async function buildRootImage(
-  tools: HostTools,
   rootfs: string,
   kernel: KernelInstall,
   helperBins: readonly string[],
@@ -108,7 +85,6 @@ export async function buildRootImage(
   await mkdir(modRoot, { recursive: true });
   await cp(kernel.modulesDir, join(modRoot, kernel.abi), { recursive: true });
   await rm(join(modRoot, kernel.abi, 'vmlinuz'), { force: true });
-  await decompressModules(join(modRoot, kernel.abi), tools);
   const localBin = join(rootfs, 'usr', 'local', 'bin');
   await mkdir(localBin, { recursive: true });
   for (const b of await readdir(localBin)) await rm(join(localBin, b), { force: true });

@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PrivateApt, discoverMirror } from './apt.ts';
-import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, writeManifest } from './cache.ts';
+import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, stampMatches, writeManifest } from './cache.ts';
 import { guestInputsHash } from './guest-assets.ts';
 import { GUEST_PACKAGES, ROOT_IMAGE_FORMAT, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
 import { buildInitramfs } from './initramfs.ts';
-import { type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
+import { KERNEL_TREE_FORMAT, type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
 import { acquireLock } from './lock.ts';
 import { type ProgressListener, consoleReporter, step } from './progress.ts';
 import { ensureQemu } from './qemu-sysroot.ts';
@@ -71,7 +71,7 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
   await mkdir(cacheDir, { recursive: true });
   const hashes = await guestInputsHash();
-  const inputs = `${hashes.initramfs}-${hashes.helpers}-${shortHash(ROOT_IMAGE_FORMAT)}`;
+  const inputs = `${hashes.initramfs}-${hashes.helpers}-${shortHash(ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`;
 
   const quick = await readManifest(cacheDir);
   if (!refresh && manifestUsable(quick, inputs)) {
@@ -145,19 +145,19 @@ async function build(
   ]);
   const kernelDir = join(cacheDir, 'kernel', safeName(kernel.abi));
   const kinst = await step(report, 'kernel', `kernel ${kernel.abi}: fetch, CONFIG_PCI_P2PDMA check, depmod`, async () => {
-    if (existsSync(join(kernelDir, '.done'))) return ensureKernel(undefined, tools, kernelDir, kernel);
+    if (stampMatches(kernelDir, 'format', KERNEL_TREE_FORMAT)) return ensureKernel(undefined, tools, kernelDir, kernel);
     const { apt } = await online();
     return ensureKernel(apt, tools, kernelDir, kernel);
   });
 
-  const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT)}`);
+  const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`);
   const rootImage = join(imageDir, 'root.ext4');
   if (!existsSync(rootImage)) {
     await step(report, 'root-image', 'static helpers (gcc) + modules → ext4 root image (mke2fs -d)', async () => {
       await pruneSiblings(guestDir, 'image-', imageDir);
       await mkdir(imageDir, { recursive: true });
       const bins = await buildHelpers(join(imageDir, 'bin'));
-      await buildRootImage(tools, guest.rootfs, kinst, bins, `${rootImage}.tmp`);
+      await buildRootImage(guest.rootfs, kinst, bins, `${rootImage}.tmp`);
       await rm(rootImage, { force: true });
       await rename(`${rootImage}.tmp`, rootImage);
     });

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { extractDeb, type PrivateApt } from './apt.ts';
-import { isStamped, stamp } from './cache.ts';
+import { stamp, stampMatches } from './cache.ts';
 import { run } from './exec.ts';
 import type { HostTools } from './tools.ts';
 
@@ -15,6 +15,29 @@ export const KERNEL_META = 'linux-image-amd64';
 
 /** Kernel options the testbed depends on. */
 export const REQUIRED_KERNEL_CONFIG = ['CONFIG_PCI_P2PDMA=y', 'CONFIG_ZONE_DEVICE=y', 'CONFIG_DEVTMPFS=y'] as const;
+
+/** Changes whenever the extracted kernel tree is post-processed differently (checked in its stamp). */
+export const KERNEL_TREE_FORMAT = 'kt-2:hot-modules-uncompressed';
+
+/**
+ * Module folders stored uncompressed in the guest: xz decompression under TCG costs ~1 s per
+ * module chain at boot, and these are the modules guests load (channel, NVMe, PCI stubs).
+ */
+export const UNCOMPRESSED_MODULE_DIRS = [
+  'kernel/fs/9p',
+  'kernel/net/9p',
+  'kernel/fs/netfs',
+  'kernel/drivers/nvme',
+  'kernel/drivers/vfio',
+  'kernel/drivers/uio',
+  'kernel/drivers/pci',
+] as const;
+
+/** Decompress {@link UNCOMPRESSED_MODULE_DIRS} in place (before depmod). */
+async function decompressModules(modulesDir: string): Promise<void> {
+  const dirs = UNCOMPRESSED_MODULE_DIRS.map((d) => join(modulesDir, d)).filter((d) => existsSync(d));
+  if (dirs.length > 0) await run(['find', ...dirs, '-name', '*.ko.xz', '-exec', 'xz', '-d', '{}', '+']);
+}
 
 /** Resolved kernel package names. */
 export interface KernelRelease {
@@ -65,7 +88,7 @@ export async function ensureKernel(
   const root = join(dir, 'root');
   const modulesDir = join(root, 'usr', 'lib', 'modules', release.abi);
   const install: KernelInstall = { ...release, root, modulesDir, vmlinuz: join(modulesDir, 'vmlinuz') };
-  if (isStamped(dir) && existsSync(install.vmlinuz)) return install;
+  if (stampMatches(dir, 'format', KERNEL_TREE_FORMAT) && existsSync(install.vmlinuz)) return install;
   if (!apt) throw new Error('kernel missing from the cache and no package index available');
 
   const debs = await apt.download(release.packages, join(dir, 'debs'));
@@ -73,10 +96,11 @@ export async function ensureKernel(
   for (const deb of debs) await extractDeb(deb, root);
   if (!existsSync(install.vmlinuz)) throw new Error(`no vmlinuz in ${release.packages.join(' ')}`);
   await checkKernelConfig(join(modulesDir, 'config'));
+  await decompressModules(modulesDir);
   await run([tools.depmod, '-b', join(root, 'usr'), release.abi]);
   if (!existsSync(join(modulesDir, 'modules.dep'))) throw new Error('depmod produced no modules.dep');
   await rm(join(dir, 'debs'), { recursive: true, force: true });
-  await stamp(dir, { abi: release.abi, debVersion: release.debVersion });
+  await stamp(dir, { abi: release.abi, debVersion: release.debVersion, format: KERNEL_TREE_FORMAT });
   return install;
 }
 

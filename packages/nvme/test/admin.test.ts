@@ -256,3 +256,14 @@ describe('format and namespace management', () => {
     await expect(access(join(dir, 'ns2.img'))).rejects.toThrow();
   });
 });
+
+describe('Get Log Page bounds', () => {
+  it('rejects a transfer beyond MDTS before allocating it', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await drv.enable();
+    const buf = drv.alloc(4096);
+    const r = await drv.admin({ opcode: 2, nsid: 0xffffffff, prp1: buf, cdw10: 2 | (0xffff << 16), cdw11: 0xffff });
+    expect(r.status).toBe(Status.InvalidField);
+  });
+});

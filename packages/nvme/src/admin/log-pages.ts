@@ -14,6 +14,9 @@ export const LogPageId = {
   CommandsSupportedAndEffects: 0x05,
 } as const;
 
+/** Upper bound for one Get Log Page transfer when MDTS is unlimited. */
+const MAX_LOG_TRANSFER = 16 << 20;
+
 /** Built-in log pages and the Get Log Page command (§5.16). */
 export function registerLogPages(core: ControllerCore): void {
   const pages = core.logPages;
@@ -70,6 +73,8 @@ export function registerLogPages(core: ControllerCore): void {
     if (offset >= page.byteLength && dwords > 0)
       throw new CommandError(Status.InvalidField, `log page offset ${offset} ≥ ${page.byteLength}`);
     const length = dwords * 4;
+    core.transfer.checkMdts(length);
+    if (length > MAX_LOG_TRANSFER) throw new CommandError(Status.InvalidField, `log transfer of ${length} bytes`);
     const data = new Uint8Array(length);
     data.set(page.subarray(offset, Math.min(page.byteLength, offset + length)));
     await ctx.toHost(data);

@@ -61,7 +61,7 @@ export function registerLogPages(core: ControllerCore): void {
       rae: ((entry.cdw10 >>> 15) & 1) === 1,
       lsi: entry.cdw11 >>> 16,
     };
-    const dwords = ((entry.cdw10 >>> 16) | ((entry.cdw11 & 0xffff) << 16)) + 1;
+    const dwords = (((entry.cdw10 >>> 16) | ((entry.cdw11 & 0xffff) << 16)) >>> 0) + 1;
     const offset = Number((BigInt(entry.cdw13) << 32n) | BigInt(entry.cdw12));
     const csi = entry.cdw14 >>> 24;
     if ((entry.cdw14 >>> 23) & 1) throw new CommandError(Status.InvalidField, 'OT (index offset) not supported');

@@ -4,7 +4,7 @@
  * failure paths (timeouts attach the kernel log) and deferred driver binding (`modules: []`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boot, type Guest, provision, type Provisioned, qemuNvme, topology } from '@p2pkit/testbed';
+import { BootError, boot, type Guest, provision, type Provisioned, qemuNvme, topology, vfioUser } from '@p2pkit/testbed';
 
 const MiB = 1024 * 1024;
 const REFUSAL = 'do not share an upstream bridge or whitelisted host bridge';
@@ -104,5 +104,18 @@ describe('deferred driver binding (modules: [])', () => {
     expect(Number(v.bar2_bytes)).toBe(16 * MiB);
     expect(v.driver_after).toBe('nvme');
     expect(v.published).toBe('1');
+  });
+});
+
+describe('boot failures are reported, not hung', () => {
+  it('refuses a vfio-user device whose server socket does not exist', async () => {
+    const rig = topology().rootPort('rp0', (rp) => rp.attach(vfioUser({ socket: '/nonexistent/p2pkit-dev.sock' })));
+    await expect(boot(rig, { provisioned })).rejects.toThrow(/p2pkit-dev\.sock .* does not exist/);
+  });
+
+  it('surfaces QEMU errors from qemu.log when QEMU cannot start', async () => {
+    const err = await boot(topology(), { provisioned, extraArgs: ['-device', 'no-such-device'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BootError);
+    expect(String(err)).toMatch(/QEMU exited[\s\S]*no-such-device/);
   });
 });

@@ -191,18 +191,19 @@ export async function boot(topo: Topology | TopologyBuilder, options: BootOption
   const runDir = options.runDir ?? (await newRunDir(p.runsDir));
   const shareDir = join(runDir, 'share');
   const diskDir = join(runDir, 'disks');
-  await mkdir(join(shareDir, 'jobs'), { recursive: true });
-  await mkdir(diskDir, { recursive: true });
-  // UNIX socket paths are limited to 108 bytes.
-  const sockDir = join(runDir, 'ctl.sock').length < 100 ? runDir : mkdtempSync(join(tmpdir(), 'p2pkit-'));
-  const ctlSocket = join(sockDir, 'ctl.sock');
-  const cleanup = [shareDir, diskDir, ctlSocket, ...(sockDir === runDir ? [] : [sockDir])];
-
   const plan = planTopology(topology, diskDir);
   for (const d of plan.devices) {
     if (d.device.kind === 'vfio-user' && !existsSync(d.device.socket)) {
       throw new BootError(`vfio-user server socket ${d.device.socket} (device ${d.id}) does not exist: start the server before boot()`);
     }
+  }
+  await mkdir(join(shareDir, 'jobs'), { recursive: true }); // creates runDir too
+  await mkdir(diskDir, { recursive: true });
+  // UNIX socket paths are limited to 108 bytes.
+  const sockDir = join(runDir, 'ctl.sock').length < 100 ? runDir : mkdtempSync(join(tmpdir(), 'p2pkit-'));
+  const ctlSocket = join(sockDir, 'ctl.sock');
+  const cleanup = [shareDir, diskDir, ctlSocket, ...(sockDir === runDir ? [] : [sockDir])];
+  for (const d of plan.devices) {
     if (d.device.kind === 'qemu-nvme' && d.ownsImage && d.image) {
       const fh = await open(d.image, 'w');
       await fh.truncate(d.device.sizeMiB * 1024 * 1024);
@@ -259,13 +260,15 @@ export async function boot(topo: Topology | TopologyBuilder, options: BootOption
   try {
     uptime = await channel.waitReady(options.bootTimeoutMs ?? 120_000, exitedReject);
   } catch (e) {
+    const selfExit = await exitsWithin(exited, 500);
     child.kill('SIGKILL');
-    await exited;
+    const code = await exited;
+    const why = selfExit ? `QEMU exited (code ${code}) before the guest was ready` : (e as Error).message;
     channel.close();
     for (const c of cleanup) rmSync(c, { recursive: true, force: true });
     const log = (f: string): string => (existsSync(join(runDir, f)) ? readFileSync(join(runDir, f), 'utf8') : '');
     throw new BootError(
-      `guest did not become ready: ${(e as Error).message}\n--- qemu.log (tail) ---\n${tailOf(log('qemu.log'), 15)}\n--- console (tail) ---\n${tailOf(log('console.log'), 30)}\nrun folder: ${runDir}`,
+      `guest did not become ready: ${why}\n--- qemu.log (tail) ---\n${tailOf(log('qemu.log'), 15)}\n--- console (tail) ---\n${tailOf(log('console.log'), 30)}\nrun folder: ${runDir}`,
       { cause: e },
     );
   }

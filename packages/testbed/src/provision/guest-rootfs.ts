@@ -44,7 +44,10 @@ export async function ensureGuestRootfs(
 
 /** Versions of the packages of interest, read from the tree's dpkg status. */
 async function installedVersions(rootfs: string): Promise<Record<string, string>> {
-  const r = await run(['dpkg-query', `--admindir=${join(rootfs, 'var', 'lib', 'dpkg')}`, '-W', '-f', '${Package} ${Version}\n']);
+  // dpkg-query's own ${field} syntax, not a template placeholder.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query format
+  const format = '${Package} ${Version}';
+  const r = await run(['dpkg-query', `--admindir=${join(rootfs, 'var', 'lib', 'dpkg')}`, '-W', '-f', `${format}\n`]);
   const all = new Map(r.stdout.split('\n').map((l) => l.split(' ') as [string, string]));
   const out: Record<string, string> = {};
   for (const p of GUEST_PACKAGES) {

@@ -1,3 +1,4 @@
+import { constants, fstatSync, openSync } from 'node:fs';
 import { check } from './errors.ts';
 import { OwnedFd } from './fd.ts';
 import { C, libc } from './libc.ts';
@@ -28,6 +29,26 @@ export class SharedMemory {
       fd.close();
       throw e;
     }
+  }
+
+  /**
+   * A regular file mapped shared (e.g. persistent memory contents): created or extended to
+   * `size`, whose existing contents are kept. `sync()` makes guest stores durable.
+   */
+  static openFile(path: string, size: number): SharedMemory {
+    const fd = new OwnedFd(openSync(path, constants.O_RDWR | constants.O_CREAT | 0o2000000 /* O_CLOEXEC */, 0o600));
+    try {
+      if (fstatSync(fd.fd).size < size) check('ftruncate', libc.ftruncate(fd.fd, BigInt(size)));
+      return new SharedMemory(fd, size);
+    } catch (e) {
+      fd.close();
+      throw e;
+    }
+  }
+
+  /** Flush a file-backed mapping to its file (msync). */
+  sync(): void {
+    this.region.sync();
   }
 
   get bytes(): Uint8Array {

@@ -58,6 +58,12 @@ export class MappedRegion {
     return bytes.subarray(offset, offset + length);
   }
 
+  /** msync(MS_SYNC): make stores through a file-backed mapping durable. */
+  sync(): void {
+    if (!this.#bytes) throw new Error('mapping was unmapped');
+    check('msync', libc.msync(this.#addr, this.length, C.MS_SYNC));
+  }
+
   /** Invalidate every accessor, then release the file mapping. Idempotent. */
   unmap(): void {
     if (!this.#bytes || !this.#buffer) return;

@@ -80,3 +80,18 @@ describe('fd hygiene', () => {
     d.cleanup();
   });
 });
+
+describe('file-backed SharedMemory', () => {
+  it('keeps its contents in the file across close and reopen', () => {
+    const d = tempDir();
+    const path = join(d.path, 'pmr.bin');
+    const a = SharedMemory.openFile(path, 1 << 20);
+    a.bytes.set([1, 2, 3], 4096);
+    a.sync();
+    a.close();
+    const b = SharedMemory.openFile(path, 1 << 20);
+    expect([...b.bytes.subarray(4096, 4099)]).toEqual([1, 2, 3]);
+    b.close();
+    d.cleanup();
+  });
+});

@@ -175,9 +175,7 @@ export class NvmeController implements ControllerCore {
   }
 
   layout(): NvmeBarLayout {
-    const doorbellBytes = 2 * (this.options.maxIoQueues + 1) * (4 << this.options.doorbellStrideShift);
-    let registerBytes = 16384;
-    while (registerBytes < Reg.DOORBELLS + doorbellBytes) registerBytes *= 2;
+    const registerBytes = registerBytesFor(this.options.maxIoQueues, 4 << this.options.doorbellStrideShift);
     const out: NvmeBarLayout = { registerBytes, interruptVectors: this.options.interruptVectors };
     if (this.cmb && this.options.cmb) out.cmb = { bar: this.options.cmb.bar, barOffset: this.options.cmb.barOffset, size: this.cmb.size };
     if (this.pmr && this.options.pmr) out.pmr = { bar: this.options.pmr.bar, size: this.pmr.memory.byteLength };
@@ -349,4 +347,12 @@ export class NvmeController implements ControllerCore {
   intercept(hook: CommandHook): () => void {
     return this.executor.addHook(hook);
   }
+}
+
+/** Bytes of BAR0 taken by registers and doorbells (≥ 16 KiB, a power of two); MSI-X may follow. */
+export function registerBytesFor(maxIoQueues: number, doorbellStride: number): number {
+  const doorbellBytes = 2 * (maxIoQueues + 1) * doorbellStride;
+  let registerBytes = 16384;
+  while (registerBytes < Reg.DOORBELLS + doorbellBytes) registerBytes *= 2;
+  return registerBytes;
 }

@@ -7,7 +7,7 @@ export { Cns } from './admin/identify.ts';
 export { LogPageId } from './admin/log-pages.ts';
 export { SubmissionEntry } from './command.ts';
 export { CommandError } from './command-error.ts';
-export { NVME_CLASS_CODE, type NvmeBarLayout, NvmeController } from './controller.ts';
+export { NVME_CLASS_CODE, type NvmeBarLayout, NvmeController, registerBytesFor } from './controller.ts';
 export { AsyncEventType, ErrorEventInfo, NoticeEventInfo, SmartEventInfo } from './events.ts';
 export { FeatureId } from './features.ts';
 export { type HolePuncher, ZeroFillHolePuncher } from './hole-puncher.ts';
@@ -29,3 +29,5 @@ export {
 } from './registry.ts';
 export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';
+export { createNvmeEndpoint, type NvmeEndpoint, type NvmeEndpointOptions } from './endpoint.ts';
+export { NativeHolePuncher } from './native-hole-puncher.ts';

@@ -116,7 +116,10 @@ export class Endpoint implements VfioUserDevice, Disposable {
     // BAR backing: shared memory for memory BARs.
     const provider = options.memory ?? inMemorySharedMemory;
     for (const b of bars) {
-      const memory = b.declaration.kind === 'memory' ? provider.create(`${this.name}-bar${b.index}`, b.layout.size) : undefined;
+      const memory =
+        b.declaration.kind === 'memory'
+          ? (b.declaration.provider ?? provider).create(`${this.name}-bar${b.index}`, b.layout.size)
+          : undefined;
       this.#regions.set(b.index, new BarRegion(b.index, b.declaration, memory, this.msix));
     }
 

@@ -79,7 +79,7 @@ export class Guest implements AsyncDisposable {
   ) {
     this.#lifetime = setTimeout(() => this.kill(), lifetimeMs);
     this.#lifetime.unref();
-    process.on('exit', this.#onExit);
+    globalThis.process.on('exit', this.#onExit); // never leave QEMU behind if the host process exits
   }
 
   /** Path of the serial console log. */
@@ -129,7 +129,7 @@ export class Guest implements AsyncDisposable {
         }
       }
     } finally {
-      process.off('exit', this.#onExit);
+      globalThis.process.off('exit', this.#onExit);
       this.channel.close();
       for (const p of this.cleanupPaths) await rm(p, { recursive: true, force: true });
     }

@@ -26,7 +26,7 @@ import type { NvmeControllerOptions } from './options.ts';
 export interface NvmeEndpointOptions extends Omit<NvmeControllerOptions, 'cmb' | 'pmr'> {
   /** Instance name in logs and memfd names. */
   name?: string;
-  /** PCI identity; default vendor 0x1b36 device 0x00f2 (class 010802 is what the nvme driver binds). */
+  /** PCI identity; default vendor 0x1b36 device 0x00f4 (class 010802 is what the nvme driver binds). */
   ids?: { vendor?: number; device?: number; subsystemVendor?: number; subsystem?: number; revision?: number };
   /** Controller Memory Buffer in BAR2: size a power of two ≥ 2 MiB. */
   cmb?: { size: number; submissionQueues?: boolean; completionQueues?: boolean; lists?: boolean };
@@ -77,7 +77,7 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
     name: options.name ?? `nvme-${options.serial}`,
     ids: {
       vendor: options.ids?.vendor ?? 0x1b36,
-      device: options.ids?.device ?? 0x00f2,
+      device: options.ids?.device ?? 0x00f4,
       subsystemVendor: options.ids?.subsystemVendor ?? 0x1b36,
       subsystem: options.ids?.subsystem ?? 0x0001,
       class: NVME_CLASS_CODE,

@@ -32,7 +32,7 @@ describe('NVMe endpoint over vfio-user', () => {
       maxIoQueues: 4,
     });
     const { client, log } = await serve(nvme);
-    expect(await client.read32(RegionIndex.CONFIG, 0)).toBe(0x00f21b36);
+    expect(await client.read32(RegionIndex.CONFIG, 0)).toBe(0x00f41b36);
     expect((await client.read32(RegionIndex.CONFIG, 8)) >>> 8).toBe(0x010802);
     expect(await client.read32(RegionIndex.CONFIG, 0x18)).toBe(0xc); // BAR2: 64-bit prefetchable
     const bar2 = await client.regionInfo(2);

@@ -37,3 +37,4 @@ export {
   silentReporter,
 } from './provision/progress.ts';
 export { resolveCacheDir } from './provision/cache.ts';
+export { Rig, type RigOptions } from './rig.ts';

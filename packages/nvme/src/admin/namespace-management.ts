@@ -24,7 +24,7 @@ export function registerNamespaceManagement(core: ControllerCore): void {
         const csi = entry.cdw11 >>> 24;
         if (csi !== 0) throw new CommandError(Status.InvalidField, `CSI ${csi}`);
         const data = await ctx.fromHost(4096);
-        const v = new DataView(data.buffer);
+        const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
         const nsze = v.getBigUint64(0, true);
         const ncap = v.getBigUint64(8, true);
         const flbas = v.getUint8(26) & 0xf;
@@ -63,7 +63,7 @@ export function registerNamespaceManagement(core: ControllerCore): void {
         throw new CommandError(Status.InvalidField, `attachment of nsid ${entry.nsid}`);
       }
       const data = await ctx.fromHost(4096);
-      const v = new DataView(data.buffer);
+      const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const count = v.getUint16(0, true);
       const ids = Array.from({ length: Math.min(count, 2047) }, (_, i) => v.getUint16(2 + i * 2, true));
       if (count === 0 || ids.some((id) => id !== core.options.controllerId)) {

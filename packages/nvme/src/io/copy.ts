@@ -20,7 +20,7 @@ export function registerCopy(core: ControllerCore): void {
       if (desfmt !== 0) throw new CommandError(Status.InvalidField, `Copy descriptor format ${desfmt}`);
       if (nr > COPY_LIMITS.msrc + 1) throw new CommandError(Status.CommandSizeLimitExceeded, `${nr} source ranges > MSRC`);
       const data = await ctx.fromHost(nr * 32);
-      const v = new DataView(data.buffer);
+      const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const ranges: { slba: bigint; nlb: number }[] = [];
       let total = 0;
       for (let i = 0; i < nr; i++) {

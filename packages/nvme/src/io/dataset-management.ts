@@ -15,7 +15,7 @@ export function registerDatasetManagement(core: ControllerCore): void {
       const nr = (ctx.entry.cdw10 & 0xff) + 1;
       const deallocate = (ctx.entry.cdw11 & 4) !== 0;
       const data = await ctx.fromHost(nr * 16);
-      const v = new DataView(data.buffer);
+      const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const ranges: { slba: bigint; nlb: number }[] = [];
       for (let i = 0; i < nr; i++) {
         const nlb = v.getUint32(i * 16 + 4, true); // 1-based length

@@ -1,0 +1,88 @@
+/**
+ * p2pkit's NVMe controller driven by the guest's stock nvme driver and Debian's nvme-cli, e2fsprogs
+ * and fio. Everything asserted is what the guest's tools reported.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kv } from './guest-tool.ts';
+import { bootNvmeSwitch, deviceBugs, type NvmeScenario } from './nvme-rig.ts';
+
+describe('p2pkit NVMe with the stock Linux driver', () => {
+  let s: NvmeScenario;
+
+  beforeAll(async () => {
+    s = await bootNvmeSwitch({ nvme0: { serial: 'P2PKIT-A', model: 'p2pkit NVMe', namespaceManagement: true } }, { cpus: 4 });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('binds the nvme driver; nvme list, id-ctrl, id-ns, smart-log, error-log and get-feature work', async () => {
+    const r = await s.guest.run(
+      `set -e
+       d=$(nvme_ns_by_serial P2PKIT-A); c=/dev/$(nvme_ctrl_by_serial P2PKIT-A)
+       echo "driver=$(basename $(readlink /sys/bus/pci/devices/$(nvme_bdf_by_serial P2PKIT-A)/driver))"
+       nvme list
+       nvme id-ctrl $c | grep -E '^(sn|mn|mdts|oacs|sgls) '
+       nvme id-ns $d | grep -E '^(nsze|ncap|nlbaf) |in use'
+       nvme smart-log $c | grep -E '^(critical_warning|temperature|data_units_written)'
+       nvme error-log $c -e 1 | head -5
+       nvme get-feature $c -f 7 -H
+       echo "vwc=$(nvme get-feature $c -f 6 | sed -n 's/.*Current value:\\(0x[0-9a-f]*\\).*/\\1/p')"`,
+      { timeoutMs: 60_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    const v = kv(r.stdout);
+    expect(v.driver).toBe('nvme');
+    expect(r.stdout).toMatch(/\/dev\/nvme\dn1\s+\S*\s*P2PKIT-A\s+p2pkit NVMe/);
+    expect(r.stdout).toMatch(/^sn\s+: P2PKIT-A/m);
+    expect(r.stdout).toMatch(/^nsze\s+: 0x200000/m); // 1 GiB of 512-byte blocks
+    expect(r.stdout).toMatch(/^temperature\s+: \d+/m);
+    // One I/O queue pair per guest CPU, as the driver asks.
+    expect(r.stdout).toMatch(/Number of IO Submission Queues Allocated \(NSQA\): 4/);
+    expect(r.stdout).toMatch(/^error_count\s+: 0/m);
+    expect(r.stdout).toMatch(/^critical_warning\s+: 0/m);
+    expect(v.vwc).toMatch(/^0x0000000[01]$/);
+    expect(deviceBugs(s.log)).toEqual([]);
+  });
+
+  it('creates, attaches, detaches and deletes a namespace at run time; the guest rescans', async () => {
+    const r = await s.guest.run(
+      `set -e
+       c=/dev/$(nvme_ctrl_by_serial P2PKIT-A); n=$(basename $c)
+       cntlid=$(nvme id-ctrl $c | sed -n 's/^cntlid *: *//p')
+       nvme create-ns $c --nsze=131072 --ncap=131072 --flbas=0
+       nvme attach-ns $c -n 2 -c $cntlid
+       nvme ns-rescan $c; sleep 1
+       echo "after_attach=$([ -b /dev/\${n}n2 ] && echo 1 || echo 0)"
+       nvme id-ns $c -n 2 | grep '^nsze'
+       nvme detach-ns $c -n 2 -c $cntlid
+       nvme delete-ns $c -n 2
+       nvme ns-rescan $c; sleep 1
+       echo "after_delete=$([ -b /dev/\${n}n2 ] && echo 1 || echo 0)"
+       echo "remaining=$(nvme list-ns $c --all | grep -c ':0x')"`,
+      { timeoutMs: 60_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    expect(r.stdout).toMatch(/create-ns: success\s+nsid: 2/);
+    expect(r.stdout).toMatch(/^nsze\s+: 0x20000/m);
+    expect(kv(r.stdout)).toMatchObject({ after_attach: '1', after_delete: '0', remaining: '1' });
+  });
+
+  it('mkfs.ext4, mount, write files, unmount, fsck -f clean', async () => {
+    const r = await s.guest.run(
+      `set -e
+       d=$(nvme_ns_by_serial P2PKIT-A)
+       mkfs.ext4 -q -F $d
+       mkdir -p /mnt/t && mount $d /mnt/t
+       for i in 1 2 3 4; do dd if=/dev/urandom of=/mnt/t/f$i bs=1M count=4 2>/dev/null; done
+       sha=$(cat /mnt/t/f* | sha256sum | cut -d' ' -f1)
+       umount /mnt/t && mount $d /mnt/t
+       echo "same=$([ "$(cat /mnt/t/f* | sha256sum | cut -d' ' -f1)" = "$sha" ] && echo yes || echo no)"
+       umount /mnt/t
+       fsck.ext4 -f -n $d >/dev/null 2>&1; echo "fsck=$?"`,
+      { timeoutMs: 120_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    expect(kv(r.stdout)).toMatchObject({ same: 'yes', fsck: '0' });
+  });
+});

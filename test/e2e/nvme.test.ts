@@ -85,4 +85,27 @@ describe('p2pkit NVMe with the stock Linux driver', () => {
     expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
     expect(kv(r.stdout)).toMatchObject({ same: 'yes', fsck: '0' });
   });
+
+  it('fio --verify=crc32c: 256 MiB of random writes then verify, 4 jobs on 4 queues, 0 errors', async () => {
+    const stats = s.nvme.get('nvme0')?.controller.stats;
+    const before = { ...stats?.commandsBySq };
+    const r = await s.guest.run(
+      `d=$(nvme_ns_by_serial P2PKIT-A)
+       fio --name=verify --filename=$d --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bs=64k \\
+           --size=64M --offset_increment=64M --numjobs=4 --cpus_allowed=0-3 --cpus_allowed_policy=split \\
+           --verify=crc32c --do_verify=1 --verify_fatal=1 --group_reporting --output-format=terse --terse-version=3 \\
+           > $JOB_OUT/fio.terse; echo "fio=$?"`,
+      { timeoutMs: 420_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    expect(kv(r.stdout).fio).toBe('0');
+    const terse = (r.files.get('fio.terse') as Buffer).toString().trim().split(';');
+    // terse v3 (1-based): field 5 errors, field 6 read KiB (the verify pass), field 47 write KiB.
+    expect(Number(terse[4])).toBe(0);
+    expect(Number(terse[46])).toBe(256 * 1024);
+    expect(Number(terse[5])).toBe(256 * 1024);
+    const used = Object.entries(stats?.commandsBySq ?? {}).filter(([q, n]) => Number(q) > 0 && n - (before[Number(q)] ?? 0) > 100);
+    expect(used.length).toBeGreaterThanOrEqual(4);
+    expect(deviceBugs(s.log)).toEqual([]);
+  });
 });

@@ -52,6 +52,7 @@ export class CommandExecutor {
     const admin = sq.id === 0;
     const counts = admin ? this.d.stats.adminCommands : this.d.stats.ioCommands;
     counts[entry.opcode] = (counts[entry.opcode] ?? 0) + 1;
+    this.d.stats.commandsBySq[sq.id] = (this.d.stats.commandsBySq[sq.id] ?? 0) + 1;
     let done = false;
     const ctx: CommandContext = {
       entry,

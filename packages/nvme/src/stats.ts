@@ -8,6 +8,8 @@ export interface NvmeStats {
   shadowDoorbellHits: number;
   adminCommands: Record<number, number>;
   ioCommands: Record<number, number>;
+  /** Commands fetched per submission queue id (shows how the driver spreads I/O over queues). */
+  commandsBySq: Record<number, number>;
   /** Completions posted with a non-success status. */
   commandErrors: number;
   completionsPosted: number;
@@ -38,6 +40,7 @@ export function createStats(): NvmeStats {
     shadowDoorbellHits: 0,
     adminCommands: {},
     ioCommands: {},
+    commandsBySq: {},
     commandErrors: 0,
     completionsPosted: 0,
     completionQueueFullStalls: 0,

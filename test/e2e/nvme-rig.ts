@@ -40,7 +40,7 @@ export async function bootNvmeSwitch(
   const ids = [...nvme.keys()];
   const topo = topology().rootPort('rp0', (rp) =>
     rp.switch('sw0', (sw) => {
-      ids.forEach((id, i) => sw.downstream(`dn${i}`).attach(rig.serve(id, (nvme.get(id) as NvmeEndpoint).endpoint)));
+      for (const [i, id] of ids.entries()) sw.downstream(`dn${i}`).attach(rig.serve(id, (nvme.get(id) as NvmeEndpoint).endpoint));
     }),
   );
   rig.start(topo);

@@ -38,3 +38,4 @@ export {
 } from './provision/progress.ts';
 export { resolveCacheDir } from './provision/cache.ts';
 export { Rig, type RigOptions } from './rig.ts';
+export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';

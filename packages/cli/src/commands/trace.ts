@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { readTrace, renderEndpointTable, renderLinkChartHtml, renderLinkChartSvg, renderLinkTable, traceTotals } from '@p2pkit/fabric';
+import { Topology, readTrace, renderEndpointTable, renderLinkChartHtml, renderLinkChartSvg, renderLinkTable, traceTotals } from '@p2pkit/fabric';
 import type { Command } from 'commander';
 
 /** `p2pkit trace <file>`: per-link traffic of a recorded fabric trace, as a table and a chart. */
@@ -14,7 +14,7 @@ export function traceCommand(program: Command): void {
       const trace = await readTrace(file);
       const totals = traceTotals(trace);
       console.log(`${trace.records.length} transactions${trace.truncatedBytes ? ` (ignored ${trace.truncatedBytes} bytes of a truncated last record)` : ''}`);
-      console.log(renderLinkTable(totals.links));
+      console.log(renderLinkTable(totals.links, new Topology(trace.header.topology)));
       console.log();
       console.log(renderEndpointTable(totals.endpoints));
       if (opts.svg) {

@@ -55,7 +55,7 @@ describe('queue management', () => {
     const buf = drv.alloc(4096);
     const cids: number[] = [];
     for (let i = 0; i < 8; i++) cids.push(drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 }));
-    drv.ringSq(p);
+    await drv.ringSq(p);
     await new Promise((r) => setTimeout(r, 20));
     expect(ctrl.stats.completionQueueFullStalls).toBeGreaterThan(0);
     drv.pairs.set(1, cqPair);
@@ -142,7 +142,7 @@ describe('log pages and asynchronous events', () => {
     expect((await drv.setFeature(0x0b, 0x2)).status).toBe(0); // temperature warning AEN
     const aer1 = drv.place(0, { opcode: 0x0c });
     const aer2 = drv.place(0, { opcode: 0x0c });
-    drv.ringSq(drv.pairs.get(0)!);
+    await drv.ringSq(drv.pairs.get(0)!);
     await new Promise((r) => setTimeout(r, 5));
     expect((await drv.setFeature(4, 300)).status).toBe(0); // over-threshold below current 313 K
     expect(drv.unclaimed).toHaveLength(1);
@@ -162,7 +162,7 @@ describe('log pages and asynchronous events', () => {
     drv.unclaimed.length = 0;
     // Fifth AER exceeds the limit (4 outstanding).
     for (let i = 0; i < 4; i++) drv.place(0, { opcode: 0x0c });
-    drv.ringSq(drv.pairs.get(0)!);
+    await drv.ringSq(drv.pairs.get(0)!);
     await new Promise((r) => setTimeout(r, 5));
     expect((await drv.admin({ opcode: 0x0c })).status).toBe(Status.AerLimitExceeded);
   });
@@ -205,7 +205,7 @@ describe('format and namespace management', () => {
     await bringUp(rig);
     await drv.setFeature(0x0b, 1 << 8);
     const aer = drv.place(0, { opcode: 0x0c });
-    drv.ringSq(drv.pairs.get(0)!);
+    await drv.ringSq(drv.pairs.get(0)!);
 
     const nsData = (nsze: bigint, flbas: number, ncap = nsze) => {
       const b = drv.alloc(4096);

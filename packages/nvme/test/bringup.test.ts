@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NvmeController, Status } from '../src/index.ts';
-import { bringUp, FakeHost, makeRig, type Rig } from './helpers.ts';
+import { Status } from '../src/index.ts';
+import { bringUp, makeRig, type Rig } from './helpers.ts';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -11,12 +11,12 @@ describe('Linux-style bring-up', () => {
     rig = await makeRig({ images: [{ size: 8 << 20 }, { size: 4 << 20, lbaSize: 4096 }] });
     const { drv, host, ctrl } = rig;
     // nvme_pci_enable: CAP/VS before enabling.
-    const cap = drv.read64(0);
+    const cap = await drv.read64(0);
     expect(cap & 0xffffn).toBe(1023n);
     expect((cap >> 37n) & 1n).toBe(1n);
-    expect(drv.read32(0x08)).toBe(0x00010400);
+    expect(await drv.read32(0x08)).toBe(0x00010400);
     await drv.enable();
-    expect(drv.read32(0x1c) & 1).toBe(1);
+    expect((await drv.read32(0x1c)) & 1).toBe(1);
 
     const idc = await drv.identify(1);
     expect(idc.cqe.status).toBe(0);
@@ -80,13 +80,10 @@ describe('Linux-style bring-up', () => {
     drv.ram.view(buf, 512).fill(0xab);
     expect((await drv.rw(1, 1, 1, 7n, 1, buf, 512)).status).toBe(0);
     expect((await drv.submit(1, { opcode: 0x00, nsid: 1 })).status).toBe(0);
-    await rig.ctrl.close();
-
-    const host = new FakeHost();
-    const again = await NvmeController.create({ serial: 'TEST0001', namespaces: [{ path: join(rig.dir, 'ns1.raw') }] }, host);
-    rig.ctrl = again;
-    const { Driver } = await import('./helpers.ts');
-    const d2 = new Driver(again, host);
+    // Disconnect and close the endpoint (flushes, closes the images), then serve the same image again.
+    await rig.close();
+    rig = await makeRig({ dir: rig.dir, namespaces: [{ path: join(rig.dir, 'ns1.raw') }] });
+    const d2 = rig.drv;
     await d2.enable();
     await d2.createQueuePair(1, 16);
     const out = d2.alloc(4096);
@@ -101,8 +98,8 @@ describe('Linux-style bring-up', () => {
     const buf = drv.alloc(4096);
     expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(0);
     // Linux: nvme_disable_ctrl (CC.EN = 0), wait RDY = 0, then configure again.
-    drv.write32(0x14, 0);
-    expect(drv.read32(0x1c) & 1).toBe(0);
+    await drv.write32(0x14, 0);
+    expect((await drv.read32(0x1c)) & 1).toBe(0);
     drv.pairs.clear();
     await bringUp(rig, 64);
     expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(0);

@@ -86,17 +86,16 @@ describe('PMR backed by a file', () => {
     const dir = await mkdtemp(join(tmpdir(), 'p2pkit-pmr-'));
     try {
       const path = join(dir, 'pmr.bin');
-      const pmr = await openPmrFile(path, 1 << 20);
-      rig = await makeRig({ pmr: { memory: pmr.memory, flush: pmr.flush } });
+      rig = await makeRig({ pmr: { path, size: 1 << 20 } });
       const { drv } = rig;
-      drv.write32(Reg.PMRCTL, 1);
-      pmr.memory.set([9, 8, 7], 4096); // guest stores through the BAR mapping
-      drv.write32(Reg.PMRCTL, 0);
+      const bar4 = await rig.mapBar(4);
+      await drv.write32(Reg.PMRCTL, 1);
+      bar4.set([9, 8, 7], 4096); // guest stores through the BAR mapping
+      await drv.write32(Reg.PMRCTL, 0);
       await new Promise((r) => setTimeout(r, 20));
       expect([...(await readFile(path)).subarray(4096, 4099)]).toEqual([9, 8, 7]);
       await rig.cleanup(); // flushes the PMR again, then the backing file may close
       rig = undefined as unknown as Rig;
-      await pmr.close();
       const again = await openPmrFile(path, 1 << 20);
       expect([...again.memory.subarray(4096, 4099)]).toEqual([9, 8, 7]);
       await again.close();
@@ -106,12 +105,16 @@ describe('PMR backed by a file', () => {
   });
 
   it('serves data transfers that target the PMR locally', async () => {
-    const memory = new Uint8Array(1 << 20);
-    rig = await makeRig({ pmr: { memory } });
+    rig = await makeRig({ pmr: { size: 1 << 20 } });
     const { drv, ctrl } = rig;
+    const memory = await rig.mapBar(4);
     await bringUp(rig);
-    ctrl.setBarAddress(4, 0xe000_0000n);
-    drv.write32(Reg.PMRCTL, 1);
+    // The guest programs BAR4 (64-bit: low dword at 20h, high at 24h) in config space.
+    await rig.cfgWrite32(0x24, 0);
+    await rig.cfgWrite32(0x20, 0xe000_0000);
+    expect(rig.nvme.endpoint.barAddress(4)).toBe(0xe000_0000n);
+    await drv.write32(Reg.PMRCTL, 1);
+    expect(ctrl.pmr?.busAddress).toBe(0xe000_0000n); // decodes once enabled
     const buf = drv.alloc(4096);
     drv.ram.view(buf, 512).fill(0x3c);
     await drv.rw(1, 1, 1, 2n, 1, buf, 512);

@@ -1,67 +1,124 @@
+/**
+ * Test harness: the NVMe controller served through the real stack, with no guest.
+ *
+ *   createNvmeEndpoint → VfioUserServer ⇄ MemoryTransport.pair() ⇄ VfioUserClient
+ *
+ * The client does what QEMU + Linux do: guest RAM is a memfd DMA_MAPped with its fd (the controller
+ * reads SQEs / writes CQEs and data in place), MSI-X vectors are eventfds bound with SET_IRQS, Bus
+ * Master Enable is a config-space write, and every register / doorbell access is a REGION_READ or
+ * REGION_WRITE on BAR0. The {@link Driver} plays the guest CPU: it writes SQEs and reads CQEs and data
+ * directly in the memfd (`ram.bytes`), at bus addresses RAM_BASE + offset.
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
-import { NvmeController, type NvmeControllerHost, type NvmeControllerOptions } from '../src/index.ts';
+import { EventFd, MappedRegion, SharedMemory, closeFd } from '@p2pkit/native';
+import {
+  IrqIndex,
+  IrqSetFlags,
+  MemoryTransport,
+  type RecordingLogger,
+  RegionIndex,
+  recordingLogger,
+  VfioUserClient,
+  VfioUserServer,
+} from '@p2pkit/vfio-user';
+import { vi } from 'vitest';
+import { createNvmeEndpoint, type NvmeController, type NvmeEndpoint, type NvmeEndpointOptions } from '../src/index.ts';
 
 export const RAM_BASE = 0x10_0000n;
 export const RAM_SIZE = 32 << 20;
 
-/** Guest RAM as a Uint8Array at bus address RAM_BASE; anything else faults with DmaError. */
-export class FakeRam implements DmaSpace {
-  readonly bytes = new Uint8Array(RAM_SIZE);
-  /** Set false to force the asynchronous read/write path. */
-  direct = true;
-  reads = 0;
-  writes = 0;
-
-  private check(address: bigint, length: number): number {
-    const off = address - RAM_BASE;
-    if (off < 0n || off + BigInt(length) > BigInt(RAM_SIZE)) throw new DmaError('unmapped', address, length, 14);
-    return Number(off);
+/** Guest RAM: a memfd this process maps (the "guest CPU") and DMA_MAPs to the server. */
+export class GuestRam {
+  readonly memory: SharedMemory;
+  constructor(
+    readonly base = RAM_BASE,
+    readonly size = RAM_SIZE,
+  ) {
+    this.memory = SharedMemory.create('guest-ram', size);
   }
 
-  async read(address: bigint, length: number): Promise<Uint8Array> {
-    this.reads++;
-    const off = this.check(address, length);
-    return this.bytes.slice(off, off + length);
+  /** The whole RAM; byte `i` is at bus address `base + i`. */
+  get bytes(): Uint8Array {
+    return this.memory.bytes;
   }
 
-  async write(address: bigint, data: Uint8Array): Promise<void> {
-    this.writes++;
-    const off = this.check(address, data.byteLength);
-    this.bytes.set(data, off);
-  }
-
-  directView(address: bigint, length: number): Uint8Array | undefined {
-    if (!this.direct) return undefined;
-    try {
-      const off = this.check(address, length);
-      return this.bytes.subarray(off, off + length);
-    } catch {
-      return undefined;
-    }
-  }
-
+  /** The guest CPU's view of `[address, address + length)`. */
   view(address: bigint, length: number): Uint8Array {
-    const off = this.check(address, length);
-    return this.bytes.subarray(off, off + length);
+    const off = address - this.base;
+    if (off < 0n || off + BigInt(length) > BigInt(this.size)) throw new RangeError(`0x${address.toString(16)}+${length} is not guest RAM`);
+    return this.bytes.subarray(Number(off), Number(off) + length);
+  }
+
+  close(): void {
+    this.memory.close();
   }
 }
 
-export class FakeHost implements NvmeControllerHost {
-  readonly dma = new FakeRam();
-  readonly interrupts: number[] = [];
-  readonly guestErrors: { message: string; detail?: Record<string, unknown> }[] = [];
+/** One eventfd per MSI-X vector (or one for INTx); counts accumulate as they are drained. */
+export class InterruptFds {
+  readonly fds: EventFd[];
+  readonly counts: number[];
+  constructor(n: number) {
+    this.fds = Array.from({ length: n }, () => EventFd.create());
+    this.counts = new Array<number>(n).fill(0);
+  }
+
+  /** Drains every eventfd into `counts`. */
+  poll(): void {
+    this.fds.forEach((fd, v) => {
+      this.counts[v] = (this.counts[v] ?? 0) + Number(fd.drain());
+    });
+  }
+
+  count(vector: number): number {
+    this.poll();
+    return this.counts[vector] ?? 0;
+  }
+
+  /** Vectors signalled since the last {@link clear}. */
+  fired(): number[] {
+    this.poll();
+    return this.counts.flatMap((c, v) => (c > 0 ? [v] : []));
+  }
+
+  clear(): void {
+    this.poll();
+    this.counts.fill(0);
+  }
+
+  close(): void {
+    for (const fd of this.fds) fd.close();
+  }
+}
+
+/**
+ * What the tests observe of the host side: interrupts as eventfd counts, guest errors from the
+ * server's `guest` log channel (the "<endpoint name>: nvme: " prefix removed), device errors from the
+ * endpoint's logger and from the controller (which reports them with console.error when served
+ * by an endpoint).
+ */
+export class HostView {
   readonly deviceErrors: string[] = [];
-  raiseInterrupt(vector: number): void {
-    this.interrupts.push(vector);
+  constructor(
+    readonly log: RecordingLogger,
+    readonly irq: InterruptFds,
+  ) {}
+
+  /** Vectors whose eventfd was signalled since {@link clearInterrupts}. */
+  get interrupts(): number[] {
+    return this.irq.fired();
   }
-  guestError(message: string, detail?: Record<string, unknown>): void {
-    this.guestErrors.push({ message, detail });
+
+  clearInterrupts(): void {
+    this.irq.clear();
   }
-  deviceError(message: string): void {
-    this.deviceErrors.push(message);
+
+  get guestErrors(): { message: string; detail?: Record<string, unknown> }[] {
+    return this.log.entries
+      .filter((e) => e.channel === 'guest')
+      .map((e) => ({ message: e.message.replace(/^[^:]*: nvme: /, ''), ...(e.detail ? { detail: e.detail } : {}) }));
   }
 }
 
@@ -121,7 +178,7 @@ export function sglDescriptor(address: bigint, length: number, type: number, sub
   return b;
 }
 
-/** Where a queue's ring lives: guest RAM or a raw byte array (the CMB seen by the "CPU"). */
+/** Where a queue's ring lives: guest RAM or other CPU-visible bytes (the CMB mapped from BAR2). */
 interface Ring {
   bus: bigint;
   bytes: Uint8Array;
@@ -143,21 +200,26 @@ export class QueuePair {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A minimal NVMe host driver that talks to the controller as Linux does. */
+const le64 = (v: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, v));
+  return b;
+};
+
+/** A minimal NVMe host driver that talks to the controller as Linux does, through the vfio-user client. */
 export class Driver {
   readonly pairs = new Map<number, QueuePair>();
-  private next = RAM_BASE + 0x10_0000n; // keep the first MiB for fixed test buffers
+  private next: bigint;
+  private stride: number | undefined;
   /** Shadow doorbell buffers, when configured. */
   shadow?: { db: Uint8Array; ei: Uint8Array; dbBus: bigint; eiBus: bigint };
   mmioDoorbells = 0;
 
   constructor(
-    readonly ctrl: NvmeController,
-    readonly host: FakeHost,
-  ) {}
-
-  get ram(): FakeRam {
-    return this.host.dma;
+    readonly client: VfioUserClient,
+    readonly ram: GuestRam,
+  ) {
+    this.next = ram.base + 0x10_0000n; // keep the first MiB for fixed test buffers
   }
 
   alloc(size: number, align = 4096): bigint {
@@ -165,27 +227,34 @@ export class Driver {
     this.next = ((this.next + a - 1n) / a) * a;
     const at = this.next;
     this.next += BigInt(size);
-    if (this.next > RAM_BASE + BigInt(RAM_SIZE)) throw new Error('fake RAM exhausted');
+    if (this.next > this.ram.base + BigInt(this.ram.size)) throw new Error('guest RAM exhausted');
     this.ram.view(at, size).fill(0);
     return at;
   }
 
-  read32(off: number): number {
-    return Number(this.ctrl.mmioRead(off, 4));
+  /** BAR0 read of 1, 2, 4 or 8 bytes (REGION_READ). */
+  async read(off: number, size: 1 | 2 | 4 | 8): Promise<bigint> {
+    const b = await this.client.regionRead(RegionIndex.BAR0, off, size);
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i] as number);
+    return v;
   }
-  write32(off: number, v: number): void {
-    this.ctrl.mmioWrite(off, 4, BigInt(v >>> 0));
+  read32(off: number): Promise<number> {
+    return this.client.read32(RegionIndex.BAR0, off);
   }
-  read64(off: number): bigint {
-    return this.ctrl.mmioRead(off, 8);
+  write32(off: number, v: number): Promise<void> {
+    return this.client.write32(RegionIndex.BAR0, off, v);
   }
-  write64(off: number, v: bigint): void {
-    this.ctrl.mmioWrite(off, 8, v);
+  async read64(off: number): Promise<bigint> {
+    return (await this.client.regionRead(RegionIndex.BAR0, off, 8)).readBigUInt64LE(0);
+  }
+  write64(off: number, v: bigint): Promise<void> {
+    return this.client.regionWrite(RegionIndex.BAR0, off, le64(v));
   }
 
-  async waitFor(cond: () => boolean, what: string, ms = 3000): Promise<void> {
+  async waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
     const end = Date.now() + ms;
-    while (!cond()) {
+    while (!(await cond())) {
       if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
       await new Promise((r) => setImmediate(r));
     }
@@ -195,11 +264,11 @@ export class Driver {
   async enable(adminSize = 32): Promise<void> {
     const asq = this.alloc(adminSize * 64);
     const acq = this.alloc(adminSize * 16);
-    this.write32(0x24, ((adminSize - 1) << 16) | (adminSize - 1));
-    this.write64(0x28, asq);
-    this.write64(0x30, acq);
-    this.write32(0x14, 1 | (6 << 16) | (4 << 20));
-    await this.waitFor(() => (this.read32(0x1c) & 1) === 1, 'CSTS.RDY');
+    await this.write32(0x24, ((adminSize - 1) << 16) | (adminSize - 1));
+    await this.write64(0x28, asq);
+    await this.write64(0x30, acq);
+    await this.write32(0x14, 1 | (6 << 16) | (4 << 20));
+    await this.waitFor(async () => ((await this.read32(0x1c)) & 1) === 1, 'CSTS.RDY');
     this.pairs.set(
       0,
       new QueuePair(
@@ -211,12 +280,14 @@ export class Driver {
     );
   }
 
-  private doorbellStride(): number {
-    return 4 << Number((this.read64(0) >> 32n) & 0xfn);
+  /** Doorbell stride from CAP.DSTRD (read once: CAP is read-only). */
+  private async doorbellStride(): Promise<number> {
+    this.stride ??= 4 << Number(((await this.read64(0)) >> 32n) & 0xfn);
+    return this.stride;
   }
 
-  ringSq(p: QueuePair): void {
-    const stride = this.doorbellStride();
+  async ringSq(p: QueuePair): Promise<void> {
+    const stride = await this.doorbellStride();
     if (this.shadow && p.qid !== 0) {
       const dv = new DataView(this.shadow.db.buffer, this.shadow.db.byteOffset);
       const ev = new DataView(this.shadow.ei.buffer, this.shadow.ei.byteOffset);
@@ -227,11 +298,11 @@ export class Driver {
       if (((p.sqTail - eventIdx - 1) & 0xffff) >= ((p.sqTail - old) & 0xffff)) return;
     }
     this.mmioDoorbells++;
-    this.write32(0x1000 + 2 * p.qid * stride, p.sqTail);
+    await this.write32(0x1000 + 2 * p.qid * stride, p.sqTail);
   }
 
-  ringCq(p: QueuePair): void {
-    const stride = this.doorbellStride();
+  async ringCq(p: QueuePair): Promise<void> {
+    const stride = await this.doorbellStride();
     if (this.shadow && p.qid !== 0) {
       const dv = new DataView(this.shadow.db.buffer, this.shadow.db.byteOffset);
       const ev = new DataView(this.shadow.ei.buffer, this.shadow.ei.byteOffset);
@@ -242,7 +313,7 @@ export class Driver {
       if (((p.cqHead - eventIdx - 1) & 0xffff) >= ((p.cqHead - old) & 0xffff)) return;
     }
     this.mmioDoorbells++;
-    this.write32(0x1000 + (2 * p.qid + 1) * stride, p.cqHead);
+    await this.write32(0x1000 + (2 * p.qid + 1) * stride, p.cqHead);
   }
 
   /** Places a command in the SQ without ringing. Returns its CID. */
@@ -255,12 +326,17 @@ export class Driver {
     return cid;
   }
 
-  /** Reaps one completion (waits for the phase tag). */
+  /** Whether the next CQE of `qid` has been posted (phase tag), without consuming it. */
+  posted(qid: number): boolean {
+    const p = this.pairs.get(qid) as QueuePair;
+    return (new DataView(p.cq.bytes.buffer, p.cq.bytes.byteOffset + p.cqHead * 16, 16).getUint16(14, true) & 1) === p.phase;
+  }
+
+  /** Reaps one completion (waits for the phase tag), then rings the CQ head doorbell. */
   async reap(qid: number, ms = 3000): Promise<Cqe> {
     const p = this.pairs.get(qid) as QueuePair;
-    const v = () => new DataView(p.cq.bytes.buffer, p.cq.bytes.byteOffset + p.cqHead * 16, 16);
-    await this.waitFor(() => (v().getUint16(14, true) & 1) === p.phase, `CQE on queue ${qid}`, ms);
-    const d = v();
+    await this.waitFor(() => this.posted(qid), `CQE on queue ${qid}`, ms);
+    const d = new DataView(p.cq.bytes.buffer, p.cq.bytes.byteOffset + p.cqHead * 16, 16);
     const sf = d.getUint16(14, true) >>> 1;
     const cqe: Cqe = {
       dw0: d.getUint32(0, true),
@@ -273,7 +349,7 @@ export class Driver {
     };
     p.cqHead = (p.cqHead + 1) % p.cqSize;
     if (p.cqHead === 0) p.phase ^= 1;
-    this.ringCq(p);
+    await this.ringCq(p);
     return cqe;
   }
 
@@ -293,7 +369,7 @@ export class Driver {
 
   async submit(qid: number, s: Sqe): Promise<Cqe> {
     const cid = this.place(qid, s);
-    this.ringSq(this.pairs.get(qid) as QueuePair);
+    await this.ringSq(this.pairs.get(qid) as QueuePair);
     return this.take(qid, cid);
   }
 
@@ -392,48 +468,142 @@ export class Driver {
     if (rest <= 4096) return { prp1: buf, prp2: second };
     const pages = Math.ceil(rest / 4096);
     const list = this.alloc(pages * 8);
-    const v = new DataView(this.ram.bytes.buffer, Number(list - RAM_BASE), pages * 8);
+    const v = new DataView(this.ram.bytes.buffer, Number(list - this.ram.base), pages * 8);
     for (let i = 0; i < pages; i++) v.setBigUint64(i * 8, second + BigInt(i * 4096), true);
     return { prp1: buf, prp2: list };
   }
 }
 
 export interface Rig {
+  nvme: NvmeEndpoint;
+  /** The controller behind the endpoint: stats, extension API, simulation knobs (temperature). */
   ctrl: NvmeController;
-  host: FakeHost;
+  server: VfioUserServer;
+  client: VfioUserClient;
+  log: RecordingLogger;
+  ram: GuestRam;
+  irq: InterruptFds;
+  host: HostView;
   drv: Driver;
   dir: string;
+  /** Config-space accessors (REGION_READ/WRITE on the CONFIG region). */
+  cfgRead32(off: number): Promise<number>;
+  cfgWrite32(off: number, v: number): Promise<void>;
+  /** pci_set_master + memory decode: Command = MSE | BME (again after a reset). */
+  enableBusMaster(): Promise<void>;
+  /** The guest CPU's mapping of a memory BAR (GET_REGION_INFO fd + mmap), as QEMU maps it. */
+  mapBar(index: 2 | 4): Promise<Uint8Array>;
+  /** Disconnects the client and closes the endpoint; keeps `dir` (reopen tests). */
+  close(): Promise<void>;
+  /** close() + removes `dir`. */
   cleanup(): Promise<void>;
 }
 
-/** A controller with `namespaces` sparse images in a temp dir, plus a driver. */
-export async function makeRig(
-  opts: Partial<NvmeControllerOptions> & { images?: { size: number; lbaSize?: 512 | 4096 }[]; nsManagement?: boolean } = {},
-): Promise<Rig> {
-  const dir = await mkdtemp(join(tmpdir(), 'p2pkit-nvme-'));
-  if (opts.nsManagement) opts = { ...opts, namespaceDirectory: dir };
-  delete opts.nsManagement;
-  const images = opts.images ?? [{ size: 8 << 20 }];
-  const host = new FakeHost();
-  const ctrl = await NvmeController.create(
+export type RigOptions = Partial<Omit<NvmeEndpointOptions, 'pmr'>> & {
+  images?: { size: number; lbaSize?: 512 | 4096 }[];
+  nsManagement?: boolean;
+  /** PMR in BAR4 backed by `path` (default `<dir>/pmr.bin`). */
+  pmr?: { size: number; path?: string };
+  /** Reuse a directory (reopen after {@link Rig.close}). */
+  dir?: string;
+  /**
+   * 'fd' (default): guest RAM DMA_MAPped with its memfd (zero-copy, like QEMU with
+   * memory-backend-memfd). 'messages': mapped without an fd, so every DMA is a DMA_READ/DMA_WRITE
+   * message answered by the client from the same bytes.
+   */
+  dma?: 'fd' | 'messages';
+  /** 'msix' (default, like Linux): one eventfd per vector. 'intx': one eventfd on the INTx pin. */
+  irq?: 'msix' | 'intx';
+  /** How many MSI-X vectors get an eventfd (default 16). */
+  vectors?: number;
+};
+
+/** An NVMe endpoint with `images` sparse namespaces in a temp dir, served to a vfio-user client. */
+export async function makeRig(opts: RigOptions = {}): Promise<Rig> {
+  const { images: imagesOpt, nsManagement, pmr, dir: dirOpt, dma = 'fd', irq: irqMode = 'msix', vectors = 16, ...rest } = opts;
+  const dir = dirOpt ?? (await mkdtemp(join(tmpdir(), 'p2pkit-nvme-')));
+  const images = imagesOpt ?? [{ size: 8 << 20 }];
+  const log = recordingLogger();
+  const irq = new InterruptFds(irqMode === 'msix' ? vectors : 1);
+  const host = new HostView(log, irq);
+  // The controller reports its own failures (e.g. a throwing command hook) with console.error when
+  // served by an endpoint: capture them as device errors.
+  const consoleError = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    host.deviceErrors.push(args.map(String).join(' '));
+  });
+  const nvme = await createNvmeEndpoint(
     {
       serial: 'TEST0001',
       namespaces: images.map((im, i) => ({ path: join(dir, `ns${i + 1}.raw`), sizeBytes: im.size, lbaSize: im.lbaSize ?? 512 })),
-      ...Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'images')),
+      ...(nsManagement ? { namespaceDirectory: dir } : {}),
+      ...(pmr ? { pmr: { path: pmr.path ?? join(dir, 'pmr.bin'), size: pmr.size } } : {}),
+      ...rest,
     },
-    host,
+    { logger: { deviceError: (e, where) => host.deviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) } },
   );
-  const drv = new Driver(ctrl, host);
+  const server = new VfioUserServer(nvme.endpoint, { logger: log });
+  const [a, b] = MemoryTransport.pair();
+  server.serve(b);
+  const client = new VfioUserClient(a);
+  await client.negotiate();
+
+  const ram = new GuestRam();
+  if (dma === 'fd') await client.dmaMap({ address: ram.base, size: BigInt(ram.size), flags: 3, fd: ram.memory.fd.fd });
+  else {
+    client.exposeMemory(ram.base, ram.bytes);
+    await client.dmaMap({ address: ram.base, size: BigInt(ram.size), flags: 3 });
+  }
+  const fds = irq.fds.map((e) => e.fd);
+  await client.setIrqs({
+    index: irqMode === 'msix' ? IrqIndex.MSIX : IrqIndex.INTX,
+    flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
+    start: 0,
+    count: fds.length,
+    fds,
+  });
+  const drv = new Driver(client, ram);
+  const maps: MappedRegion[] = [];
+  let closed = false;
   const rig: Rig = {
-    ctrl,
+    nvme,
+    ctrl: nvme.controller,
+    server,
+    client,
+    log,
+    ram,
+    irq,
     host,
     drv,
     dir,
+    cfgRead32: (off) => client.read32(RegionIndex.CONFIG, off),
+    cfgWrite32: (off, v) => client.write32(RegionIndex.CONFIG, off, v),
+    enableBusMaster: () => client.write32(RegionIndex.CONFIG, 4, 0x6),
+    async mapBar(index) {
+      const info = await client.regionInfo(index);
+      if (info.fd === undefined) throw new Error(`BAR${index} has no fd`);
+      const map = MappedRegion.map(info.fd, 0, Number(info.size));
+      closeFd(info.fd);
+      maps.push(map);
+      return map.bytes;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.close();
+      await client.whenClosed();
+      await new Promise((r) => setImmediate(r)); // the session ends and detaches the device
+      await nvme.close();
+      for (const m of maps) m.unmap();
+      ram.close();
+      irq.close();
+      consoleError.mockRestore();
+    },
     async cleanup() {
-      await rig.ctrl.close();
+      await rig.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  await rig.enableBusMaster();
   return rig;
 }
 

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { IrqIndex, IrqSetFlags } from '@p2pkit/vfio-user';
+import type { NvmeControllerHost } from '../src/index.ts';
 import { InterruptController } from '../src/interrupts.ts';
 import { bringUp, makeRig, type Rig } from './helpers.ts';
 
@@ -31,12 +33,37 @@ describe('interrupt coalescing (Features 08h/09h)', () => {
   });
 
   it('signals clearInterrupt when every CQ on a vector is drained (pin-based hosts)', async () => {
-    rig = await makeRig();
+    // No MSI-X eventfds: the client binds only the INTx eventfd, so the endpoint falls back to INTx.
+    const r = await makeRig({ irq: 'intx' });
+    rig = r;
+    const { drv, client, nvme } = r;
+    // Record the controller's clearInterrupt calls (they still go through to the endpoint's INTx deassert).
+    const controllerHost = (rig.ctrl as unknown as { host: NvmeControllerHost }).host;
     const cleared: number[] = [];
-    Object.assign(rig.host, { clearInterrupt: (v: number) => cleared.push(v) });
+    const clear = controllerHost.clearInterrupt?.bind(controllerHost);
+    controllerHost.clearInterrupt = (v: number) => {
+      cleared.push(v);
+      clear?.(v);
+    };
+    const intxStatus = async () => ((await r.cfgRead32(4)) >>> 16) & 0x8; // Status.Interrupt
     await bringUp(rig);
-    const buf = rig.drv.alloc(4096);
-    await rig.drv.rw(1, 2, 1, 0n, 1, buf, 512);
+    expect(nvme.endpoint.handle.interruptMode).toBe('intx');
+    expect(rig.irq.count(0)).toBeGreaterThan(0); // the INTx eventfd fired
+    expect(await intxStatus()).toBe(0); // admin CQ drained: deasserted
+    // INTx is automasked after each trigger; QEMU unmasks it once the guest has serviced it (EOI),
+    // and a trigger that arrived while masked is signalled then.
+    const eoi = () => client.setIrqs({ index: IrqIndex.INTX, flags: IrqSetFlags.DATA_NONE | IrqSetFlags.ACTION_UNMASK, start: 0, count: 1 });
+    await eoi();
+    rig.irq.clear();
+    const buf = drv.alloc(4096);
+    const cid = drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await drv.ringSq(drv.pairs.get(1)!);
+    await drv.waitFor(() => drv.posted(1), 'read completion');
+    expect(await intxStatus()).toBe(0x8); // asserted while the CQE is unconsumed
+    await eoi();
+    expect(rig.irq.count(0)).toBe(1);
+    expect((await drv.take(1, cid)).status).toBe(0); // consumes it and writes the CQ head doorbell
+    expect(await intxStatus()).toBe(0);
     expect(cleared).toContain(1);
     expect(cleared).toContain(0);
   });

@@ -27,7 +27,7 @@ describe('Doorbell Buffer Config (shadow doorbells + EventIdx)', () => {
     const cids: number[] = [];
     for (let i = 0; i < 8; i++) {
       cids.push(drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw10: i, cdw12: 0 }));
-      drv.ringSq(p);
+      await drv.ringSq(p);
     }
     for (const cid of cids) expect((await drv.take(1, cid)).status).toBe(0);
     const mmio = drv.mmioDoorbells - before;
@@ -53,7 +53,7 @@ describe('Doorbell Buffer Config (shadow doorbells + EventIdx)', () => {
     const buf = drv.alloc(4096);
     const cids: number[] = [];
     for (let i = 0; i < 10; i++) cids.push(drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 }));
-    drv.ringSq(p);
+    await drv.ringSq(p);
     const got: number[] = [];
     for (let i = 0; i < 10; i++) got.push((await drv.reap(1)).cid);
     expect(got.sort((a, b) => a - b)).toEqual(cids);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Status } from '../src/index.ts';
-import { bringUp, makeRig, RAM_BASE, type Rig } from './helpers.ts';
+import { bringUp, makeRig, RAM_BASE, type Rig, sglDescriptor } from './helpers.ts';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -265,5 +265,160 @@ describe('Get Log Page bounds', () => {
     const buf = drv.alloc(4096);
     const r = await drv.admin({ opcode: 2, nsid: 0xffffffff, prp1: buf, cdw10: 2 | (0xffff << 16), cdw11: 0xffff });
     expect(r.status).toBe(Status.InvalidField);
+  });
+});
+
+describe('admin status coverage (every implemented command: success and error statuses)', () => {
+  it('Create I/O SQ: invalid queue id, PC = 0, SGL, unaligned base; success', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await drv.enable();
+    expect((await drv.setFeature(7, 0x00010001)).status).toBe(0); // 2 SQs + 2 CQs
+    const base = drv.alloc(16 * 64);
+    expect((await drv.admin({ opcode: 5, prp1: drv.alloc(4096), cdw10: (15 << 16) | 1, cdw11: 3 })).status).toBe(0);
+    const sq = (qid: number, cdw11 = (1 << 16) | 1, prp1 = base, cdw0Flags = 0) =>
+      drv.admin({ opcode: 1, prp1, cdw0Flags, cdw10: (15 << 16) | qid, cdw11 });
+    expect((await sq(0)).status).toBe(Status.InvalidQueueIdentifier);
+    expect((await sq(3)).status).toBe(Status.InvalidQueueIdentifier); // > NSQA + 1
+    expect((await sq(1, 1 << 16)).status).toBe(Status.InvalidField); // PC = 0
+    expect((await sq(1, (1 << 16) | 1, base, 0x40)).status).toBe(Status.InvalidField); // PSDT: SGL
+    expect((await sq(1, (1 << 16) | 1, base + 512n)).status).toBe(Status.PrpOffsetInvalid);
+    expect((await sq(1, (1 << 16) | 1, 0n)).status).toBe(Status.PrpOffsetInvalid);
+    const ok = await sq(1);
+    expect(ok.status).toBe(0);
+    expect(ok.dnr).toBe(false);
+    const again = await sq(1);
+    expect(again.status).toBe(Status.InvalidQueueIdentifier); // exists
+    expect(again.dnr).toBe(true);
+  });
+
+  it('Identify: invalid namespace, unsupported CNS / CSI, management CNS without management, data transfer error', async () => {
+    rig = await makeRig();
+    const { drv, ctrl } = rig;
+    await drv.enable();
+    expect((await drv.identify(0, 0)).cqe.status).toBe(Status.InvalidNamespaceOrFormat); // NSID 0
+    expect((await drv.identify(0, 33)).cqe.status).toBe(Status.InvalidNamespaceOrFormat); // > NN
+    expect((await drv.identify(0, 5)).cqe.status).toBe(0); // valid but inactive: zeroes
+    expect((await drv.identify(3, 5)).cqe.status).toBe(Status.InvalidNamespaceOrFormat); // descriptors of inactive
+    expect((await drv.identify(2, 0xfffffffe)).cqe.status).toBe(Status.InvalidNamespaceOrFormat);
+    expect((await drv.identify(0x7f)).cqe.status).toBe(Status.InvalidField);
+    expect((await drv.identify(5, 1, 1 << 24)).cqe.status).toBe(Status.InvalidField); // CSI 1
+    expect((await drv.identify(6, 0, 2 << 24)).cqe.status).toBe(Status.InvalidField);
+    expect((await drv.identify(7, 0, 1 << 24)).cqe.status).toBe(Status.InvalidField);
+    expect((await drv.identify(5, 1)).cqe.status).toBe(0);
+    expect((await drv.identify(6)).cqe.status).toBe(0);
+    expect((await drv.identify(7)).cqe.status).toBe(0);
+    expect((await drv.identify(0x1c)).cqe.status).toBe(0);
+    for (const cns of [0x10, 0x11, 0x12, 0x13]) expect((await drv.identify(cns, 1)).cqe.status).toBe(Status.InvalidField);
+    // PRP1 outside every DMA window: the DMA_WRITE is refused by the client → Data Transfer Error (retryable).
+    const r = await drv.admin({ opcode: 6, prp1: 0x7000_0000n, cdw10: 1 });
+    expect(r.status).toBe(Status.DataTransferError);
+    expect(r.dnr).toBe(false);
+    expect(ctrl.stats.dataTransferErrors).toBe(1);
+    expect(rig.client.dmaServed.refused).toBeGreaterThan(0);
+  });
+
+  it('Get/Set Features: SEL, unsupported FID, invalid vector, namespace-specific, saved values', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    expect((await drv.getFeature(6, 2)).dw0).toBe(1); // saved = default
+    expect((await drv.getFeature(6, 4)).status).toBe(Status.InvalidField); // SEL 4 reserved
+    expect((await drv.getFeature(0x7f)).status).toBe(Status.InvalidField); // not supported
+    expect((await drv.getFeature(9, 0, 500)).status).toBe(Status.InvalidField); // vector 500
+    expect((await drv.getFeature(4, 0, 3 << 16)).status).toBe(Status.InvalidField); // TMPSEL 3
+    expect((await drv.getFeature(4)).dw0 & 0xffff).toBe(343);
+    expect((await drv.setFeature(6, 1, 1)).status).toBe(Status.FeatureNotNamespaceSpecific);
+    expect((await drv.setFeature(6, 1, 0xffffffff)).status).toBe(0);
+    expect((await drv.setFeature(8, 0x0102)).status).toBe(0); // coalescing
+    expect((await drv.getFeature(8)).dw0).toBe(0x0102);
+    expect((await drv.setFeature(0x0a, 1)).status).toBe(0); // write atomicity
+    expect((await drv.getFeature(0x0a)).dw0).toBe(1);
+    expect((await drv.setFeature(3, 0)).status).toBe(Status.InvalidField); // LBA Range Type: not supported
+  });
+
+  it('Get Log Page: supported pages, controller-scoped SMART, CSI and index offset refused, data transfer error', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await drv.enable();
+    const sup = await drv.getLog(0, 1024);
+    expect(sup.cqe.status).toBe(0);
+    const v = new DataView(sup.data.buffer);
+    expect([0, 1, 2, 3, 4, 5].map((lid) => v.getUint32(lid * 4, true))).toEqual([1, 1, 1, 1, 1, 1]);
+    expect((await drv.getLog(2, 512, { nsid: 1 })).cqe.status).toBe(Status.InvalidField);
+    const buf = drv.alloc(4096);
+    const log = (cdw14: number, prp1 = buf) => drv.admin({ opcode: 2, nsid: 0xffffffff, prp1, cdw10: 2 | (127 << 16), cdw14 });
+    expect((await log(1 << 24)).status).toBe(Status.InvalidField); // CSI 1
+    expect((await log(1 << 23)).status).toBe(Status.InvalidField); // OT
+    expect((await log(0)).status).toBe(0);
+    expect((await log(0, 0x7000_0000n)).status).toBe(Status.DataTransferError);
+  });
+
+  it('Format NVM of every namespace (NSID FFFFFFFFh); SES 1 accepted', async () => {
+    rig = await makeRig({ images: [{ size: 1 << 20 }, { size: 1 << 20 }] });
+    const { drv } = rig;
+    await drv.enable();
+    expect((await drv.admin({ opcode: 0x80, nsid: 0xffffffff, cdw10: 1 | (1 << 9) })).status).toBe(0);
+    for (const nsid of [1, 2]) expect((await drv.identify(0, nsid)).data[26]).toBe(1);
+  });
+
+  it('Namespace Management / Attachment: every refusal, detach success, unsupported without a directory', async () => {
+    rig = await makeRig({ maxNamespaces: 2, nsManagement: true });
+    const { drv } = rig;
+    await drv.enable();
+    const nsData = (nsze: bigint, flbas = 0, dps = 0) => {
+      const b = drv.alloc(4096);
+      const v = new DataView(drv.ram.bytes.buffer, Number(b - RAM_BASE), 4096);
+      v.setBigUint64(0, nsze, true);
+      v.setBigUint64(8, nsze, true);
+      v.setUint8(26, flbas);
+      v.setUint8(29, dps);
+      return b;
+    };
+    const mgmt = (sel: number, nsid = 0, prp1 = 0n, cdw11 = 0) => drv.admin({ opcode: 0x0d, nsid, prp1, cdw10: sel, cdw11 });
+    expect((await mgmt(0, 0, nsData(0n))).status).toBe(Status.InvalidField); // NSZE 0
+    expect((await mgmt(0, 0, nsData(64n, 0, 1))).status).toBe(Status.InvalidFormat); // end-to-end protection
+    expect((await mgmt(0, 1, nsData(64n))).status).toBe(Status.InvalidField); // create with NSID ≠ 0
+    expect((await mgmt(0, 0, nsData(64n), 1 << 24)).status).toBe(Status.InvalidField); // CSI 1
+    expect((await mgmt(2, 1)).status).toBe(Status.InvalidField); // SEL 2
+    expect((await mgmt(0, 0, 0x7000_0000n)).status).toBe(Status.DataTransferError);
+    const made = await mgmt(0, 0, nsData(64n));
+    expect(made.status).toBe(0);
+    expect(made.dw0).toBe(2);
+    expect((await mgmt(0, 0, nsData(64n))).status).toBe(Status.NamespaceIdUnavailable); // NN = 2 reached
+    expect((await drv.identify(0x11, 2)).cqe.status).toBe(0);
+    expect((await drv.identify(0x12, 2)).cqe.status).toBe(0);
+    expect((await drv.identify(0x13)).cqe.status).toBe(0);
+
+    const ctrlList = drv.alloc(4096);
+    new DataView(drv.ram.bytes.buffer, Number(ctrlList - RAM_BASE), 4).setUint32(0, 1 | (1 << 16), true); // [1]
+    const attach = (nsid: number, sel: number, prp1 = ctrlList) => drv.admin({ opcode: 0x15, nsid, prp1, cdw10: sel });
+    expect((await attach(3, 0)).status).toBe(Status.InvalidField); // not allocated
+    expect((await attach(0xffffffff, 0)).status).toBe(Status.InvalidField);
+    expect((await attach(2, 2)).status).toBe(Status.InvalidField); // SEL 2
+    expect((await attach(2, 0, drv.alloc(4096))).status).toBe(Status.ControllerListInvalid); // empty list
+    expect((await attach(2, 0)).status).toBe(0);
+    expect((await attach(2, 1)).status).toBe(0); // detach
+    expect((await drv.identify(0, 2)).data.subarray(0, 8)).toEqual(new Uint8Array(8)); // inactive again
+    expect((await attach(2, 1)).status).toBe(Status.NamespaceNotAttached);
+    expect((await mgmt(1, 0xffffffff)).status).toBe(0); // delete all
+    expect((await drv.identify(0x10)).data.subarray(0, 4)).toEqual(new Uint8Array(4));
+    await rig.cleanup();
+
+    rig = await makeRig(); // no namespace directory: the commands do not exist
+    await rig.drv.enable();
+    expect((await rig.drv.admin({ opcode: 0x0d, prp1: rig.drv.alloc(4096) })).status).toBe(Status.InvalidOpcode);
+    expect((await rig.drv.admin({ opcode: 0x15, nsid: 1, prp1: rig.drv.alloc(4096) })).status).toBe(Status.InvalidOpcode);
+  });
+
+  it('Doorbell Buffer Config refuses SGLs and missing buffers; fused admin commands are refused', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await drv.enable();
+    const db = drv.alloc(4096);
+    expect((await drv.admin({ opcode: 0x7c, prp1: db, prp2: 0n })).status).toBe(Status.InvalidField);
+    expect((await drv.admin({ opcode: 0x7c, cdw0Flags: 0x40, sgl: sglDescriptor(db, 4096, 0) })).status).toBe(Status.InvalidField);
+    expect((await drv.admin({ opcode: 0x18, cdw0Flags: 1 })).status).toBe(Status.InvalidField); // fused
+    expect((await drv.admin({ opcode: 0x7c, prp1: db, prp2: drv.alloc(4096) })).status).toBe(0);
   });
 });

@@ -193,3 +193,30 @@ describe('CMB-resident queues and data', () => {
     expect(r.status).toBe(Status.InvalidField);
   });
 });
+
+describe('data pointer refusals', () => {
+  it('PRP list pointer / chained list alignment, SGL descriptor count, reserved PSDT', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    const buf = drv.alloc(16384);
+    const list = drv.alloc(8192);
+    const v = new DataView(drv.ram.bytes.buffer);
+    // 12 KiB: PRP2 is a list pointer and must be qword aligned.
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, prp1: buf, prp2: list + 4n, cdw12: 23 })).status).toBe(Status.PrpOffsetInvalid);
+    // A list that fills its page chains to a next list that must be page aligned.
+    const tail = list + 4096n - 16n;
+    v.setBigUint64(Number(tail - RAM_BASE), buf + 4096n, true);
+    v.setBigUint64(Number(tail - RAM_BASE) + 8, list + 4096n + 8n, true);
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, prp1: buf, prp2: tail, cdw12: 31 })).status).toBe(Status.PrpOffsetInvalid);
+    // A segment claiming more than 16384 descriptors.
+    const sgl = sglDescriptor(drv.alloc(4096), 16385 * 16, 2);
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, cdw0Flags: 0x40, sgl, cdw12: 0 })).status).toBe(Status.InvalidSglDescriptorCount);
+    // PSDT 11b is reserved.
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, cdw0Flags: 0xc0, prp1: buf, cdw12: 0 })).status).toBe(Status.InvalidField);
+    // An SGL segment list outside guest RAM: its DMA_READ is refused.
+    expect((await drv.submit(1, { opcode: 2, nsid: 1, cdw0Flags: 0x40, sgl: sglDescriptor(0x7000_0000n, 32, 3), cdw12: 0 })).status).toBe(
+      Status.DataTransferError,
+    );
+  });
+});

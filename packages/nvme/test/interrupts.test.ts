@@ -52,7 +52,8 @@ describe('interrupt coalescing (Features 08h/09h)', () => {
     expect(await intxStatus()).toBe(0); // admin CQ drained: deasserted
     // INTx is automasked after each trigger; QEMU unmasks it once the guest has serviced it (EOI),
     // and a trigger that arrived while masked is signalled then.
-    const eoi = () => client.setIrqs({ index: IrqIndex.INTX, flags: IrqSetFlags.DATA_NONE | IrqSetFlags.ACTION_UNMASK, start: 0, count: 1 });
+    const eoi = () =>
+      client.setIrqs({ index: IrqIndex.INTX, flags: IrqSetFlags.DATA_NONE | IrqSetFlags.ACTION_UNMASK, start: 0, count: 1 });
     await eoi();
     rig.irq.clear();
     const buf = drv.alloc(4096);

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { SharedMemory } from '@p2pkit/native';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HolePuncher, Status, ZeroFillHolePuncher } from '../src/index.ts';
 import { bringUp, makeRig, RAM_BASE, type Rig } from './helpers.ts';
@@ -118,5 +119,99 @@ describe('NVM I/O commands', () => {
     // Write cache off: every write is durable before completion.
     expect((await drv.setFeature(6, 0)).status).toBe(0);
     expect((await drv.rw(1, 1, 2, 0n, 1, buf, 512)).status).toBe(0);
+  });
+});
+
+describe('I/O status coverage (every implemented command: success and error statuses)', () => {
+  it('every namespace-addressed command reports Invalid Namespace for an inactive NSID', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    const buf = drv.alloc(4096);
+    for (const opcode of [0x01, 0x02, 0x05, 0x08, 0x09, 0x0c, 0x19]) {
+      const r = await drv.submit(1, { opcode, nsid: 4, prp1: buf, cdw12: 0 });
+      expect(r.status, `opcode 0x${opcode.toString(16)}`).toBe(Status.InvalidNamespaceOrFormat);
+      expect(r.dnr).toBe(true);
+    }
+    expect((await drv.submit(1, { opcode: 0x00, nsid: 0 })).status).toBe(Status.InvalidNamespaceOrFormat); // Flush
+  });
+
+  it('Write: LBA out of range, MDTS, data transfer error from unmapped memory', async () => {
+    rig = await makeRig({ mdts: 1 }); // 8 KiB
+    const { drv, ctrl } = rig;
+    await bringUp(rig);
+    const buf = drv.alloc(16384);
+    expect((await drv.rw(1, 1, 1, 16383n, 2, buf, 1024)).status).toBe(Status.LbaOutOfRange);
+    expect((await drv.rw(1, 1, 1, 0n, 17, buf, 8704)).status).toBe(Status.InvalidField); // > MDTS
+    expect((await drv.rw(1, 1, 1, 0n, 16, buf, 8192)).status).toBe(0);
+    // The source is outside every DMA window: the DMA_READ is refused by the client.
+    const r = await drv.submit(1, { opcode: 1, nsid: 1, prp1: 0x7000_0000n, cdw12: 0 });
+    expect(r.status).toBe(Status.DataTransferError);
+    expect(r.dnr).toBe(false);
+    expect(ctrl.stats.dataTransferErrors).toBe(1);
+    expect(rig.client.dmaServed.refused).toBe(1);
+  });
+
+  it('Read into a read-only DMA window is a Data Transfer Error; Write from it succeeds', async () => {
+    rig = await makeRig();
+    const { drv, client } = rig;
+    await bringUp(rig);
+    using ro = SharedMemory.create('ro-window', 1 << 20);
+    const RO = 0x4000_0000n;
+    await client.dmaMap({ address: RO, size: BigInt(ro.size), flags: 1 /* READ only */, fd: ro.fd.fd });
+    ro.bytes.fill(0x77, 0, 512);
+    expect((await drv.submit(1, { opcode: 1, nsid: 1, prp1: RO, cdw10: 3, cdw12: 0 })).status).toBe(0);
+    const r = await drv.submit(1, { opcode: 2, nsid: 1, prp1: RO + 4096n, cdw10: 3, cdw12: 0 });
+    expect(r.status).toBe(Status.DataTransferError);
+    expect(rig.host.guestErrors.some((e) => e.message.startsWith('data transfer failed') && e.detail?.address === RO + 4096n)).toBe(true);
+    const d = await get(rig, 3n, 1);
+    expect(d.every((b) => b === 0x77)).toBe(true);
+    await client.dmaUnmap({ address: RO, size: BigInt(ro.size) });
+  });
+
+  it('Compare, Write Zeroes, Verify: out-of-range refusals; Compare data transfer error', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    const buf = drv.alloc(4096);
+    expect((await drv.submit(1, { opcode: 5, nsid: 1, prp1: buf, cdw10: 16383, cdw12: 1 })).status).toBe(Status.LbaOutOfRange);
+    expect((await drv.submit(1, { opcode: 5, nsid: 1, prp1: 0x7000_0000n, cdw12: 0 })).status).toBe(Status.DataTransferError);
+    expect((await drv.submit(1, { opcode: 8, nsid: 1, cdw10: 0, cdw11: 1, cdw12: 0 })).status).toBe(Status.LbaOutOfRange); // SLBA 2^32
+    expect((await drv.submit(1, { opcode: 8, nsid: 1, cdw10: 5, cdw12: 1 << 30 })).status).toBe(0); // FUA
+    expect((await drv.submit(1, { opcode: 0x0c, nsid: 1, cdw10: 16384, cdw12: 0 })).status).toBe(Status.LbaOutOfRange);
+  });
+
+  it('Dataset Management: data transfer error for an unmapped range list; no-op without AD', async () => {
+    const puncher = new RecordingPuncher();
+    rig = await makeRig({ holePuncher: puncher });
+    const { drv } = rig;
+    await bringUp(rig);
+    expect((await drv.submit(1, { opcode: 9, nsid: 1, prp1: 0x7000_0000n, cdw10: 0, cdw11: 4 })).status).toBe(Status.DataTransferError);
+    const ranges = drv.alloc(4096);
+    const v = new DataView(drv.ram.bytes.buffer, Number(ranges - RAM_BASE), 16);
+    v.setUint32(4, 8, true);
+    v.setBigUint64(8, 0n, true);
+    expect((await drv.submit(1, { opcode: 9, nsid: 1, prp1: ranges, cdw10: 0, cdw11: 1 })).status).toBe(0); // IDR hint only
+    expect(puncher.calls).toEqual([]);
+  });
+
+  it('Copy: too many ranges, MCL exceeded, data transfer error', async () => {
+    rig = await makeRig();
+    const { drv } = rig;
+    await bringUp(rig);
+    const src = drv.alloc(8192);
+    const v = new DataView(drv.ram.bytes.buffer, Number(src - RAM_BASE), 8192);
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, prp2: src + 4096n, cdw10: 100, cdw12: 128 })).status).toBe(
+      Status.CommandSizeLimitExceeded,
+    ); // 129 ranges > MSRC + 1
+    for (let i = 0; i < 5; i++) {
+      v.setBigUint64(i * 32 + 8, BigInt(i * 0x800), true);
+      v.setUint16(i * 32 + 16, 0x7ff, true); // 2048 blocks each (MSSRL)
+    }
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 8192, cdw12: 4 })).status).toBe(Status.CommandSizeLimitExceeded); // 10240 > MCL
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: src, cdw10: 8192, cdw12: 3 })).status).toBe(0); // 8192 = MCL
+    expect((await drv.submit(1, { opcode: 0x19, nsid: 1, prp1: 0x7000_0000n, cdw10: 100, cdw12: 0 })).status).toBe(
+      Status.DataTransferError,
+    );
   });
 });

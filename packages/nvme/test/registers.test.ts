@@ -102,7 +102,7 @@ describe('controller registers', () => {
     await drv.write32(Reg.CC, (await drv.read32(Reg.CC)) | (1 << 14));
     expect(((await drv.read32(Reg.CSTS)) >>> 2) & 3).toBe(1);
     // nvme_disable_ctrl(shutdown): poll CSTS.SHST until complete.
-    await drv.waitFor(async () => ((await drv.read32(Reg.CSTS)) >>> 2) === 2, 'SHST complete');
+    await drv.waitFor(async () => (await drv.read32(Reg.CSTS)) >>> 2 === 2, 'SHST complete');
     expect(((await drv.read32(Reg.CSTS)) >>> 2) & 3).toBe(2);
     expect(ctrl.stats.shutdowns).toBe(1);
     await drv.write32(Reg.CC, 0);

@@ -71,6 +71,7 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
       raiseInterrupt: (v) => void dev.raise(v),
       clearInterrupt: () => dev.lowerIntx(),
       guestError: (m, d) => dev.guestError(`nvme: ${m}`, d),
+      deviceError: (m, d) => dev.deviceError(`nvme: ${m}`, d),
     });
 
   const definition = defineEndpoint({

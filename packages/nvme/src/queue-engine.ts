@@ -93,13 +93,15 @@ export class QueueEngine {
     if (isCq) {
       const cq = this.cqs.get(qid);
       if (!cq) return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellRegister, 'CQ head doorbell of a missing queue', { qid, value });
-      if (!this.validCqHead(cq, value))
+      if (!this.validCqHead(cq, value)) {
+        if (this.staleShadowedCqHead(cq, value)) return;
         return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'CQ head beyond tail', {
           qid,
           value,
           head: cq.head,
           tail: cq.tail,
         });
+      }
       this.setCqHead(cq, value);
       return;
     }
@@ -117,6 +119,15 @@ export class QueueEngine {
     this.d.raiseEvent({ type: AsyncEventType.Error, info, logPage: 0x01 });
   }
 
+  /** A posted head doorbell overtaken by a shadow-buffer update (see CompletionQueue.shadowHeadFrom). */
+  private staleShadowedCqHead(cq: CompletionQueue, value: number): boolean {
+    const from = cq.shadowHeadFrom;
+    if (from === undefined || value >= cq.size || !this.d.shadow.applies(cq.id)) return false;
+    const span = (cq.head - from + cq.size) % cq.size;
+    const at = (value - from + cq.size) % cq.size;
+    return at > 0 && at <= span;
+  }
+
   private validCqHead(cq: CompletionQueue, value: number): boolean {
     if (value >= cq.size) return false;
     const used = (cq.tail - cq.head + cq.size) % cq.size;
@@ -125,6 +136,7 @@ export class QueueEngine {
 
   private setCqHead(cq: CompletionQueue, head: number): void {
     cq.head = head;
+    cq.shadowHeadFrom = undefined;
     if ((this.pending.get(cq.id)?.length ?? 0) > 0) this.flushCq(cq);
     if (!cq.pending && cq.interruptsEnabled) {
       const busy = [...this.cqs.values()].some((q) => q.vector === cq.vector && q.pending);
@@ -245,7 +257,10 @@ export class QueueEngine {
     if (!this.d.shadow.applies(cq.id)) return false;
     const readHead = async () => {
       const h = await this.d.shadow.readCqHead(cq.id);
-      if (this.validCqHead(cq, h)) cq.head = h;
+      if (this.validCqHead(cq, h) && h !== cq.head) {
+        cq.shadowHeadFrom = cq.head;
+        cq.head = h;
+      }
       return !cq.full;
     };
     if (await readHead()) return true;

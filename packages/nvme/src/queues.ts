@@ -51,6 +51,12 @@ export class CompletionQueue {
   readonly overflow: Completion[] = [];
   /** Serialises CQE writes so entries become visible in order. */
   chain: Promise<void> = Promise.resolve();
+  /**
+   * Head before the controller last advanced it from the shadow doorbell buffer. A posted MMIO
+   * head doorbell written before that shadow update can still arrive afterwards; a value in
+   * (shadowHeadFrom, head] is such a stale write, not a driver error.
+   */
+  shadowHeadFrom: number | undefined;
 
   constructor(
     readonly id: number,

@@ -23,7 +23,6 @@ import {
   VfioUserClient,
   VfioUserServer,
 } from '@p2pkit/vfio-user';
-import { vi } from 'vitest';
 import { createNvmeEndpoint, type NvmeController, type NvmeEndpoint, type NvmeEndpointOptions } from '../src/index.ts';
 
 export const RAM_BASE = 0x10_0000n;
@@ -96,11 +95,16 @@ export class InterruptFds {
 /**
  * What the tests observe of the host side: interrupts as eventfd counts, guest errors from the
  * server's `guest` log channel (the "<endpoint name>: nvme: " prefix removed), device errors from the
- * endpoint's logger and from the controller (which reports them with console.error when served
- * by an endpoint).
+ * server's `device` channel and from the endpoint's own logger (used while no client is attached).
  */
 export class HostView {
-  readonly deviceErrors: string[] = [];
+  readonly detachedDeviceErrors: string[] = [];
+
+  /** Every device-bug report, wherever it was logged. */
+  get deviceErrors(): string[] {
+    return [...this.detachedDeviceErrors, ...this.log.entries.filter((e) => e.channel === 'device').map((e) => e.message)];
+  }
+
   constructor(
     readonly log: RecordingLogger,
     readonly irq: InterruptFds,
@@ -333,7 +337,8 @@ export class Driver {
   }
 
   /** Reaps one completion (waits for the phase tag), then rings the CQ head doorbell. */
-  async reap(qid: number, ms = 3000): Promise<Cqe> {
+  /** Reaps one completion; `ring: false` leaves the CQ head doorbell (MMIO and shadow) untouched. */
+  async reap(qid: number, ms = 3000, ring = true): Promise<Cqe> {
     const p = this.pairs.get(qid) as QueuePair;
     await this.waitFor(() => this.posted(qid), `CQE on queue ${qid}`, ms);
     const d = new DataView(p.cq.bytes.buffer, p.cq.bytes.byteOffset + p.cqHead * 16, 16);
@@ -349,7 +354,7 @@ export class Driver {
     };
     p.cqHead = (p.cqHead + 1) % p.cqSize;
     if (p.cqHead === 0) p.phase ^= 1;
-    await this.ringCq(p);
+    if (ring) await this.ringCq(p);
     return cqe;
   }
 
@@ -526,11 +531,6 @@ export async function makeRig(opts: RigOptions = {}): Promise<Rig> {
   const log = recordingLogger();
   const irq = new InterruptFds(irqMode === 'msix' ? vectors : 1);
   const host = new HostView(log, irq);
-  // The controller reports its own failures (e.g. a throwing command hook) with console.error when
-  // served by an endpoint: capture them as device errors.
-  const consoleError = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
-    host.deviceErrors.push(args.map(String).join(' '));
-  });
   const nvme = await createNvmeEndpoint(
     {
       serial: 'TEST0001',
@@ -539,7 +539,7 @@ export async function makeRig(opts: RigOptions = {}): Promise<Rig> {
       ...(pmr ? { pmr: { path: pmr.path ?? join(dir, 'pmr.bin'), size: pmr.size } } : {}),
       ...rest,
     },
-    { logger: { deviceError: (e, where) => host.deviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) } },
+    { logger: { deviceError: (e, where) => host.detachedDeviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) } },
   );
   const server = new VfioUserServer(nvme.endpoint, { logger: log });
   const [a, b] = MemoryTransport.pair();
@@ -596,7 +596,6 @@ export async function makeRig(opts: RigOptions = {}): Promise<Rig> {
       for (const m of maps) m.unmap();
       ram.close();
       irq.close();
-      consoleError.mockRestore();
     },
     async cleanup() {
       await rig.close();

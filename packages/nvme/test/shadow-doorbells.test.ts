@@ -60,6 +60,40 @@ describe('Doorbell Buffer Config (shadow doorbells + EventIdx)', () => {
     expect(ctrl.stats.completionQueueFullStalls).toBeGreaterThan(0);
   });
 
+  it('ignores a posted CQ head doorbell that a shadow-buffer update already overtook (no spurious error)', async () => {
+    rig = await makeRig();
+    const { drv, host } = rig;
+    await withDbbuf(rig);
+    const errorsBefore = host.guestErrors.length; // withDbbuf provokes one on purpose
+    const cqBus = drv.alloc(8 * 16);
+    expect((await drv.admin({ opcode: 5, prp1: cqBus, cdw10: (7 << 16) | 1, cdw11: (1 << 16) | 3 })).status).toBe(0);
+    const sqBus = drv.alloc(16 * 64);
+    expect((await drv.admin({ opcode: 1, prp1: sqBus, cdw10: (15 << 16) | 1, cdw11: (1 << 16) | 1 })).status).toBe(0);
+    const p = new QueuePair(1, 16, { bus: sqBus, bytes: drv.ram.view(sqBus, 1024) }, { bus: cqBus, bytes: drv.ram.view(cqBus, 128) }, 8);
+    drv.pairs.set(1, p);
+    const buf = drv.alloc(4096);
+    // 8 commands into a CQ with 7 usable slots: the 8th completion waits for room.
+    for (let i = 0; i < 8; i++) drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await drv.ringSq(p);
+    for (let i = 0; i < 7; i++) await drv.reap(1, 3000, false);
+    // The guest publishes head=7 in the shadow buffer; a 9th command makes the controller look at it.
+    const slot = (2 * 1 + 1) * 4;
+    new DataView(drv.shadow!.db.buffer, drv.shadow!.db.byteOffset).setUint32(slot, 7, true);
+    drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await drv.ringSq(p);
+    await drv.reap(1, 3000, false);
+    await drv.reap(1, 3000, false);
+    // A posted MMIO head write of an older value (2) arrives only now: stale, not a driver error.
+    await drv.write32(0x1000 + slot, 2);
+    expect(host.guestErrors.slice(errorsBefore)).toEqual([]);
+    // The real update for the two entries just reaped is still taken (head 7 → 1, the tail).
+    await drv.write32(0x1000 + slot, 1);
+    for (let i = 0; i < 7; i++) drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await drv.ringSq(p);
+    for (let i = 0; i < 7; i++) expect((await drv.reap(1, 3000, false)).status).toBe(0);
+    expect(host.guestErrors.slice(errorsBefore)).toEqual([]);
+  });
+
   it('is not offered with doorbellStrategy "mmio"', async () => {
     rig = await makeRig({ doorbellStrategy: 'mmio' });
     const { drv } = rig;

@@ -89,7 +89,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
     this.#logger = options.logger ?? consoleLogger;
     this.#reporter = {
       guestError: (message, detail) => this.#guestError(message, detail),
-      deviceError: (error, where) => this.#logger.deviceError(error, where),
+      deviceError: (error, where) => this.#deviceError(error, where),
     };
     const bars = declaredBars(spec);
 
@@ -193,7 +193,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
       try {
         this.config.write(off, data);
       } catch (error) {
-        this.#logger.deviceError(error, `config write at ${hex(off)}`);
+        this.#deviceError(error, `config write at ${hex(off)}`);
       }
       return;
     }
@@ -250,12 +250,18 @@ export class Endpoint implements VfioUserDevice, Disposable {
     else this.#logger.guestError(`${this.name}: ${message}`, detail);
   }
 
+  #deviceError(error: unknown, where: string): void {
+    const ctx = this.#context;
+    if (ctx) ctx.deviceError(`${this.name}: ${where}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    else this.#logger.deviceError(error, where);
+  }
+
   #runHook(name: string, fn: () => void): void {
     try {
       fn();
     } catch (error) {
       if (name === 'setup') throw error; // a broken setup is a construction failure
-      this.#logger.deviceError(error, `${name} hook`);
+      this.#deviceError(error, `${name} hook`);
     }
   }
 
@@ -328,6 +334,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
         return bytes;
       },
       guestError: (message, detail) => this.#guestError(message, detail),
+      deviceError: (message, detail) => this.#deviceError(detail ? `${message} ${JSON.stringify(detail)}` : message, 'device'),
       aer: this.aer,
     };
   }

@@ -39,6 +39,8 @@ export interface EndpointHandle {
   memory(index: BarIndex): Uint8Array;
   /** Logs a guest (driver) mistake through the client's context, or the fallback logger when detached. */
   guestError(message: string, detail?: Record<string, unknown>): void;
+  /** Logs a bug of the device model (the server's `device` channel), apart from guest mistakes. */
+  deviceError(message: string, detail?: Record<string, unknown>): void;
   /** AER state when the endpoint declares `aer()`. */
   readonly aer: AerState | undefined;
 }

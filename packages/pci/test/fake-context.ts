@@ -5,6 +5,7 @@ import type { SharedMemoryProvider } from '../src/index.ts';
 export interface FakeContext extends DeviceContext {
   triggers: Array<{ index: IrqIndexValue; vector: number }>;
   guestErrors: string[];
+  deviceErrors: string[];
   enabled: Set<IrqIndexValue>;
   /** Vectors for which trigger() reports false (e.g. masked in QEMU). */
   refuse: Set<number>;
@@ -15,6 +16,7 @@ export function fakeContext(): FakeContext {
   const ctx: FakeContext = {
     triggers: [],
     guestErrors: [],
+    deviceErrors: [],
     enabled: new Set(),
     refuse: new Set(),
     dmaCalls: [],
@@ -41,6 +43,9 @@ export function fakeContext(): FakeContext {
     },
     guestError(message) {
       ctx.guestErrors.push(message);
+    },
+    deviceError(message) {
+      ctx.deviceErrors.push(message);
     },
   };
   return ctx;

@@ -101,6 +101,8 @@ export interface DeviceContext {
   irq: IrqSink;
   /** Logs a guest (driver) mistake, kept apart from device bugs. */
   guestError(message: string, detail?: Record<string, unknown>): void;
+  /** Logs a bug in the device model itself (the `device` channel). */
+  deviceError(message: string, detail?: Record<string, unknown>): void;
 }
 
 /**

@@ -74,6 +74,7 @@ export class ClientSession {
         isEnabled: (index: IrqIndexValue) => this.irqs.isEnabled(index),
       },
       guestError: (m, d) => this.#log.guest(m, d),
+      deviceError: (m, d) => this.#log.device(m, d),
     };
     device.attach(ctx);
     transport.start(

@@ -108,4 +108,34 @@ describe('p2pkit NVMe with the stock Linux driver', () => {
     expect(used.length).toBeGreaterThanOrEqual(4);
     expect(deviceBugs(s.log)).toEqual([]);
   });
+
+  it('survives driver unbind (shutdown), Function Level Reset and rebind with data intact', async () => {
+    const ctrl = s.nvme.get('nvme0')?.controller;
+    const before = { shutdowns: ctrl?.stats.shutdowns ?? 0, resets: ctrl?.stats.controllerResets ?? 0, enables: ctrl?.stats.controllerEnables ?? 0 };
+    const fn = s.nvme.get('nvme0');
+    const functionResetsBefore = fn?.functionResets ?? 0;
+    const r = await s.guest.run(
+      `set -e
+       d=$(nvme_ns_by_serial P2PKIT-A); bdf=$(nvme_bdf_by_serial P2PKIT-A)
+       dd if=/dev/urandom of=/tmp/blk bs=64k count=16 2>/dev/null
+       dd if=/tmp/blk of=$d bs=64k seek=100 oflag=direct conv=fsync 2>/dev/null
+       echo $bdf > /sys/bus/pci/drivers/nvme/unbind
+       echo "reset_method=$(cat /sys/bus/pci/devices/$bdf/reset_method)"
+       echo 1 > /sys/bus/pci/devices/$bdf/reset
+       echo $bdf > /sys/bus/pci/drivers/nvme/bind
+       wait_for $d 20
+       dd if=$d of=/tmp/back bs=64k skip=100 count=16 iflag=direct 2>/dev/null
+       echo "same=$(cmp -s /tmp/blk /tmp/back && echo yes || echo no)"`,
+      { timeoutMs: 120_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    const v = kv(r.stdout);
+    expect(v.reset_method).toMatch(/flr/);
+    expect(v.same).toBe('yes');
+    expect((ctrl?.stats.shutdowns ?? 0) - before.shutdowns).toBeGreaterThanOrEqual(1); // CC.SHN on unbind
+    expect((ctrl?.stats.controllerResets ?? 0) - before.resets).toBeGreaterThanOrEqual(1);
+    expect((ctrl?.stats.controllerEnables ?? 0) - before.enables).toBeGreaterThanOrEqual(1); // re-enabled on bind
+    expect((fn?.functionResets ?? 0) - functionResetsBefore).toBe(1); // the guest's FLR reached the function
+    expect(deviceBugs(s.log)).toEqual([]);
+  });
 });

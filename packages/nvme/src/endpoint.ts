@@ -40,6 +40,8 @@ export interface NvmeEndpointOptions extends Omit<NvmeControllerOptions, 'cmb' |
 export interface NvmeEndpoint {
   readonly endpoint: Endpoint;
   readonly controller: NvmeController;
+  /** Function-level resets seen (DEVICE_RESET from the client, or PCIe FLR from the guest). */
+  readonly functionResets: number;
   /** Flushes namespaces and the PMR, then releases memory and files. */
   close(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
   }
 
   let controller: NvmeController | undefined;
+  let functionResets = 0;
   let pmrFile: SharedMemory | undefined;
   const ctrl = () => controller as NvmeController;
   const attachHost = (dev: EndpointHandle) =>
@@ -117,7 +120,10 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
     interruptPin: options.interruptPin ?? 1,
     attach: (dev) => attachHost(dev),
     detach: () => ctrl().detach(),
-    reset: () => controller?.reset(),
+    reset: () => {
+      functionResets++;
+      controller?.reset();
+    },
     onBarAddress: (_dev, bar, address) => controller?.setBarAddress(bar, address),
   });
 
@@ -142,6 +148,9 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
   return {
     endpoint,
     controller,
+    get functionResets() {
+      return functionResets;
+    },
     async close() {
       await controller?.close();
       endpoint.close();

@@ -4,19 +4,11 @@
  * failure paths (timeouts attach the kernel log) and deferred driver binding (`modules: []`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kv } from './guest-tool.ts';
 import { BootError, boot, type Guest, provision, type Provisioned, qemuNvme, topology, vfioUser } from '@p2pkit/testbed';
 
 const MiB = 1024 * 1024;
 const REFUSAL = 'do not share an upstream bridge or whitelisted host bridge';
-
-function kv(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)=(.*)$/.exec(line.trim());
-    if (m?.[1]) out[m[1]] = m[2] ?? '';
-  }
-  return out;
-}
 
 let provisioned: Provisioned;
 beforeAll(async () => {

@@ -6,17 +6,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kv } from './guest-tool.ts';
 import { boot, type Guest, provision, qemuNvme, topology } from '@p2pkit/testbed';
 
-/** `key=value` lines printed by the guest helper p2p-copy. */
-function kv(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)=(.*)$/.exec(line.trim());
-    if (m?.[1]) out[m[1]] = m[2] ?? '';
-  }
-  return out;
-}
 
 const MiB = 1024 * 1024;
 

@@ -35,10 +35,11 @@ describe('p2p between p2pkit NVMe controllers on a modelled fabric', () => {
       rp.switch('sw0', (sw) => {
         sw.downstream('dn0').attach(rig.serve('nvmeA', a.endpoint));
         sw.downstream('dn1').attach(rig.serve('nvmeB', b.endpoint));
-        sw.downstream('dn2').attach(qemuNvme({ serial: 'QEMU-C', sizeMiB: 128 }));
+        sw.downstream('dn2').attach(qemuNvme({ serial: 'QEMU-C', sizeMiB: 128, cmbMiB: 16, id: 'qemuC' }));
       }),
     );
     rig.start(topo);
+    rig.declareForeignDevice('qemuC', [{ index: 2, size: 16 * MiB, prefetchable: true }]);
     guest = await boot(topo, { provisioned, waitForNvme: 3, kernelArgs: ['nvme.sgl_threshold=4096'] });
   });
 
@@ -145,6 +146,29 @@ describe('p2p between p2pkit NVMe controllers on a modelled fabric', () => {
     );
     expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
     expect(r.stdout.match(/verify=MATCH/g)?.length).toBe(2);
+    expect(log.entries.filter((e) => e.channel === 'device')).toEqual([]);
+  });
+
+  it('a p2pkit NVMe DMAs into and out of QEMU nvme’s CMB through QEMU (DMA_WRITE/DMA_READ messages, 16-byte layout)', async () => {
+    // Where the guest placed QEMU's CMB (BAR2): the fabric then routes it as a peer served by QEMU.
+    const res = await guest.run('sed -n 3p /sys/bus/pci/devices/$(nvme_bdf_by_serial QEMU-C)/resource', { check: true });
+    const cmbBase = BigInt(res.stdout.trim().split(/\s+/)[0] as string);
+    rig.fabric.setBarAddress('qemuC', 2, cmbBase);
+    const session = rig.servers.get('nvmeB')?.session;
+    const before = { ...(session?.dma.counters ?? { messages: 0, messageBytes: 0 }) };
+    rig.fabric.resetCounters();
+    const r = await guest.run(
+      `b=$(nvme_ns_by_serial P2P-B); p=$(p2pmem_dir QEMU-C)
+       ${tool('seed $b $((420<<20)) $((2<<20)) 9')} && ./nvme-copy copy $p/allocate $b $((420<<20)) $b $((440<<20)) $((2<<20)) $((1<<20)) \\
+         && ./nvme-copy verify $b $((420<<20)) $b $((440<<20)) $((2<<20))`,
+      { files: { 'nvme-copy': copyTool }, timeoutMs: 300_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${r.dmesg ?? ''}`).toBe(0);
+    expect(kv(r.stdout).verify).toBe('MATCH');
+    // B moved the 2 MiB into QEMU's CMB and back out of it as DMA_WRITE/DMA_READ messages.
+    expect((session?.dma.counters.messageBytes ?? 0) - before.messageBytes).toBeGreaterThanOrEqual(4 * MiB);
+    const dn2 = rig.fabric.link('dn2');
+    expect(dn2.downstream.bytes + dn2.upstream.bytes).toBeGreaterThanOrEqual(4 * MiB); // peer traffic to QEMU's device
     expect(log.entries.filter((e) => e.channel === 'device')).toEqual([]);
   });
 });

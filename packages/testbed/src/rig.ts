@@ -65,6 +65,16 @@ export class Rig implements Disposable {
     return fabric;
   }
 
+  /**
+   * Tell the fabric about BARs of a device that p2pkit does not serve (e.g. QEMU's own nvme with a
+   * CMB, id from its topology entry), so transfers to it are routed as peer traffic through QEMU
+   * (DMA_READ/DMA_WRITE) instead of being taken for host memory. Addresses are learned later with
+   * `rig.fabric.setBarAddress(id, bar, address)`, e.g. from the guest's sysfs `resource` file.
+   */
+  declareForeignDevice(id: string, bars: { index: number; size: number; prefetchable?: boolean }[]): void {
+    this.fabric.registerEndpoint(id, { bars });
+  }
+
   get fabric(): Fabric {
     if (!this.#fabric) throw new Error('rig: not started');
     return this.#fabric;

@@ -29,6 +29,7 @@ export class VfioUserServer {
       maxDmaMaps: options.maxDmaMaps ?? 65535,
       writeMultiple: options.writeMultiple ?? false,
       dmaTimeoutMs: options.dmaTimeoutMs ?? 10_000,
+      dmaMessageBytes: options.dmaMessageBytes ?? 64 * 1024,
       logger,
     };
   }

@@ -18,6 +18,12 @@ export interface SessionOptions {
   writeMultiple: boolean;
   /** Deadline for the client's answer to our DMA_READ/DMA_WRITE. */
   dmaTimeoutMs: number;
+  /**
+   * Largest data payload of one DMA_READ/DMA_WRITE we send. QEMU 11.1.3 stalled on ~1 MiB requests
+   * into an emulated device's MMIO (its reply never came, and the stream desynchronised); 64 KiB
+   * was verified against a QEMU nvme CMB in test/e2e/p2p.test.ts.
+   */
+  dmaMessageBytes: number;
   logger: Logger;
 }
 
@@ -65,7 +71,7 @@ export class ClientSession {
     this.windows = new DmaWindowTable(options.maxDmaMaps);
     this.irqs = new IrqTable(device.irqs());
     this.dma = new ServerDmaSpace(this.windows, (k, a, n, d) => this.#dmaRequest(k, a, n, d), () =>
-      Math.min(this.#clientMaxXfer, options.maxDataXferSize),
+      Math.min(this.#clientMaxXfer, options.maxDataXferSize, options.dmaMessageBytes),
     );
     const ctx: DeviceContext = {
       dma: this.dma,

@@ -95,6 +95,17 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     expect(r.client.dmaServed.reads).toBe(1);
   });
 
+  it('splits large server→client transfers into DMA messages of at most 64 KiB', async () => {
+    const peer = new Uint8Array(200 * 1024).map((_, i) => (i * 7) & 0xff);
+    r.client.exposeMemory(0xfe00_0000n, peer);
+    await mapRam();
+    for (const [reg, v] of [[1, 0xfe00_0000n], [2, RAM_BASE], [3, BigInt(peer.length)], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    await r.device.lastDma;
+    expect(Buffer.compare(Buffer.from(r.ram.bytes.subarray(0, peer.length)), Buffer.from(peer))).toBe(0);
+    const reads = r.received.filter((m) => m.header.command === Command.DMA_READ && !(m.header.flags & 0xf));
+    expect(reads.map((m) => Number(m.payload.readBigUInt64LE(8)))).toEqual([65536, 65536, 65536, 200 * 1024 - 3 * 65536]);
+  });
+
   it('reports a DMA the client refuses as a device-visible transfer error', async () => {
     await mapRam();
     for (const [reg, v] of [[1, 0xdead_0000n], [2, RAM_BASE], [3, 16n], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));

@@ -30,6 +30,7 @@ export class VfioUserServer {
       writeMultiple: options.writeMultiple ?? false,
       dmaTimeoutMs: options.dmaTimeoutMs ?? 10_000,
       dmaMessageBytes: options.dmaMessageBytes ?? 64 * 1024,
+      maxDmaInFlight: options.maxDmaInFlight ?? 1,
       logger,
     };
   }

@@ -24,6 +24,12 @@ export interface SessionOptions {
    * was verified against a QEMU nvme CMB in test/e2e/p2p.test.ts.
    */
   dmaMessageBytes: number;
+  /**
+   * Server→client DMA requests outstanding at once. QEMU 11.1.3 once aborted
+   * (`error_setv: Assertion *errp == NULL`) with many requests in flight; one at a time is the
+   * pattern verified against it.
+   */
+  maxDmaInFlight: number;
   logger: Logger;
 }
 
@@ -60,6 +66,7 @@ export class ClientSession {
   #outbox: Buffer[] = [];
   #nextId = 0x8000;
   #pending = new Map<number, PendingDma>();
+  #dmaWaiting: (() => void)[] = [];
   #ended = false;
 
   constructor(transport: Transport, device: VfioUserDevice, options: SessionOptions, onEnd: (reason?: Error) => void) {
@@ -308,6 +315,9 @@ export class ClientSession {
 
   #dmaRequest(kind: 'read' | 'write', address: bigint, length: number, data?: Uint8Array): Promise<Uint8Array> {
     if (this.#ended) return Promise.reject(new DmaError('client disconnected', address, length, E.ENODEV));
+    if (this.#pending.size >= this.#options.maxDmaInFlight) {
+      return new Promise<void>((r) => this.#dmaWaiting.push(r)).then(() => this.#dmaRequest(kind, address, length, data));
+    }
     const id = this.#allocId();
     const command = kind === 'read' ? Command.DMA_READ : Command.DMA_WRITE;
     const payload = codec.encodeDmaAccess({ address, count: BigInt(length), ...(data ? { data } : {}) });
@@ -315,12 +325,18 @@ export class ClientSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
+        this.#releaseDmaSlot();
         reject(new DmaError(`DMA_${kind.toUpperCase()} at 0x${address.toString(16)} timed out`, address, length, E.ETIMEDOUT));
       }, this.#options.dmaTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer, address, length });
       if (this.#handling) this.#outbox.push(message);
       else this.#transport.send(message);
     });
+  }
+
+  /** Lets the next waiting DMA request go out once one in flight has finished. */
+  #releaseDmaSlot(): void {
+    this.#dmaWaiting.shift()?.();
   }
 
   #allocId(): number {
@@ -343,6 +359,7 @@ export class ClientSession {
     }
     this.#pending.delete(h.id);
     clearTimeout(p.timer);
+    this.#releaseDmaSlot();
     if (h.flags & HeaderFlags.ERROR) {
       p.reject(new DmaError(`${commandName(h.command)} at 0x${p.address.toString(16)} refused by the client (errno ${h.error})`, p.address, p.length, h.error));
       return;
@@ -368,6 +385,7 @@ export class ClientSession {
       p.reject(new DmaError('client disconnected', p.address, p.length, E.ENODEV));
     }
     this.#pending.clear();
+    for (const w of this.#dmaWaiting.splice(0)) w(); // they fail at once: the session has ended
     this.#outbox = [];
     this.windows.removeAll();
     this.irqs.clear();

@@ -116,6 +116,7 @@ export class NvmeController implements ControllerCore {
       interrupts: this.interrupts,
       stats: this.stats,
       maxInflightPerQueue: options.maxInflightPerQueue,
+      poll: options.doorbellStrategy === 'shadow-poll' ? options.shadowPoll : undefined,
       schedule: options.schedule,
       processing: () => this.processing,
       execute: (sq, entry) => this.executor.execute(sq, entry),

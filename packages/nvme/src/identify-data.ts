@@ -39,7 +39,7 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint8(111, 1); // CNTRLTYPE: I/O controller
   let oacs = 1 << 1; // Format NVM
   if (o.namespaceDirectory) oacs |= 1 << 3; // Namespace Management and Attachment
-  if (o.doorbellStrategy === 'shadow') oacs |= 1 << 8; // Doorbell Buffer Config
+  if (o.doorbellStrategy !== 'mmio') oacs |= 1 << 8; // Doorbell Buffer Config
   v.setUint16(256, oacs, true);
   v.setUint8(258, ABORT_LIMIT - 1); // ACL
   v.setUint8(259, AER_LIMIT - 1); // AERL

@@ -14,7 +14,7 @@ export { type HolePuncher, ZeroFillHolePuncher } from './hole-puncher.ts';
 export type { NvmeControllerHost } from './host.ts';
 export type { Namespace } from './namespace.ts';
 export { AdminOpcode, Effects, IoOpcode } from './opcodes.ts';
-export type { CmbOptions, DoorbellStrategy, NamespaceOptions, NvmeControllerOptions, PmrOptions } from './options.ts';
+export type { CmbOptions, DoorbellStrategy, NamespaceOptions, NvmeControllerOptions, PmrOptions, ShadowPollOptions } from './options.ts';
 export { openPmrFile, type PmrFile } from './pmr-file.ts';
 export { Reg } from './registers.ts';
 export {

@@ -39,7 +39,29 @@ export interface PmrOptions {
   bar?: number;
 }
 
-export type DoorbellStrategy = 'mmio' | 'shadow';
+/**
+ * 'mmio': every doorbell is an MMIO write. 'shadow': Doorbell Buffer Config + EventIdx; the controller
+ * reads shadow SQ tails when an MMIO doorbell arrives (or a CQ is full) and asks for the next MMIO
+ * doorbell as soon as it has caught up. 'shadow-poll': the same buffers, but while I/O is active the
+ * controller polls the shadow SQ tails itself (timer-driven, adaptive) and keeps EventIdx out of the
+ * driver's way, so Linux skips MMIO doorbells; after `shadowPoll.idleStopUs` without activity it stops
+ * polling and re-arms EventIdx so the next submission rings again.
+ */
+export type DoorbellStrategy = 'mmio' | 'shadow' | 'shadow-poll';
+
+/** Adaptive shadow-doorbell polling ('shadow-poll'). */
+export interface ShadowPollOptions {
+  /**
+   * Poll delay right after activity (a new SQ tail, an MMIO doorbell, a completion), µs; default 50.
+   * Node timers have 1 ms resolution: delays below 1000 µs poll on the next event-loop turn
+   * (setImmediate); the exponential backoff bounds how many such empty polls run in a row.
+   */
+  minIntervalUs?: number;
+  /** Backoff ceiling: an empty poll doubles the delay up to this, µs; default 4000. */
+  maxIntervalUs?: number;
+  /** Polling stops after this long without activity and MMIO doorbells take over again, µs; default 10000. */
+  idleStopUs?: number;
+}
 
 export interface NvmeControllerOptions {
   /** Serial number (≤ 20 ASCII characters); also seeds namespace NGUIDs. */
@@ -69,8 +91,13 @@ export interface NvmeControllerOptions {
   interruptVectors?: number;
   /** Doorbell stride in bytes (4 << CAP.DSTRD): power of two ≥ 4; default 4. */
   doorbellStride?: number;
-  /** 'shadow' advertises Doorbell Buffer Config (OACS bit 8) so drivers may skip MMIO doorbells. Default 'shadow'. */
+  /**
+   * 'shadow' and 'shadow-poll' advertise Doorbell Buffer Config (OACS bit 8) so drivers may skip MMIO
+   * doorbells (see {@link DoorbellStrategy}). Default 'shadow'.
+   */
   doorbellStrategy?: DoorbellStrategy;
+  /** Poll interval bounds for doorbellStrategy 'shadow-poll' (ignored otherwise). */
+  shadowPoll?: ShadowPollOptions;
   /** Maximum data transfer size as a power of two of 4 KiB pages (0 = unlimited); default 7 (512 KiB). */
   mdts?: number;
   /** VS register; default 0x00010400 (1.4). */
@@ -106,6 +133,7 @@ export interface ResolvedOptions {
   interruptVectors: number;
   doorbellStrideShift: number;
   doorbellStrategy: DoorbellStrategy;
+  shadowPoll: Required<ShadowPollOptions>;
   mdts: number;
   version: number;
   readyTimeoutUnits: number;
@@ -127,6 +155,16 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
   check(maxIoQueues >= 1 && maxIoQueues <= 0xfffe, 'maxIoQueues must be 1..65534');
   check(stride >= 4 && (stride & (stride - 1)) === 0 && stride <= 4 << 15, 'doorbellStride must be a power of two in 4..131072');
   check(maxQueueEntries >= 2 && maxQueueEntries <= 0x10000, 'maxQueueEntries must be 2..65536');
+  const shadowPoll = {
+    minIntervalUs: o.shadowPoll?.minIntervalUs ?? 50,
+    maxIntervalUs: o.shadowPoll?.maxIntervalUs ?? 4000,
+    idleStopUs: o.shadowPoll?.idleStopUs ?? 10_000,
+  };
+  check(
+    shadowPoll.minIntervalUs > 0 && shadowPoll.maxIntervalUs >= shadowPoll.minIntervalUs && shadowPoll.maxIntervalUs <= 1_000_000,
+    'shadowPoll needs 0 < minIntervalUs <= maxIntervalUs <= 1000000',
+  );
+  check(shadowPoll.idleStopUs > 0, 'shadowPoll.idleStopUs must be positive');
   const mdts = o.mdts ?? 7;
   check(mdts >= 0 && mdts <= 20, 'mdts must be 0..20');
   if (o.cmb) {
@@ -161,6 +199,7 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     interruptVectors: o.interruptVectors ?? maxIoQueues + 1,
     doorbellStrideShift: Math.log2(stride) - 2,
     doorbellStrategy: o.doorbellStrategy ?? 'shadow',
+    shadowPoll,
     mdts,
     version: o.version ?? 0x00010400,
     readyTimeoutUnits: Math.min(255, Math.max(1, Math.ceil((o.readyTimeoutMs ?? 5000) / 500))),

@@ -13,6 +13,8 @@ export interface QueueEngineDeps {
   interrupts: InterruptController;
   stats: NvmeStats;
   maxInflightPerQueue: number;
+  /** Adaptive shadow SQ tail polling ('shadow-poll'); undefined: EventIdx-driven MMIO doorbells only. */
+  poll?: { minIntervalUs: number; maxIntervalUs: number; idleStopUs: number } | undefined;
   schedule(task: () => void): void;
   /** Controller enabled, ready and not shut down. */
   processing(): boolean;
@@ -31,6 +33,22 @@ interface Pending {
   sqHead: number;
 }
 
+/** 'shadow-poll' state of one I/O SQ. */
+interface PollState {
+  /** Polling: SQ EventIdx sits one behind the tail so the driver skips MMIO doorbells. */
+  active: boolean;
+  delayUs: number;
+  /** performance.now() of the last new tail / MMIO doorbell / completion. */
+  lastActivity: number;
+  /** performance.now() when the pending poll was scheduled. */
+  armedAt: number;
+  timer: { cancel(): void } | undefined;
+  /** Last SQ EventIdx value written while polling (skips rewriting the same value). */
+  eventIdx: number | undefined;
+}
+
+const now = () => performance.now();
+
 /**
  * Submission/completion queue machinery (NVMe 2.0 base §3.3): doorbells, fetching, in-order CQE
  * posting with phase tags, CQ-full back-pressure, shadow doorbells with EventIdx (§5.8).
@@ -39,6 +57,7 @@ export class QueueEngine {
   readonly sqs = new Map<number, SubmissionQueue>();
   readonly cqs = new Map<number, CompletionQueue>();
   private readonly pending = new Map<number, Pending[]>();
+  private readonly polls = new Map<SubmissionQueue, PollState>();
   /** Bumped on every reset; async work from an older epoch is discarded. */
   epoch = 0;
 
@@ -60,6 +79,8 @@ export class QueueEngine {
     if (!sq) return;
     sq.deleted = true;
     if (sq.inflight > 0) await new Promise<void>((resolve) => sq.drainWaiters.push(resolve));
+    this.polls.get(sq)?.timer?.cancel();
+    this.polls.delete(sq);
     this.sqs.delete(id);
     this.cqs.get(sq.cqid)?.sqids.delete(id);
   }
@@ -79,6 +100,8 @@ export class QueueEngine {
     this.sqs.clear();
     this.cqs.clear();
     this.pending.clear();
+    for (const st of this.polls.values()) st.timer?.cancel();
+    this.polls.clear();
   }
 
   /** MMIO doorbell write (synchronous): `index` = (offset - 0x1000) / stride. */
@@ -111,6 +134,7 @@ export class QueueEngine {
     if (value >= sq.size)
       return this.invalidDoorbell(ErrorEventInfo.InvalidDoorbellValue, 'SQ tail beyond queue size', { qid, value, size: sq.size });
     sq.tail = value;
+    if (this.d.shadow.applies(qid)) this.noteActivity(sq, true);
     this.kick(sq);
   }
 
@@ -164,6 +188,7 @@ export class QueueEngine {
     if (t >= sq.size || t === sq.tail) return false;
     sq.tail = t;
     this.d.stats.shadowDoorbellHits++;
+    this.noteActivity(sq, true);
     return true;
   }
 
@@ -190,8 +215,9 @@ export class QueueEngine {
           }
         }
         if (shadow && !this.stale(sq, epoch)) {
-          // EventIdx protocol: publish what we consumed, then re-check for a racing host update.
-          await this.d.shadow.writeSqEventIdx(sq.id, sq.tail);
+          // EventIdx protocol: publish what we consumed (or, while polling, a value the driver
+          // cannot cross), then re-check for a racing host update.
+          await this.writeSqEventIdx(sq);
           if (await this.refreshShadowTail(sq)) continue;
         }
         if (!sq.rerun) return;
@@ -205,7 +231,95 @@ export class QueueEngine {
       }
     } finally {
       sq.running = false;
+      const st = this.polls.get(sq);
+      if (st) this.armPoll(sq, st);
     }
+  }
+
+  // ---- 'shadow-poll' -----------------------------------------------------------------------
+  //
+  // Linux rings the MMIO doorbell only when EventIdx lies in [old shadow tail, new shadow tail)
+  // (nvme_dbbuf_need_event, 16-bit arithmetic). EventIdx = tail means "ring on the next submission";
+  // EventIdx = tail - 1 (mod size) cannot be crossed before the controller consumes more entries (the
+  // driver's tail never passes our head - 1, and our head is at or behind our tail), so the driver
+  // stays silent while we poll. Every SQ EventIdx write happens inside that SQ's drain loop, so the
+  // poller and the MMIO path never race on it: a poll only kicks the drain. When the drain finds the
+  // queue idle for longer than idleStopUs it writes EventIdx = tail and re-reads the shadow tail
+  // (a submission between our last read and that write is seen by the re-read; one after it rings).
+
+  /** MMIO doorbell / new shadow tail (`start`) or completion (keeps an active poll fast). */
+  private noteActivity(sq: SubmissionQueue, start: boolean): void {
+    const p = this.d.poll;
+    if (!p || sq.id === 0) return;
+    let st = this.polls.get(sq);
+    if (!st) {
+      if (!start) return;
+      st = { active: false, delayUs: p.minIntervalUs, lastActivity: 0, armedAt: 0, timer: undefined, eventIdx: undefined };
+      this.polls.set(sq, st);
+    }
+    if (!st.active && !start) return;
+    st.active = true;
+    st.lastActivity = now();
+    if (st.delayUs > p.minIntervalUs) {
+      st.delayUs = p.minIntervalUs;
+      st.timer?.cancel(); // a long backoff timer is pending: poll soon instead
+      st.timer = undefined;
+    }
+    if (!sq.running) this.armPoll(sq, st);
+  }
+
+  /** Schedules the next poll of an active SQ (never more than one pending). */
+  private armPoll(sq: SubmissionQueue, st: PollState): void {
+    const p = this.d.poll;
+    if (!p || !st.active || st.timer || this.stale(sq, this.epoch)) return;
+    const epoch = this.epoch;
+    st.armedAt = now();
+    const fire = () => {
+      st.timer = undefined;
+      if (epoch !== this.epoch || sq.deleted || !st.active) return;
+      // Nothing happened since this poll was scheduled: the next one waits twice as long.
+      if (st.lastActivity < st.armedAt) st.delayUs = Math.min(p.maxIntervalUs, st.delayUs * 2);
+      this.d.stats.shadowPolls++;
+      this.kick(sq); // the drain reads the shadow tail, manages EventIdx and re-arms
+    };
+    if (st.delayUs < 1000) {
+      // Not unref'd: an unref'd immediate lets the loop block in the I/O poll phase until some other event.
+      const h = setImmediate(fire);
+      st.timer = { cancel: () => clearImmediate(h) };
+    } else {
+      const h = setTimeout(fire, Math.round(st.delayUs / 1000));
+      h.unref(); // never keeps the process alive on its own (polling stops after idleStopUs anyway)
+      st.timer = { cancel: () => clearTimeout(h) };
+    }
+  }
+
+  /** Inside the drain loop: EventIdx for the current tail, stopping an idle poll. */
+  private async writeSqEventIdx(sq: SubmissionQueue): Promise<void> {
+    const st = this.polls.get(sq);
+    const p = this.d.poll;
+    if (!st || !p) return this.d.shadow.writeSqEventIdx(sq.id, sq.tail);
+    if (st.active && (now() - st.lastActivity) * 1000 > p.idleStopUs) {
+      st.active = false;
+      st.timer?.cancel();
+      st.timer = undefined;
+      st.delayUs = p.minIntervalUs;
+      this.d.stats.shadowPollStops++;
+    }
+    const value = st.active ? (sq.tail + sq.size - 1) % sq.size : sq.tail;
+    if (value === st.eventIdx) return;
+    st.eventIdx = value;
+    await this.d.shadow.writeSqEventIdx(sq.id, value);
+  }
+
+  /** New I/O CQ: while polling, the driver need not ring CQ head doorbells either (full CQs read the shadow head). */
+  async cqCreated(cq: CompletionQueue): Promise<void> {
+    if (this.d.poll && this.d.shadow.applies(cq.id)) await this.d.shadow.writeCqEventIdx(cq.id, (cq.head + cq.size - 1) % cq.size);
+  }
+
+  /** Doorbell Buffer Config seeded the slots of existing queues. */
+  async shadowConfigured(): Promise<void> {
+    for (const st of this.polls.values()) st.eventIdx = undefined;
+    for (const cq of this.cqs.values()) await this.cqCreated(cq);
   }
 
   private retire(sq: SubmissionQueue): void {
@@ -221,6 +335,7 @@ export class QueueEngine {
     const list = this.pending.get(sq.cqid);
     if (!cq || !list) return;
     list.push({ completion, sqHead: sq.head });
+    this.noteActivity(sq, false);
     this.flushCq(cq);
   }
 

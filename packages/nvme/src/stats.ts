@@ -6,6 +6,10 @@ export interface NvmeStats {
   doorbellWrites: number;
   /** Shadow doorbell reads that found new SQ entries without an MMIO doorbell. */
   shadowDoorbellHits: number;
+  /** 'shadow-poll': timer-driven polls of shadow SQ tails. */
+  shadowPolls: number;
+  /** 'shadow-poll': times a queue stopped polling (idle) and EventIdx asked for MMIO doorbells again. */
+  shadowPollStops: number;
   adminCommands: Record<number, number>;
   ioCommands: Record<number, number>;
   /** Commands fetched per submission queue id (shows how the driver spreads I/O over queues). */
@@ -38,6 +42,8 @@ export function createStats(): NvmeStats {
     mmioWrites: 0,
     doorbellWrites: 0,
     shadowDoorbellHits: 0,
+    shadowPolls: 0,
+    shadowPollStops: 0,
     adminCommands: {},
     ioCommands: {},
     commandsBySq: {},

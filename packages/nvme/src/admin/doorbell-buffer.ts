@@ -9,7 +9,7 @@ import { Status } from '../status.ts';
  * aligned. Existing I/O queues get their shadow slots seeded with the controller's current values.
  */
 export function registerDoorbellBuffer(core: ControllerCore): void {
-  if (core.options.doorbellStrategy !== 'shadow') return;
+  if (core.options.doorbellStrategy === 'mmio') return;
   core.admin.register(AdminOpcode.DoorbellBufferConfig, 'Doorbell Buffer Config', async (ctx): Promise<CommandResult> => {
     const ps = BigInt(core.pageSize());
     const { prp1, prp2 } = ctx.entry;
@@ -21,6 +21,7 @@ export function registerDoorbellBuffer(core: ControllerCore): void {
     const { sqs, cqs } = core.queues.ioQueues();
     for (const sq of sqs) await core.shadow.seed(sq.id, sq.tail, undefined);
     for (const cq of cqs) await core.shadow.seed(cq.id, undefined, cq.head);
+    await core.queues.shadowConfigured();
     return {};
   });
 }

@@ -34,13 +34,15 @@ export function registerQueueCommands(core: ControllerCore): void {
     return { qid, size, base, inCmb: win?.name === 'cmb' };
   };
 
-  core.admin.register(AdminOpcode.CreateIoCq, 'Create I/O Completion Queue', (ctx): CommandResult => {
+  core.admin.register(AdminOpcode.CreateIoCq, 'Create I/O Completion Queue', async (ctx): Promise<CommandResult> => {
     const { qid, size, base, inCmb } = checkGeometry(ctx, 'CQ');
     if (qid === 0 || qid > core.features.cqAllocated + 1 || core.queues.cqs.has(qid)) fail(Status.InvalidQueueIdentifier, `CQ id ${qid}`);
     const ien = (ctx.entry.cdw11 & 2) !== 0;
     const iv = ctx.entry.cdw11 >>> 16;
     if (!core.interrupts.validVector(iv)) fail(Status.InvalidInterruptVector, `CQ ${qid} vector ${iv}`);
-    core.queues.addCq(new CompletionQueue(qid, base, size, iv, ien, inCmb));
+    const cq = new CompletionQueue(qid, base, size, iv, ien, inCmb);
+    core.queues.addCq(cq);
+    await core.queues.cqCreated(cq);
     if (inCmb) core.stats.ioCqCreatedInCmb++;
     return {};
   });

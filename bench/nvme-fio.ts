@@ -1,10 +1,14 @@
 /**
- * Benchmark: fio inside one TCG guest against three NVMe controllers below one PCIe switch
- * (rp0 → sw0 → dn0..dn2), measured one after another (never concurrently), in one run and one boot:
+ * Benchmark: fio inside one TCG guest against four NVMe controllers below one PCIe switch
+ * (rp0 → sw0 → dn0..dn3), measured one after another (never concurrently), in one run and one boot:
  *
  *   p2pkit shadow  p2pkit's NVMe controller, doorbellStrategy 'shadow' (default; Doorbell Buffer Config
  *                  advertised, so the Linux driver writes SQ tails/CQ heads to shadow slots in guest RAM
  *                  and rings the MMIO doorbell only when the EventIdx asks for it)
+ *   p2pkit poll    p2pkit's NVMe controller, doorbellStrategy 'shadow-poll' (shadow doorbells as above, and
+ *                  while I/O is active the controller polls the shadow SQ tails itself on timers — 50 µs
+ *                  backing off to 4 ms, stopping after 10 ms idle — keeping EventIdx out of the driver's
+ *                  way, so the driver rings MMIO doorbells only when polling has stopped)
  *   p2pkit mmio    p2pkit's NVMe controller, doorbellStrategy 'mmio' (every doorbell is an MMIO write,
  *                  i.e. one vfio-user REGION_WRITE message to the TypeScript server)
  *   QEMU nvme      QEMU's own emulated nvme (in-process C, same guest, same switch) — the reference
@@ -24,14 +28,15 @@
  * Server-side counters (per measured run, deltas): NVMe `doorbellWrites` (MMIO doorbell writes seen by
  * the controller), `shadowDoorbellHits` (SQ tails found in the shadow buffer without an MMIO write),
  * I/O commands executed, interrupts raised, and the vfio-user messages the server handled, by command
- * (`rig.servers.get(id).session.stats`). They explain the doorbell strategy: with 'mmio' every
- * submission and every CQ head update costs a REGION_WRITE round through QEMU's vCPU thread and our
- * event loop; with 'shadow' most of them become plain guest-RAM stores.
+ * (`rig.servers.get(id).session.stats`), and for 'shadow-poll' the controller's polls and poll stops.
+ * They explain the doorbell strategy: with 'mmio' every submission and every CQ head update costs a
+ * REGION_WRITE round through QEMU's vCPU thread and our event loop; with 'shadow' most of them become
+ * plain guest-RAM stores; with 'shadow-poll' nearly all of them, at the price of timer polls.
  *
  * Run:  npx tsx --conditions=source bench/nvme-fio.ts
  * Env:  BENCH_SECONDS (10) measured seconds per run, BENCH_SEQ_SECONDS (= BENCH_SECONDS),
  *       BENCH_RAMP_SECONDS (2), BENCH_SIZE_MIB (64) namespace size and fio range,
- *       BENCH_RR_QD (32), BENCH_SEQ_QD (8). Defaults take ≈ 1.5–2 min of wall time on a 2-core host.
+ *       BENCH_RR_QD (32), BENCH_SEQ_QD (8). Defaults take ≈ 2 min of wall time on a 2-core host.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,7 +180,10 @@ exit $rc`;
 // ----------------------------------------------------------------------------------------- counters
 
 interface Counters {
-  nvme?: Pick<NvmeStats, 'doorbellWrites' | 'shadowDoorbellHits' | 'completionsPosted' | 'interruptsRaised'> & { ioCommands: number };
+  nvme?: Pick<
+    NvmeStats,
+    'doorbellWrites' | 'shadowDoorbellHits' | 'shadowPolls' | 'shadowPollStops' | 'completionsPosted' | 'interruptsRaised'
+  > & { ioCommands: number };
   messages?: Map<string, number>;
 }
 
@@ -187,6 +195,8 @@ function snapshot(rig: Rig, t: Target): Counters {
     nvme: {
       doorbellWrites: s.doorbellWrites,
       shadowDoorbellHits: s.shadowDoorbellHits,
+      shadowPolls: s.shadowPolls,
+      shadowPollStops: s.shadowPollStops,
       completionsPosted: s.completionsPosted,
       interruptsRaised: s.interruptsRaised,
       ioCommands: io,
@@ -206,6 +216,8 @@ function delta(a: Counters, b: Counters): Counters {
     nvme: {
       doorbellWrites: b.nvme.doorbellWrites - a.nvme.doorbellWrites,
       shadowDoorbellHits: b.nvme.shadowDoorbellHits - a.nvme.shadowDoorbellHits,
+      shadowPolls: b.nvme.shadowPolls - a.nvme.shadowPolls,
+      shadowPollStops: b.nvme.shadowPollStops - a.nvme.shadowPollStops,
       completionsPosted: b.nvme.completionsPosted - a.nvme.completionsPosted,
       interruptsRaised: b.nvme.interruptsRaised - a.nvme.interruptsRaised,
       ioCommands: b.nvme.ioCommands - a.nvme.ioCommands,
@@ -234,6 +246,7 @@ async function main(): Promise<void> {
   const rig = new Rig({ logger: log });
   const targets: Target[] = [
     { id: 'nvmeShadow', label: 'p2pkit shadow', serial: 'P2PK-SHADOW' },
+    { id: 'nvmePoll', label: 'p2pkit poll', serial: 'P2PK-POLL' },
     { id: 'nvmeMmio', label: 'p2pkit mmio', serial: 'P2PK-MMIO' },
     { id: 'qemu', label: 'QEMU nvme', serial: 'QEMU-NVME' },
   ];
@@ -241,7 +254,8 @@ async function main(): Promise<void> {
   try {
     for (const [t, strategy] of [
       [targets[0], 'shadow'],
-      [targets[1], 'mmio'],
+      [targets[1], 'shadow-poll'],
+      [targets[2], 'mmio'],
     ] as const) {
       if (!t) continue;
       t.nvme = await createNvmeEndpoint({
@@ -252,17 +266,18 @@ async function main(): Promise<void> {
         namespaces: [{ path: join(dir, `${t.id}.img`), sizeBytes: SIZE_MIB * MiB }],
       });
     }
-    const [shadow, mmio, qemu] = targets as [Target, Target, Target];
+    const [shadow, poll, mmio, qemu] = targets as [Target, Target, Target, Target];
     const topo = topology().rootPort('rp0', (rp) =>
       rp.switch('sw0', (sw) => {
         sw.downstream('dn0').attach(rig.serve(shadow.id, (shadow.nvme as NvmeEndpoint).endpoint));
-        sw.downstream('dn1').attach(rig.serve(mmio.id, (mmio.nvme as NvmeEndpoint).endpoint));
-        sw.downstream('dn2').attach(qemuNvme({ serial: qemu.serial, sizeMiB: SIZE_MIB, id: qemu.id }));
+        sw.downstream('dn1').attach(rig.serve(poll.id, (poll.nvme as NvmeEndpoint).endpoint));
+        sw.downstream('dn2').attach(rig.serve(mmio.id, (mmio.nvme as NvmeEndpoint).endpoint));
+        sw.downstream('dn3').attach(qemuNvme({ serial: qemu.serial, sizeMiB: SIZE_MIB, id: qemu.id }));
       }),
     );
     rig.start(topo);
     const tBoot = performance.now();
-    guest = await boot(topo, { provisioned, waitForNvme: 3 });
+    guest = await boot(topo, { provisioned, waitForNvme: 4 });
     const bootS = (performance.now() - tBoot) / 1000;
     process.stderr.write(
       `[bench] guest ready in ${bootS.toFixed(1)} s; ${SIZE_MIB} MiB per namespace, ${RAMP} s ramp, ${SECONDS}/${SEQ_SECONDS} s per run\n`,
@@ -321,7 +336,7 @@ async function main(): Promise<void> {
       table(
         ['workload', 'device', 'IOPS', 'MB/s', 'p50', 'p99'],
         WORKLOADS.flatMap((w) =>
-          [shadow, mmio].map((t) => {
+          [shadow, poll, mmio].map((t) => {
             const a = get(w, t).fio;
             const b = get(w, qemu).fio;
             return [
@@ -339,12 +354,27 @@ async function main(): Promise<void> {
     console.log('\nserver-side counters per measured run (ramp included; per cmd = per I/O command the controller executed)\n');
     console.log(
       table(
-        ['workload', 'device', 'io cmds', 'MMIO doorbells', '/cmd', 'shadow hits', '/cmd', 'irqs', '/cmd', 'vfio-user msgs', '/cmd'],
+        [
+          'workload',
+          'device',
+          'io cmds',
+          'MMIO doorbells',
+          '/cmd',
+          'shadow hits',
+          '/cmd',
+          'polls',
+          '/cmd',
+          'poll stops',
+          'irqs',
+          '/cmd',
+          'vfio-user msgs',
+          '/cmd',
+        ],
         WORKLOADS.flatMap((w) =>
-          [shadow, mmio].map((t) => {
+          [shadow, poll, mmio].map((t) => {
             const c = get(w, t).counters;
             const n = c.nvme;
-            if (!n) return [w.label, t.label, '-', '-', '-', '-', '-', '-', '-', '-', '-'];
+            if (!n) return [w.label, t.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-'];
             const msgs = [...(c.messages ?? new Map<string, number>()).values()].reduce((a, b) => a + b, 0);
             const per = (v: number) => (n.ioCommands > 0 ? (v / n.ioCommands).toFixed(3) : '-');
             return [
@@ -355,6 +385,9 @@ async function main(): Promise<void> {
               per(n.doorbellWrites),
               String(n.shadowDoorbellHits),
               per(n.shadowDoorbellHits),
+              String(n.shadowPolls),
+              per(n.shadowPolls),
+              String(n.shadowPollStops),
               String(n.interruptsRaised),
               per(n.interruptsRaised),
               String(msgs),
@@ -366,7 +399,7 @@ async function main(): Promise<void> {
     );
     console.log('\nvfio-user messages handled by the server, by command (per measured run)');
     for (const w of WORKLOADS) {
-      for (const t of [shadow, mmio]) {
+      for (const t of [shadow, poll, mmio]) {
         const m = get(w, t).counters.messages ?? new Map<string, number>();
         const parts = [...m.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`);
         console.log(`  ${w.label.padEnd(18)} ${t.label.padEnd(14)} ${parts.join(' ') || '(none)'}`);

@@ -325,7 +325,10 @@ export class QueueEngine {
   private retire(sq: SubmissionQueue): void {
     sq.inflight--;
     if (sq.inflight === 0) for (const w of sq.drainWaiters.splice(0)) w();
-    if (!sq.deleted && !sq.empty) this.kick(sq);
+    // While polling, every retirement also re-reads the shadow tail (the drain coalesces them): the
+    // driver typically submits in reaction to completions, and this finds those submissions long
+    // before a timer poll would (Node timers have 1 ms resolution).
+    if (!sq.deleted && (!sq.empty || this.polls.get(sq)?.active)) this.kick(sq);
   }
 
   /** Queues a completion for `sq`'s CQ; entries become visible in order. */

@@ -6,8 +6,9 @@
  *                  advertised, so the Linux driver writes SQ tails/CQ heads to shadow slots in guest RAM
  *                  and rings the MMIO doorbell only when the EventIdx asks for it)
  *   p2pkit poll    p2pkit's NVMe controller, doorbellStrategy 'shadow-poll' (shadow doorbells as above, and
- *                  while I/O is active the controller polls the shadow SQ tails itself on timers — 50 µs
- *                  backing off to 4 ms, stopping after 10 ms idle — keeping EventIdx out of the driver's
+ *                  while I/O is active the controller polls the shadow SQ tails itself — next event-loop
+ *                  turns backing off to 1 ms timers, and after every command retirement — stopping after
+ *                  10 ms idle, keeping EventIdx out of the driver's
  *                  way, so the driver rings MMIO doorbells only when polling has stopped)
  *   p2pkit mmio    p2pkit's NVMe controller, doorbellStrategy 'mmio' (every doorbell is an MMIO write,
  *                  i.e. one vfio-user REGION_WRITE message to the TypeScript server)
@@ -36,7 +37,8 @@
  * Run:  npx tsx --conditions=source bench/nvme-fio.ts
  * Env:  BENCH_SECONDS (10) measured seconds per run, BENCH_SEQ_SECONDS (= BENCH_SECONDS),
  *       BENCH_RAMP_SECONDS (2), BENCH_SIZE_MIB (64) namespace size and fio range,
- *       BENCH_RR_QD (32), BENCH_SEQ_QD (8). Defaults take ≈ 2 min of wall time on a 2-core host.
+ *       BENCH_RR_QD (32), BENCH_SEQ_QD (8), BENCH_POLL_MIN_US / BENCH_POLL_MAX_US / BENCH_POLL_IDLE_US
+ *       ('shadow-poll' shadowPoll.minIntervalUs / maxIntervalUs / idleStopUs; controller defaults). Defaults take ≈ 2 min of wall time on a 2-core host.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +66,11 @@ const RAMP = envInt('BENCH_RAMP_SECONDS', 2, 0);
 const SIZE_MIB = envInt('BENCH_SIZE_MIB', 64, 8);
 const RR_QD = envInt('BENCH_RR_QD', 32, 1);
 const SEQ_QD = envInt('BENCH_SEQ_QD', 8, 1);
+const POLL = {
+  minIntervalUs: envInt('BENCH_POLL_MIN_US', 50, 1),
+  maxIntervalUs: envInt('BENCH_POLL_MAX_US', 1000, 1),
+  idleStopUs: envInt('BENCH_POLL_IDLE_US', 10_000, 1),
+};
 const MiB = 1 << 20;
 
 interface Target {
@@ -262,6 +269,7 @@ async function main(): Promise<void> {
         serial: t.serial,
         model: `p2pkit NVMe ${strategy}`,
         doorbellStrategy: strategy,
+        shadowPoll: POLL,
         maxIoQueues: 8,
         namespaces: [{ path: join(dir, `${t.id}.img`), sizeBytes: SIZE_MIB * MiB }],
       });
@@ -280,7 +288,8 @@ async function main(): Promise<void> {
     guest = await boot(topo, { provisioned, waitForNvme: 4 });
     const bootS = (performance.now() - tBoot) / 1000;
     process.stderr.write(
-      `[bench] guest ready in ${bootS.toFixed(1)} s; ${SIZE_MIB} MiB per namespace, ${RAMP} s ramp, ${SECONDS}/${SEQ_SECONDS} s per run\n`,
+      `[bench] guest ready in ${bootS.toFixed(1)} s; ${SIZE_MIB} MiB per namespace, ${RAMP} s ramp, ${SECONDS}/${SEQ_SECONDS} s per run; ` +
+        `shadow-poll ${POLL.minIntervalUs}..${POLL.maxIntervalUs} µs, stop after ${POLL.idleStopUs} µs idle\n`,
     );
 
     // Pre-fill every namespace so reads hit written blocks (a hole reads back as zeros without I/O cost

@@ -205,6 +205,20 @@ describe('SET_IRQS', () => {
     for (const e of evs) e.close();
   });
 
+  it('MSI: all vectors bound in one request (several fds in one message), triggered per vector, disabled', async () => {
+    const evs = [EventFd.create(), EventFd.create()];
+    await r.client.setIrqs({ index: 1, flags: F.DATA_EVENTFD | F.ACTION_TRIGGER, start: 0, count: 2, fds: evs.map((e) => e.fd) });
+    await r.client.regionWrite(0, 0x40, le64(1n));
+    expect([evs[0]!.drain(), evs[1]!.drain()]).toEqual([0n, 1n]);
+    await r.client.setIrqs({ index: 1, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 1 });
+    expect(evs[0]!.drain()).toBe(1n);
+    await r.client.setIrqs({ index: 1, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 0 });
+    expect(r.server.session?.irqs.isEnabled(1)).toBe(false);
+    await r.client.regionWrite(0, 0x40, le64(0n));
+    expect(evs[0]!.drain()).toBe(0n);
+    for (const e of evs) e.close();
+  });
+
   it('refuses invalid combinations with EINVAL and closes the fds it was given', async () => {
     const ev = EventFd.create();
     const before = openFdCount();
@@ -213,7 +227,7 @@ describe('SET_IRQS', () => {
       { index: 2, flags: F.DATA_EVENTFD | F.ACTION_TRIGGER, start: 3, count: 2, fds: [ev.fd, ev.fd] },
       { index: 2, flags: F.DATA_EVENTFD | F.ACTION_TRIGGER, start: 0, count: 2, fds: [ev.fd] },
       { index: 2, flags: F.DATA_EVENTFD | F.ACTION_MASK, start: 0, count: 1, fds: [ev.fd] },
-      { index: 1, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 1 },
+      { index: 1, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 1, count: 2 },
       { index: 7, flags: F.DATA_NONE | F.ACTION_TRIGGER, start: 0, count: 0 },
       { index: 2, flags: F.DATA_BOOL | F.ACTION_TRIGGER, start: 0, count: 4, data: Uint8Array.from([1]) },
       { index: 2, flags: F.DATA_NONE | 0x40, start: 0, count: 1 },

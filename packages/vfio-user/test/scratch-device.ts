@@ -2,7 +2,7 @@
  * A hand-written VfioUserDevice for protocol tests (no PCI layer): config space, BAR0 registers,
  * a memfd-backed BAR2 with a trapped tail (sparse mmap), INTx + 4 MSI-X vectors.
  * BAR0: 0x00 scratch, 0x08 DMA source, 0x10 DMA destination, 0x18 length, 0x20 go (write 1),
- *       0x28 status (1 done, 2 error), 0x30 raise MSI-X vector N / 0x38 raise INTx.
+ *       0x28 status (1 done, 2 error), 0x30 raise MSI-X vector N / 0x38 raise INTx / 0x40 raise MSI vector N.
  */
 import { SharedMemory } from '@p2pkit/native';
 import {
@@ -56,7 +56,7 @@ export class ScratchDevice implements VfioUserDevice {
   irqs(): IrqInfo[] {
     return [
       { index: 0, count: 1, flags: IrqInfoFlags.EVENTFD | IrqInfoFlags.MASKABLE | IrqInfoFlags.AUTOMASKED },
-      { index: 1, count: 0, flags: IrqInfoFlags.EVENTFD },
+      { index: 1, count: 2, flags: IrqInfoFlags.EVENTFD | IrqInfoFlags.NORESIZE },
       { index: 2, count: 4, flags: IrqInfoFlags.EVENTFD | IrqInfoFlags.MASKABLE },
       { index: 3, count: 0, flags: IrqInfoFlags.EVENTFD },
       { index: 4, count: 0, flags: IrqInfoFlags.EVENTFD },
@@ -81,6 +81,7 @@ export class ScratchDevice implements VfioUserDevice {
     if (reg === 4 && this.regs[4] === 1n) this.lastDma = this.#runDma(); // scheduled, never awaited here
     if (reg === 6) this.ctx?.irq.trigger(IrqIndex.MSIX, Number(this.regs[6]));
     if (reg === 7) this.ctx?.irq.trigger(IrqIndex.INTX, 0);
+    if (reg === 8) this.ctx?.irq.trigger(IrqIndex.MSI, Number(this.regs[8]));
   }
 
   async #runDma(): Promise<void> {

@@ -26,7 +26,9 @@ describe("doorbellStrategy 'shadow-poll' (shadow doorbells + adaptive polling)",
   });
 
   it('completes bursts with at most one MMIO doorbell while the controller polls', async () => {
-    rig = await makeRig({ doorbellStrategy: 'shadow-poll' });
+    // A generous idle threshold: on a loaded CI machine a gap between two submissions can exceed
+    // the default 10 ms, and a legitimate stop would then (correctly) cost one more doorbell.
+    rig = await makeRig({ doorbellStrategy: 'shadow-poll', shadowPoll: { idleStopUs: 1_000_000 } });
     const { drv, ctrl } = rig;
     await withDbbuf(rig);
     const p = await drv.createQueuePair(1, 128);
@@ -58,10 +60,11 @@ describe("doorbellStrategy 'shadow-poll' (shadow doorbells + adaptive polling)",
     const p = await drv.createQueuePair(1, 16);
     const buf = drv.alloc(4096);
     for (let round = 0; round < 3; round++) {
+      const stopsBefore = ctrl.stats.shadowPollStops;
       for (let i = 0; i < 5; i++) expect((await drv.rw(1, 2, 1, BigInt(i), 1, buf, 512)).status).toBe(0);
       await sleep(60); // > idleStopUs + maxIntervalUs
-      const stops = ctrl.stats.shadowPollStops;
-      expect(stops).toBe(round + 1);
+      // At least this idle period stopped polling (a loaded machine may add stops between commands).
+      expect(ctrl.stats.shadowPollStops).toBeGreaterThan(stopsBefore);
       // EventIdx = tail: the driver's next update must ring.
       expect(sqEventIdx(rig, 1)).toBe(p.sqTail);
       const polls = ctrl.stats.shadowPolls;

@@ -16,3 +16,17 @@ export function requireRange(ns: Namespace, slba: bigint, count: number | bigint
     throw new CommandError(Status.LbaOutOfRange, `LBA ${slba}+${count} beyond ${ns.blocks}`, true, { nsid: ns.nsid });
   }
 }
+
+/** The data range of a Read/Write/Compare: active namespace, MDTS, then LBA range — in that order. */
+export function requireTransferRange(
+  ctx: CommandContext,
+  checkMdts: (bytes: number) => void,
+): { ns: Namespace; slba: bigint; nlb: number; bytes: number } {
+  const ns = requireNamespace(ctx);
+  const slba = ctx.entry.qw10;
+  const nlb = (ctx.entry.cdw12 & 0xffff) + 1;
+  const bytes = nlb * ns.lbaSize;
+  checkMdts(bytes);
+  requireRange(ns, slba, nlb);
+  return { ns, slba, nlb, bytes };
+}

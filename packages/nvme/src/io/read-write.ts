@@ -3,19 +3,16 @@ import type { ControllerCore } from '../core.ts';
 import { Effects, IoOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
-import { requireNamespace, requireRange } from './common.ts';
+import { requireNamespace, requireRange, requireTransferRange } from './common.ts';
 
 /** Read, Write, Compare, Verify (NVM command set §3.2.6, §3.3.6, §3.2.1, §3.2.8). */
 export function registerReadWrite(core: ControllerCore): void {
   const health = core.health;
   const stats = core.stats;
+  const mdts = (bytes: number) => core.transfer.checkMdts(bytes);
 
   core.io.register(IoOpcode.Read, 'Read', async (ctx): Promise<CommandResult> => {
-    const ns = requireNamespace(ctx);
-    const slba = ctx.entry.qw10;
-    const nlb = (ctx.entry.cdw12 & 0xffff) + 1;
-    core.transfer.checkMdts(nlb * ns.lbaSize);
-    requireRange(ns, slba, nlb);
+    const { ns, slba, nlb } = requireTransferRange(ctx, mdts);
     const data = await ns.read(slba, nlb);
     await ctx.toHost(data);
     health.hostReads++;
@@ -28,13 +25,9 @@ export function registerReadWrite(core: ControllerCore): void {
     IoOpcode.Write,
     'Write',
     async (ctx): Promise<CommandResult> => {
-      const ns = requireNamespace(ctx);
-      const slba = ctx.entry.qw10;
-      const nlb = (ctx.entry.cdw12 & 0xffff) + 1;
+      const { ns, slba, bytes } = requireTransferRange(ctx, mdts);
       const fua = (ctx.entry.cdw12 >>> 30) & 1;
-      core.transfer.checkMdts(nlb * ns.lbaSize);
-      requireRange(ns, slba, nlb);
-      const data = await ctx.fromHost(nlb * ns.lbaSize);
+      const data = await ctx.fromHost(bytes);
       // FUA, or no volatile write cache: durable before completion.
       await ns.write(slba, data, fua === 1 || !core.features.volatileWriteCache);
       health.hostWrites++;
@@ -46,12 +39,8 @@ export function registerReadWrite(core: ControllerCore): void {
   );
 
   core.io.register(IoOpcode.Compare, 'Compare', async (ctx): Promise<CommandResult> => {
-    const ns = requireNamespace(ctx);
-    const slba = ctx.entry.qw10;
-    const nlb = (ctx.entry.cdw12 & 0xffff) + 1;
-    core.transfer.checkMdts(nlb * ns.lbaSize);
-    requireRange(ns, slba, nlb);
-    const [host, media] = await Promise.all([ctx.fromHost(nlb * ns.lbaSize), ns.read(slba, nlb)]);
+    const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
+    const [host, media] = await Promise.all([ctx.fromHost(bytes), ns.read(slba, nlb)]);
     for (let i = 0; i < host.byteLength; i++) {
       if (host[i] !== media[i]) throw new CommandError(Status.CompareFailure, 'compare mismatch', false);
     }

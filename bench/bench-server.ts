@@ -4,7 +4,8 @@
  * Usage: bench-server.ts <vfio-user|bare> <socket path> <reply size>
  */
 import { UnixListener, type UnixStream } from '@p2pkit/native';
-import { type DeviceContext, type IrqInfo, type RegionInfo, type VfioUserDevice, VfioUserServer } from '@p2pkit/vfio-user';
+import { type DeviceContext } from '@p2pkit/base';
+import { type IrqInfo, type RegionInfo, type VfioUserDevice, VfioUserServer } from '@p2pkit/vfio-user';
 
 const [mode, path, replySizeArg] = process.argv.slice(2) as [string, string, string];
 

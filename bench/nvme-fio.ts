@@ -45,7 +45,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint, type NvmeEndpoint, type NvmeStats } from '@p2pkit/nvme';
 import { boot, type Guest, type JobResult, provision, qemuNvme, Rig, topology } from '@p2pkit/testbed';
-import { recordingLogger } from '@p2pkit/vfio-user';
+import { recordingLogger } from '@p2pkit/base';
 
 class BenchError extends Error {}
 

@@ -4,7 +4,8 @@
  * interrupt. Shared by the demo and the tests.
  */
 import { EventFd, SharedMemory } from '@p2pkit/native';
-import { IrqIndex, IrqSetFlags, RegionIndex, type VfioUserClient } from '@p2pkit/vfio-user';
+import { IrqIndex } from '@p2pkit/base';
+import { IrqSetFlags, RegionIndex, type VfioUserClient } from '@p2pkit/vfio-user';
 import { Reg, Status } from './hello.ts';
 
 export const GUEST_RAM_BASE = 0x4000_0000n;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { renderLinkChartHtml, renderLinkTable } from '@p2pkit/fabric';
 import { createNvmeEndpoint } from '@p2pkit/nvme';
 import { boot, buildGuestTool, installTool, parseKeyValues, provision, Rig, topology } from '@p2pkit/testbed';
-import { consoleLogger } from '@p2pkit/vfio-user';
+import { consoleLogger } from '@p2pkit/base';
 
 const MiB = 1 << 20;
 const payload = 64 * MiB;

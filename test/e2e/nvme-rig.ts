@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint, type NvmeEndpoint, type NvmeEndpointOptions } from '@p2pkit/nvme';
 import { type BootOptions, boot, type Guest, provision, Rig, topology } from '@p2pkit/testbed';
-import { type RecordingLogger, recordingLogger } from '@p2pkit/vfio-user';
+import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
 
 export interface NvmeScenario {
   guest: Guest;

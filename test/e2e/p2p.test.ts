@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNvmeEndpoint, type NvmeEndpoint } from '@p2pkit/nvme';
 import { boot, type Guest, provision, qemuNvme, Rig, topology } from '@p2pkit/testbed';
-import { recordingLogger } from '@p2pkit/vfio-user';
+import { recordingLogger } from '@p2pkit/base';
 import { readTrace, traceTotals } from '@p2pkit/fabric';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

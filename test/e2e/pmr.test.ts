@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint } from '@p2pkit/nvme';
 import { boot, provision, Rig, topology } from '@p2pkit/testbed';
-import { recordingLogger } from '@p2pkit/vfio-user';
+import { recordingLogger } from '@p2pkit/base';
 import { afterAll, expect, it } from 'vitest';
 import { buildGuestTool, kv } from './guest-tool.ts';
 

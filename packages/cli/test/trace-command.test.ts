@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fabric, topology } from '@p2pkit/fabric';
-import type { DmaSpace } from '@p2pkit/vfio-user';
+import { type DmaSpace } from '@p2pkit/base';
 import { afterEach, expect, it } from 'vitest';
 
 const dirs: string[] = [];

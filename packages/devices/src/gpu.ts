@@ -16,21 +16,8 @@
  * GPU's own BAR2 is VRAM and accessed locally (it never leaves the device); anything else goes
  * through `dev.dma`, so on a fabric it is routed: peer BARs directly below a switch, RAM via the host.
  */
-import {
-  DmaRefusedError,
-  type EndpointDefinition,
-  type EndpointHandle,
-  defineEndpoint,
-  hex,
-  instanceState,
-  isPowerOfTwo,
-  memory,
-  mib,
-  mmio,
-  msix,
-  pciExpress,
-} from '@p2pkit/pci';
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError, hex, isPowerOfTwo, mib } from '@p2pkit/base';
+import { DmaRefusedError, type EndpointDefinition, type EndpointHandle, defineEndpoint, instanceState, memory, mmio, msix, pciExpress } from '@p2pkit/pci';
 
 // biome-ignore format: register map
 export const GpuReg = {

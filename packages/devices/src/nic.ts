@@ -21,7 +21,8 @@
  * DONE, advances RX_HEAD. A frame with no posted buffer (or one too small) is dropped, as on a wire.
  * Interrupts are coalesced: one per drained TX batch (vector 1) and per drained RX burst (vector 0).
  */
-import { type EndpointDefinition, type EndpointHandle, defineEndpoint, hex, mmio, msix, pciExpress } from '@p2pkit/pci';
+import { hex } from '@p2pkit/base';
+import { type EndpointDefinition, type EndpointHandle, defineEndpoint, mmio, msix, pciExpress } from '@p2pkit/pci';
 
 // biome-ignore format: register map
 export const NicReg = {

@@ -1,7 +1,8 @@
 import { SharedMemory } from '@p2pkit/native';
-import { memfdSharedMemory, mib } from '@p2pkit/pci';
+import { mib, recordingLogger } from '@p2pkit/base';
+import { memfdSharedMemory } from '@p2pkit/pci';
 import { Fabric, FabricEndpoint, topology } from '@p2pkit/fabric';
-import { RegionIndex, VfioUserServer, recordingLogger } from '@p2pkit/vfio-user';
+import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
 import { CeStatus, GPU_ID, GpuReg, gpu } from '../src/index.ts';
 import { connect, RAM, until } from './harness.ts';

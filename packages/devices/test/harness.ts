@@ -1,6 +1,7 @@
 /** Drives stub endpoints the way a guest driver would, through the TypeScript vfio-user client. */
 import { EventFd } from '@p2pkit/native';
-import { IrqIndex, IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, type VfioUserServer } from '@p2pkit/vfio-user';
+import { IrqIndex } from '@p2pkit/base';
+import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, type VfioUserServer } from '@p2pkit/vfio-user';
 
 export const RAM = 0x4000_0000n;
 

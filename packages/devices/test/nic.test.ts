@@ -1,5 +1,6 @@
 import { SharedMemory } from '@p2pkit/native';
-import { RegionIndex, VfioUserServer, recordingLogger } from '@p2pkit/vfio-user';
+import { recordingLogger } from '@p2pkit/base';
+import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { expect, it } from 'vitest';
 import { cable, DESCRIPTOR_SIZE, DescFlags, NIC_ID, NicInt, NicReg, NicVector, nic } from '../src/index.ts';
 import { connect, RAM, until } from './harness.ts';

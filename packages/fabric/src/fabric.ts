@@ -14,7 +14,7 @@
  * fabric.stats$(500).subscribe((s) => console.log(renderLinkTable(s.links, fabric.topology)));
  * ```
  */
-import type { DmaSpace } from '@p2pkit/vfio-user';
+import { type DmaSpace } from '@p2pkit/base';
 import type { Writable } from 'node:stream';
 import { type Observable, Subject, share } from 'rxjs';
 import { type CounterSnapshot, type EndpointTotals, FabricCounters, type LinkTotals } from './counters/link-counters.ts';

@@ -14,5 +14,4 @@ export * from './render/index.ts';
 export * from './routing/index.ts';
 export * from './topology/index.ts';
 export * from './trace/index.ts';
-export * from './units.ts';
 export * from './pci/join-fabric.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Fabric, mib, tlpBreakdown, tlpCount, topology } from '../src/index.ts';
+import { mib } from '@p2pkit/base';
+import { Fabric, tlpBreakdown, tlpCount, topology } from '../src/index.ts';
 import { A_BAR, B_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError, Errno, mib } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { type BarBacking, Errno, mib } from '../src/index.ts';
+import { type BarBacking } from '../src/index.ts';
 import { A_BAR, B_BAR, C_BAR, D_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 
 const pattern = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
@@ -110,7 +110,7 @@ describe('FabricDmaSpace', () => {
 
   it('splits a copy that crosses from one BAR into the next', async () => {
     const { fabric, a, b } = switchRig();
-    a.bytes.set(pattern(64).subarray(0, 32), Number(mib(64)) - 32);
+    a.bytes.set(pattern(64).subarray(0, 32), mib(64) - 32);
     const ram = new Uint8Array(4096);
     const dma = fabric.dmaSpaceFor('d', new FakeBaseDma(ram), { copyChunkSize: 16 });
     // Source spans the end of a's BAR and the start of b's BAR.

@@ -1,6 +1,6 @@
 /** Shared fixtures: a fake vfio-user DmaSpace and the standard switch topology. */
-import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
-import { type BarBacking, Fabric, type FabricOptions, acsRedirect, mib, topology } from '../src/index.ts';
+import { DmaError, type DmaSpace, mib } from '@p2pkit/base';
+import { type BarBacking, Fabric, type FabricOptions, acsRedirect, topology } from '../src/index.ts';
 
 /**
  * Guest RAM `[0, ram.length)` served through directView (like mmapped DMA_MAP windows); anything
@@ -76,8 +76,8 @@ export function switchRig(opts: { acsOn?: string[]; fabric?: FabricOptions; root
     .rootPort('rp1', (rp) => rp.attach('d'))
     .build();
   const fabric = new Fabric(desc, opts.fabric);
-  const a = memoryBacking(Number(mib(64)));
-  const b = memoryBacking(Number(mib(64)));
+  const a = memoryBacking(mib(64));
+  const b = memoryBacking(mib(64));
   fabric.registerEndpoint('a', { bars: [{ index: 2, size: mib(64), prefetchable: true, backing: a }] });
   fabric.registerEndpoint('b', { bars: [{ index: 2, size: mib(64), prefetchable: true, backing: b }] });
   fabric.registerEndpoint('c', { bars: [{ index: 0, size: 16384 }] });

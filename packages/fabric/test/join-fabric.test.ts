@@ -1,6 +1,7 @@
 import { SharedMemory } from '@p2pkit/native';
-import { type EndpointHandle, defineEndpoint, instanceState, memfdSharedMemory, memory, mib, mmio } from '@p2pkit/pci';
-import { MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer, recordingLogger } from '@p2pkit/vfio-user';
+import { mib, recordingLogger } from '@p2pkit/base';
+import { type EndpointHandle, defineEndpoint, instanceState, memfdSharedMemory, memory, mmio } from '@p2pkit/pci';
+import { MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
 import { Fabric, FabricEndpoint, topology } from '../src/index.ts';
 

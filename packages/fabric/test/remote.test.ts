@@ -1,6 +1,6 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError } from '@p2pkit/base';
 import {
   type Fabric,
   FrameDecoder,

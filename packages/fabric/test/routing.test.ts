@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Errno, Fabric, acsRedirect, fromQemuTopology, topology } from '../src/index.ts';
+import { Errno } from '@p2pkit/base';
+import { Fabric, acsRedirect, fromQemuTopology, topology } from '../src/index.ts';
 import { A_BAR, B_BAR, C_BAR, D_BAR, arrows, switchRig } from './helpers.ts';
 
 describe('routing', () => {

@@ -1,7 +1,5 @@
-import { constants } from 'node:os';
+import { errnoName } from '@p2pkit/base';
 import { koffi } from './libc.ts';
-
-const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** A failed system call, carrying its errno and the symbolic code (`EAGAIN`, ...). */
 export class NativeError extends Error {
@@ -11,7 +9,7 @@ export class NativeError extends Error {
     readonly errno: number,
     detail?: string,
   ) {
-    const code = errnoNames.get(errno) ?? `errno ${errno}`;
+    const code = errnoName(errno);
     super(`${syscall} failed: ${code}${detail ? ` (${detail})` : ''}`);
     this.name = 'NativeError';
     this.code = code;
@@ -28,5 +26,3 @@ export function check<T extends number | bigint>(syscall: string, result: T, det
   if (result < 0) throw new NativeError(syscall, lastErrno(), detail);
   return result;
 }
-
-export const Errno = constants.errno;

@@ -2,7 +2,7 @@
  * @p2pkit/native — the libc layer (through koffi): UNIX sockets with SCM_RIGHTS, mmap with
  * guarded zero-copy views, memfd, eventfd and event-loop readiness for raw fds.
  */
-export { NativeError, Errno } from './errors.ts';
+export { NativeError } from './errors.ts';
 export { OwnedFd, closeFd, dupFd, openFdCount } from './fd.ts';
 export { watchFd, type FdWatcher, type FdEvents } from './fd-watcher.ts';
 export { MappedRegion, type Protection } from './mmap.ts';

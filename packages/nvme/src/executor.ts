@@ -1,4 +1,4 @@
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError } from '@p2pkit/base';
 import type { SubmissionEntry } from './command.ts';
 import { CommandError } from './command-error.ts';
 import type { DataTransfer } from './data-transfer.ts';

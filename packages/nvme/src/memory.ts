@@ -1,4 +1,4 @@
-import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
+import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
 
 /** A piece of controller-owned memory the guest reaches at a bus address (CMB, PMR). */
 export interface LocalWindow {
@@ -13,7 +13,6 @@ export interface MemoryCounters {
   dmaBytes: number;
 }
 
-const EFAULT = 14;
 
 /**
  * The controller's bus-master view: addresses inside its own CMB/PMR are served from their
@@ -41,7 +40,7 @@ export class BusMemory {
     if (!w) return undefined;
     const off = Number(address - (w.busAddress as bigint));
     if (off + length > w.memory.byteLength) {
-      throw new DmaError(`range crosses the end of the ${w.name}`, address, length, EFAULT);
+      throw new DmaError(`range crosses the end of the ${w.name}`, address, length, Errno.EFAULT);
     }
     return w.memory.subarray(off, off + length);
   }
@@ -104,7 +103,7 @@ export class BusMemory {
 
   private requireDma(address: bigint, length: number): DmaSpace {
     const dma = this.dma();
-    if (!dma) throw new DmaError('no DMA space: client not attached', address, length, EFAULT);
+    if (!dma) throw new DmaError('no DMA space: client not attached', address, length, Errno.EFAULT);
     return dma;
   }
 }

@@ -1,4 +1,4 @@
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError } from '@p2pkit/base';
 import { SubmissionEntry } from './command.ts';
 import { type AsyncEvent, AsyncEventType, ErrorEventInfo } from './events.ts';
 import type { InterruptController } from './interrupts.ts';

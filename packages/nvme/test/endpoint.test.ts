@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventFd, MappedRegion, SharedMemory, closeFd } from '@p2pkit/native';
-import { IrqIndex, IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer, recordingLogger } from '@p2pkit/vfio-user';
+import { IrqIndex, recordingLogger } from '@p2pkit/base';
+import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNvmeEndpoint } from '../src/index.ts';
 

@@ -13,16 +13,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventFd, MappedRegion, SharedMemory, closeFd } from '@p2pkit/native';
-import {
-  IrqIndex,
-  IrqSetFlags,
-  MemoryTransport,
-  type RecordingLogger,
-  RegionIndex,
-  recordingLogger,
-  VfioUserClient,
-  VfioUserServer,
-} from '@p2pkit/vfio-user';
+import { IrqIndex, recordingLogger, type RecordingLogger } from '@p2pkit/base';
+import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { createNvmeEndpoint, type NvmeController, type NvmeEndpoint, type NvmeEndpointOptions } from '../src/index.ts';
 
 export const RAM_BASE = 0x10_0000n;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { IrqIndex, IrqSetFlags } from '@p2pkit/vfio-user';
+import { IrqIndex } from '@p2pkit/base';
+import { IrqSetFlags } from '@p2pkit/vfio-user';
 import type { NvmeControllerHost } from '../src/index.ts';
 import { InterruptController } from '../src/interrupts.ts';
 import { bringUp, makeRig, type Rig } from './helpers.ts';

@@ -8,7 +8,7 @@ import type { BarRange, MsixState } from './capabilities/msix.ts';
 import type { BarIndex, BarLayout } from './config/bars.ts';
 import type { EndpointHandle } from './handle.ts';
 import type { SharedMemory } from './shared-memory.ts';
-import { hex } from './units.ts';
+import { hex } from '@p2pkit/base';
 
 /** mmap granularity advertised to QEMU (`pgsizes` 4096). */
 export const PAGE_SIZE = 4096;

@@ -11,7 +11,7 @@ import { headerRegisters, type PciIds } from './config/header.ts';
 import { CONVENTIONAL_CONFIG_SIZE, EXTENDED_CONFIG_SIZE, type InterruptPin } from './config/registers.ts';
 import { ConfigSpace, type ConfigSpaceSize } from './config/space.ts';
 import type { EndpointHandle } from './handle.ts';
-import { hex } from './units.ts';
+import { hex } from '@p2pkit/base';
 
 /** Everything that describes an endpoint. Hooks receive the instance's {@link EndpointHandle}. */
 export interface EndpointSpec {

@@ -1,6 +1,5 @@
 /** Device-initiated memory access, gated by Bus Master Enable (PCI 3.0 §6.2.2, PCIe 6.0 §7.5.1.1.3). */
-import type { DeviceContext, DmaSpace } from '@p2pkit/vfio-user';
-import { hex } from './units.ts';
+import { type DeviceContext, type DmaSpace, hex } from '@p2pkit/base';
 
 /** Why a DMA was refused before reaching the client. */
 export type DmaRefusal = 'bus-master-disabled' | 'detached';

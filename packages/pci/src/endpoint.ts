@@ -2,16 +2,8 @@
  * `defineEndpoint`: turns an {@link EndpointSpec} into instances implementing the vfio-user
  * {@link VfioUserDevice} contract (regions, IRQ info, config space, BARs, reset, attach/detach).
  */
-import {
-  type DeviceContext,
-  type IrqInfo,
-  IrqIndex,
-  IrqInfoFlags,
-  type RegionInfo,
-  RegionFlags,
-  RegionIndex,
-  type VfioUserDevice,
-} from '@p2pkit/vfio-user';
+import { type DeviceContext, hex, IrqIndex } from '@p2pkit/base';
+import { type IrqInfo, IrqInfoFlags, type RegionInfo, RegionFlags, RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
 import { type AccessReporter, BarRegion } from './bar-region.ts';
 import type { AerState } from './capabilities/aer.ts';
 import type { MsiState } from './capabilities/msi.ts';
@@ -28,7 +20,6 @@ import { GatedDmaSpace } from './dma.ts';
 import type { BarHandle, EndpointHandle } from './handle.ts';
 import { InterruptController } from './interrupts.ts';
 import { inMemorySharedMemory, type SharedMemoryProvider } from './shared-memory.ts';
-import { hex } from './units.ts';
 
 /** Where an instance reports problems while no client context is attached, and device bugs always. */
 export interface EndpointLogger {

@@ -31,7 +31,6 @@ export { defineEndpoint, Endpoint, type EndpointDefinition, type EndpointInstanc
 export type { BarHandle, EndpointHandle } from './handle.ts';
 export { InterruptController, type InterruptMode, type InterruptSources } from './interrupts.ts';
 export { inMemorySharedMemory, type SharedMemory, type SharedMemoryProvider } from './shared-memory.ts';
-export { gib, hex, isPowerOfTwo, kib, mib } from './units.ts';
 export { memfdSharedMemory } from './memfd-memory.ts';
 export { serveEndpoint, type ServedEndpoint } from './serve.ts';
 export { instanceState } from './instance-state.ts';

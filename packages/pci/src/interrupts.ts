@@ -2,7 +2,7 @@
  * Interrupt delivery for an endpoint: MSI-X, then MSI, then INTx, following the client's SET_IRQS
  * state and the PCI gating rules (Bus Master Enable for messages, Interrupt Disable for INTx).
  */
-import { type DeviceContext, IrqIndex } from '@p2pkit/vfio-user';
+import { type DeviceContext, IrqIndex } from '@p2pkit/base';
 import type { MsiState } from './capabilities/msi.ts';
 import type { MsixState } from './capabilities/msix.ts';
 import type { CommandStatus } from './config/header.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type BarIndex, defineEndpoint, io, memory, mib, mmio } from '../src/index.ts';
+import { mib } from '@p2pkit/base';
+import { type BarIndex, defineEndpoint, io, memory, mmio } from '../src/index.ts';
 import { cfgRead, cfgWrite, silentLogger } from './fake-context.ts';
 
 const bar = (i: number) => 0x10 + 4 * i;

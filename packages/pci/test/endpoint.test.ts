@@ -1,21 +1,7 @@
-import { IrqIndex, IrqInfoFlags, RegionFlags, RegionIndex } from '@p2pkit/vfio-user';
+import { IrqIndex, mib } from '@p2pkit/base';
+import { IrqInfoFlags, RegionFlags, RegionIndex } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
-import {
-  aer,
-  Command,
-  defineEndpoint,
-  Header,
-  inMemorySharedMemory,
-  io,
-  memory,
-  mib,
-  mmappableAreas,
-  mmio,
-  msix,
-  pciExpress,
-  powerManagement,
-  serialNumber,
-} from '../src/index.ts';
+import { aer, Command, defineEndpoint, Header, inMemorySharedMemory, io, memory, mmappableAreas, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
 import { cfgRead, cfgWrite, fakeContext, fakeMemfdProvider, silentLogger } from './fake-context.ts';
 
 const registers = new Map<number, bigint>();

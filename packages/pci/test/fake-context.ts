@@ -1,5 +1,6 @@
 /** Test doubles: a recording DeviceContext and config-space access helpers. */
-import { type DeviceContext, type DmaSpace, type IrqIndexValue, RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
+import { type DeviceContext, type DmaSpace, type IrqIndexValue } from '@p2pkit/base';
+import { RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
 import type { SharedMemoryProvider } from '../src/index.ts';
 
 export interface FakeContext extends DeviceContext {

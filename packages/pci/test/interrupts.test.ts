@@ -1,4 +1,4 @@
-import { IrqIndex } from '@p2pkit/vfio-user';
+import { IrqIndex } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
 import { CapabilityId, Command, defineEndpoint, Header, mmio, msi, msix, Status, walkCapabilities } from '../src/index.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fabric, FabricEndpoint, fromQemuTopology } from '@p2pkit/fabric';
 import type { Endpoint } from '@p2pkit/pci';
-import { consoleLogger, type Logger, VfioUserServer } from '@p2pkit/vfio-user';
+import { consoleLogger, type Logger } from '@p2pkit/base';
+import { VfioUserServer } from '@p2pkit/vfio-user';
 import { resolveTopology, type Topology, type TopologyBuilder, type VfioUserDevice, vfioUser } from './topology.ts';
 
 export interface RigOptions {

@@ -1,9 +1,10 @@
+import { Errno } from '@p2pkit/base';
 import { closeFd } from '@p2pkit/native';
 import * as codec from './codec.ts';
 import type { Message } from './codec.ts';
 import type { IrqInfo } from './device.ts';
 import { VfioUserError } from './errors.ts';
-import { Command, E, HeaderFlags, commandName } from './protocol.ts';
+import { Command, HeaderFlags, commandName } from './protocol.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';
 
@@ -100,7 +101,7 @@ export class VfioUserClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new VfioUserError(command, E.ETIMEDOUT, `${commandName(command)}: no reply within ${this.#timeoutMs} ms`));
+        reject(new VfioUserError(command, Errno.ETIMEDOUT, `${commandName(command)}: no reply within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       this.#pending.set(id, { resolve, reject, timer, command });
       this.#transport.send(codec.encodeMessage({ id, command, flags: HeaderFlags.TYPE_COMMAND, error: 0 }, payload), fds);
@@ -174,7 +175,7 @@ export class VfioUserClient {
   async regionRead(region: number, offset: bigint | number, count: number): Promise<Buffer> {
     const r = await this.request(Command.REGION_READ, codec.encodeRegionAccess({ offset: BigInt(offset), region, count }));
     const a = codec.decodeRegionAccess(r.payload);
-    if (a.data.length !== count) throw new VfioUserError(Command.REGION_READ, E.EIO, `short REGION_READ reply: ${a.data.length}/${count}`);
+    if (a.data.length !== count) throw new VfioUserError(Command.REGION_READ, Errno.EIO, `short REGION_READ reply: ${a.data.length}/${count}`);
     return Buffer.from(a.data);
   }
 
@@ -245,23 +246,23 @@ export class VfioUserClient {
       this.dmaServed.refused++;
       if (codec.wantsReply(h)) this.#transport.send(codec.errorReply(h, errno));
     };
-    if (h.command !== Command.DMA_READ && h.command !== Command.DMA_WRITE) return refuse(E.ENOSYS);
+    if (h.command !== Command.DMA_READ && h.command !== Command.DMA_WRITE) return refuse(Errno.ENOSYS);
     let a: codec.DmaAccessPayload;
     try {
       a = codec.decodeDmaAccess(m.payload);
     } catch {
-      return refuse(E.EINVAL);
+      return refuse(Errno.EINVAL);
     }
     const len = Number(a.count);
     const range = this.#memory.find((r) => a.address >= r.address && a.address + a.count <= r.address + BigInt(r.bytes.length));
-    if (!range) return refuse(E.EFAULT);
+    if (!range) return refuse(Errno.EFAULT);
     const off = Number(a.address - range.address);
     this.dmaServed.bytes += len;
     if (h.command === Command.DMA_READ) {
       this.dmaServed.reads++;
       send(codec.encodeDmaAccess({ address: a.address, count: a.count, data: range.bytes.subarray(off, off + len) }));
     } else {
-      if (a.data.length !== len) return refuse(E.EINVAL);
+      if (a.data.length !== len) return refuse(Errno.EINVAL);
       this.dmaServed.writes++;
       range.bytes.set(a.data, off);
       send(codec.encodeDmaAccess({ address: a.address, count: a.count }));

@@ -5,6 +5,7 @@
  * regions, interrupts and guest memory. `@p2pkit/pci` implements this interface for endpoints
  * declared with `defineEndpoint`, so device authors rarely implement it by hand.
  */
+import type { DeviceContext } from '@p2pkit/base';
 
 /** Region indexes of a vfio-user PCI device (VFIO_PCI_*_REGION_INDEX). */
 export const RegionIndex = {
@@ -18,10 +19,6 @@ export const RegionIndex = {
   CONFIG: 7,
   VGA: 8,
 } as const;
-
-/** IRQ indexes (VFIO_PCI_*_IRQ_INDEX). */
-export const IrqIndex = { INTX: 0, MSI: 1, MSIX: 2, ERR: 3, REQ: 4 } as const;
-export type IrqIndexValue = (typeof IrqIndex)[keyof typeof IrqIndex];
 
 /** Region flags in DEVICE_GET_REGION_INFO replies. */
 export const RegionFlags = { READ: 1, WRITE: 2, MMAP: 4, CAPS: 8 } as const;
@@ -54,55 +51,6 @@ export interface IrqInfo {
   count: number;
   /** Combination of {@link IrqInfoFlags}. */
   flags: number;
-}
-
-/**
- * Guest-visible memory as the device sees it (its bus-master address space).
- * `read`/`write` resolve through DMA_MAP windows when possible (zero-copy) and otherwise fall back to
- * server→client DMA_READ/DMA_WRITE messages. Never awaited inside a region callback: see docs/architecture.md.
- */
-export interface DmaSpace {
-  /** Read `length` bytes at bus address `address`. Rejects with a {@link DmaError} for unmapped/forbidden ranges. */
-  read(address: bigint, length: number): Promise<Uint8Array>;
-  /** Write `data` at bus address `address`. */
-  write(address: bigint, data: Uint8Array): Promise<void>;
-  /**
-   * Zero-copy access when the whole range lies in one mapped guest-RAM window with the needed
-   * permission; `undefined` otherwise (then use read/write). The view is valid only until the next
-   * turn of the event loop (a DMA_UNMAP may arrive); never keep it.
-   */
-  directView(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined;
-}
-
-/** Failure of a device-initiated transfer. `errno` follows the vfio-user convention (EFAULT, EPERM, ...). */
-export class DmaError extends Error {
-  constructor(
-    message: string,
-    readonly address: bigint,
-    readonly length: number,
-    readonly errno: number,
-  ) {
-    super(message);
-    this.name = 'DmaError';
-  }
-}
-
-/** Interrupt delivery as seen by a device: the server signals whatever eventfd the client bound. */
-export interface IrqSink {
-  /** Signal vector `vector` of `index`. Returns false when nothing is bound or the vector is masked. */
-  trigger(index: IrqIndexValue, vector: number): boolean;
-  /** Whether the client bound at least one eventfd for `index` (e.g. the guest enabled MSI-X). */
-  isEnabled(index: IrqIndexValue): boolean;
-}
-
-/** What the server hands a device when a client connects. */
-export interface DeviceContext {
-  dma: DmaSpace;
-  irq: IrqSink;
-  /** Logs a guest (driver) mistake, kept apart from device bugs. */
-  guestError(message: string, detail?: Record<string, unknown>): void;
-  /** Logs a bug in the device model itself (the `device` channel). */
-  deviceError(message: string, detail?: Record<string, unknown>): void;
 }
 
 /**

@@ -1,5 +1,6 @@
+import { Errno } from '@p2pkit/base';
 import { MappedRegion, NativeError } from '@p2pkit/native';
-import { DmaMapFlags, E } from './protocol.ts';
+import { DmaMapFlags } from './protocol.ts';
 
 /** One DMA_MAP window of the client's address space. */
 export interface DmaWindow {
@@ -42,24 +43,24 @@ export class DmaWindowTable {
 
   /** Add a window; maps `fd` (not kept open) when given. */
   add(address: bigint, size: bigint, flags: number, fd?: number, fdOffset = 0n): DmaWindow {
-    if (flags & ~(DmaMapFlags.READ | DmaMapFlags.WRITE)) throw new WindowError(`unknown DMA_MAP flags 0x${flags.toString(16)}`, E.EINVAL);
-    if (!(flags & DmaMapFlags.READ)) throw new WindowError('DMA_MAP without READ permission', E.EINVAL);
-    if (size === 0n) throw new WindowError('DMA_MAP of size 0', E.EINVAL);
-    if (address + size > 0xffffffffffffffffn + 1n) throw new WindowError('DMA_MAP range wraps the address space', E.EINVAL);
-    if (this.#windows.length >= this.maxWindows) throw new WindowError('too many DMA windows', E.ENOSPC);
+    if (flags & ~(DmaMapFlags.READ | DmaMapFlags.WRITE)) throw new WindowError(`unknown DMA_MAP flags 0x${flags.toString(16)}`, Errno.EINVAL);
+    if (!(flags & DmaMapFlags.READ)) throw new WindowError('DMA_MAP without READ permission', Errno.EINVAL);
+    if (size === 0n) throw new WindowError('DMA_MAP of size 0', Errno.EINVAL);
+    if (address + size > 0xffffffffffffffffn + 1n) throw new WindowError('DMA_MAP range wraps the address space', Errno.EINVAL);
+    if (this.#windows.length >= this.maxWindows) throw new WindowError('too many DMA windows', Errno.ENOSPC);
     const at = this.#insertionIndex(address);
     const prev = this.#windows[at - 1];
     const next = this.#windows[at];
     if ((prev && prev.address + prev.size > address) || (next && address + size > next.address)) {
-      throw new WindowError(`DMA_MAP [0x${address.toString(16)}, +0x${size.toString(16)}) overlaps an existing window`, E.EEXIST);
+      throw new WindowError(`DMA_MAP [0x${address.toString(16)}, +0x${size.toString(16)}) overlaps an existing window`, Errno.EEXIST);
     }
     const window: DmaWindow = { address, size, flags };
     if (fd !== undefined) {
-      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WindowError('DMA window too large to map', E.ENOMEM);
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WindowError('DMA window too large to map', Errno.ENOMEM);
       try {
         window.region = MappedRegion.map(fd, fdOffset, Number(size), flags & DmaMapFlags.WRITE ? 'rw' : 'r');
       } catch (e) {
-        throw new WindowError(`cannot mmap DMA window: ${(e as Error).message}`, e instanceof NativeError ? e.errno : E.EINVAL);
+        throw new WindowError(`cannot mmap DMA window: ${(e as Error).message}`, e instanceof NativeError ? e.errno : Errno.EINVAL);
       }
     }
     this.#windows.splice(at, 0, window);
@@ -69,7 +70,7 @@ export class DmaWindowTable {
   /** Remove the window that exactly matches `[address, +size)`. */
   remove(address: bigint, size: bigint): void {
     const i = this.#windows.findIndex((w) => w.address === address && w.size === size);
-    if (i < 0) throw new WindowError(`DMA_UNMAP [0x${address.toString(16)}, +0x${size.toString(16)}) matches no window`, E.ENOENT);
+    if (i < 0) throw new WindowError(`DMA_UNMAP [0x${address.toString(16)}, +0x${size.toString(16)}) matches no window`, Errno.ENOENT);
     const [w] = this.#windows.splice(i, 1);
     w?.region?.unmap();
   }

@@ -16,4 +16,3 @@ export { ServerDmaSpace } from './server-dma.ts';
 export { ClientSession, type SessionOptions } from './session.ts';
 export { VfioUserServer, type ServerOptions } from './server.ts';
 export { VfioUserClient, type ClientOptions, type RegionInfoReply } from './client.ts';
-export { consoleLogger, recordingLogger, type Logger, type RecordingLogger } from './log.ts';

@@ -1,8 +1,9 @@
+import { Errno } from '@p2pkit/base';
 import { closeFd, signalEventFd } from '@p2pkit/native';
 import type { IrqInfo } from './device.ts';
 import { IrqInfoFlags } from './device.ts';
 import type { SetIrqsPayload } from './codec.ts';
-import { E, IRQ_ACTION_MASK, IRQ_DATA_MASK, IrqSetFlags } from './protocol.ts';
+import { IRQ_ACTION_MASK, IRQ_DATA_MASK, IrqSetFlags } from './protocol.ts';
 
 interface Vector {
   fd?: number;
@@ -71,25 +72,25 @@ export class IrqTable {
 
   #validate(req: SetIrqsPayload, fds: number[]): number {
     const info = this.#infos[req.index];
-    if (!info) return E.EINVAL;
+    if (!info) return Errno.EINVAL;
     const data = req.flags & IRQ_DATA_MASK;
     const action = req.flags & IRQ_ACTION_MASK;
-    if (req.flags & ~(IRQ_DATA_MASK | IRQ_ACTION_MASK)) return E.EINVAL;
-    if (![1, 2, 4].includes(data) || ![8, 0x10, 0x20].includes(action)) return E.EINVAL;
+    if (req.flags & ~(IRQ_DATA_MASK | IRQ_ACTION_MASK)) return Errno.EINVAL;
+    if (![1, 2, 4].includes(data) || ![8, 0x10, 0x20].includes(action)) return Errno.EINVAL;
     if (req.count === 0) {
       const disableAll = data === IrqSetFlags.DATA_NONE && action === IrqSetFlags.ACTION_TRIGGER;
-      return disableAll && fds.length === 0 ? 0 : E.EINVAL;
+      return disableAll && fds.length === 0 ? 0 : Errno.EINVAL;
     }
-    if (req.start + req.count > info.count) return E.EINVAL;
-    if (action !== IrqSetFlags.ACTION_TRIGGER && !(info.flags & IrqInfoFlags.MASKABLE)) return E.EINVAL;
+    if (req.start + req.count > info.count) return Errno.EINVAL;
+    if (action !== IrqSetFlags.ACTION_TRIGGER && !(info.flags & IrqInfoFlags.MASKABLE)) return Errno.EINVAL;
     if (data === IrqSetFlags.DATA_EVENTFD) {
-      if (action === IrqSetFlags.ACTION_MASK) return E.EINVAL;
-      if (fds.length !== 0 && fds.length !== req.count) return E.EINVAL;
-      if (fds.length === 0 && action === IrqSetFlags.ACTION_UNMASK) return E.EINVAL;
+      if (action === IrqSetFlags.ACTION_MASK) return Errno.EINVAL;
+      if (fds.length !== 0 && fds.length !== req.count) return Errno.EINVAL;
+      if (fds.length === 0 && action === IrqSetFlags.ACTION_UNMASK) return Errno.EINVAL;
     } else if (fds.length) {
-      return E.EINVAL;
+      return Errno.EINVAL;
     }
-    if (data === IrqSetFlags.DATA_BOOL && req.data.length < req.count) return E.EINVAL;
+    if (data === IrqSetFlags.DATA_BOOL && req.data.length < req.count) return Errno.EINVAL;
     return 0;
   }
 

@@ -66,23 +66,3 @@ export const REGION_INFO_CAP_SPARSE_MMAP = 1;
 export const WRITE_MULTI_MAX = 200;
 export const WRITE_MULTI_DATA = 8;
 
-/** Errno values used in error replies (positive, x86_64 Linux). */
-export const E = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  ENODEV: 19,
-  EINVAL: 22,
-  ENOSPC: 28,
-  ERANGE: 34,
-  ENOSYS: 38,
-  ENOTSUP: 95,
-  ETIMEDOUT: 110,
-} as const;

@@ -1,6 +1,6 @@
-import { DmaError, type DmaSpace } from './device.ts';
+import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
 import type { DmaWindowTable } from './dma-windows.ts';
-import { DmaMapFlags, E } from './protocol.ts';
+import { DmaMapFlags } from './protocol.ts';
 
 /** Sends one DMA_READ/DMA_WRITE request and resolves with the reply payload. */
 export type DmaRequester = (command: 'read' | 'write', address: bigint, length: number, data?: Uint8Array) => Promise<Uint8Array>;
@@ -66,7 +66,7 @@ export class ServerDmaSpace implements DmaSpace {
       if (w) {
         n = Math.min(length - at, Number(w.address + w.size - a));
         if (forWrite && !(w.flags & DmaMapFlags.WRITE)) {
-          throw new DmaError(`DMA write to read-only window at 0x${a.toString(16)}`, a, n, E.EPERM);
+          throw new DmaError(`DMA write to read-only window at 0x${a.toString(16)}`, a, n, Errno.EPERM);
         }
       } else {
         n = this.#gapLength(a, length - at);

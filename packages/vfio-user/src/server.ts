@@ -1,6 +1,6 @@
 import { UnixListener } from '@p2pkit/native';
 import type { VfioUserDevice } from './device.ts';
-import { consoleLogger, type Logger } from './log.ts';
+import { consoleLogger, type Logger } from '@p2pkit/base';
 import { ClientSession, type SessionOptions } from './session.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';

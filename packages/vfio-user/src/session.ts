@@ -1,12 +1,13 @@
 import { closeFd } from '@p2pkit/native';
 import * as codec from './codec.ts';
 import type { Header, Message } from './codec.ts';
-import { DmaError, type DeviceContext, type IrqIndexValue, type RegionInfo, RegionFlags, type VfioUserDevice } from './device.ts';
+import { type DeviceContext, DmaError, Errno, type IrqIndexValue, type Logger } from '@p2pkit/base';
+import { type RegionInfo, RegionFlags, type VfioUserDevice } from './device.ts';
 import { DmaWindowTable, WindowError } from './dma-windows.ts';
 import { MalformedMessageError } from './errors.ts';
 import { IrqTable } from './irq-table.ts';
-import type { Logger } from './log.ts';
-import { Command, DeviceFlags, DmaUnmapFlags, E, HeaderFlags, commandName } from './protocol.ts';
+
+import { Command, DeviceFlags, DmaUnmapFlags, HeaderFlags, commandName } from './protocol.ts';
 import { ServerDmaSpace } from './server-dma.ts';
 import type { Transport } from './transport.ts';
 
@@ -140,7 +141,7 @@ export class ClientSession {
       return { errno: e.errno };
     }
     this.#log.device(`${commandName(h.command)} handler threw: ${(e as Error)?.stack ?? e}`);
-    return { errno: E.EIO };
+    return { errno: Errno.EIO };
   }
 
   #dispatch(h: Header, p: Buffer, fds: number[]): Outcome {
@@ -152,7 +153,7 @@ export class ClientSession {
     if (h.command !== Command.VERSION && !this.#negotiated) {
       for (const fd of fds) closeFd(fd);
       this.#log.client(`${commandName(h.command)} before VERSION`);
-      return { errno: E.EINVAL };
+      return { errno: Errno.EINVAL };
     }
     switch (h.command) {
       case Command.VERSION:
@@ -192,7 +193,7 @@ export class ClientSession {
       default:
         for (const fd of fds) closeFd(fd);
         this.#log.client(`unsupported ${commandName(h.command)}`);
-        return { errno: E.ENOSYS };
+        return { errno: Errno.ENOSYS };
     }
   }
 
@@ -200,7 +201,7 @@ export class ClientSession {
     const v = codec.decodeVersion(p);
     if (v.major !== 0) {
       this.#log.client(`client proposes version ${v.major}.${v.minor}; only 0.x is supported`);
-      return { errno: E.ENOTSUP };
+      return { errno: Errno.ENOTSUP };
     }
     const xfer = v.capabilities.max_data_xfer_size;
     if (typeof xfer === 'number' && xfer > 0) this.#clientMaxXfer = xfer;
@@ -228,7 +229,7 @@ export class ClientSession {
 
   #dmaUnmap(p: Buffer): Outcome {
     const u = codec.decodeDmaUnmap(p);
-    if (u.flags & DmaUnmapFlags.GET_DIRTY_BITMAP) return { errno: E.ENOTSUP };
+    if (u.flags & DmaUnmapFlags.GET_DIRTY_BITMAP) return { errno: Errno.ENOTSUP };
     if (u.flags & ~DmaUnmapFlags.ALL) throw new MalformedMessageError(`DMA_UNMAP flags 0x${u.flags.toString(16)}`);
     if (u.flags & DmaUnmapFlags.ALL) {
       if (u.address || u.size) throw new MalformedMessageError('DMA_UNMAP ALL with an address or size');
@@ -294,7 +295,7 @@ export class ClientSession {
     const data = this.#device.regionRead(a.region, a.offset, a.count);
     if (data.length !== a.count) {
       this.#log.device(`region ${a.region} read returned ${data.length} bytes, ${a.count} expected`);
-      return { errno: E.EIO };
+      return { errno: Errno.EIO };
     }
     return { payload: codec.encodeRegionAccess({ offset: a.offset, region: a.region, count: a.count, data }) };
   }
@@ -314,7 +315,7 @@ export class ClientSession {
   // --- server → client DMA ---------------------------------------------------------------
 
   #dmaRequest(kind: 'read' | 'write', address: bigint, length: number, data?: Uint8Array): Promise<Uint8Array> {
-    if (this.#ended) return Promise.reject(new DmaError('client disconnected', address, length, E.ENODEV));
+    if (this.#ended) return Promise.reject(new DmaError('client disconnected', address, length, Errno.ENODEV));
     if (this.#pending.size >= this.#options.maxDmaInFlight) {
       return new Promise<void>((r) => this.#dmaWaiting.push(r)).then(() => this.#dmaRequest(kind, address, length, data));
     }
@@ -326,7 +327,7 @@ export class ClientSession {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         this.#releaseDmaSlot();
-        reject(new DmaError(`DMA_${kind.toUpperCase()} at 0x${address.toString(16)} timed out`, address, length, E.ETIMEDOUT));
+        reject(new DmaError(`DMA_${kind.toUpperCase()} at 0x${address.toString(16)} timed out`, address, length, Errno.ETIMEDOUT));
       }, this.#options.dmaTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer, address, length });
       if (this.#handling) this.#outbox.push(message);
@@ -367,7 +368,7 @@ export class ClientSession {
     if (h.command === Command.DMA_READ) {
       const data = payload.subarray(16);
       if (data.length !== p.length) {
-        p.reject(new DmaError(`DMA_READ reply carried ${data.length} bytes, ${p.length} expected`, p.address, p.length, E.EIO));
+        p.reject(new DmaError(`DMA_READ reply carried ${data.length} bytes, ${p.length} expected`, p.address, p.length, Errno.EIO));
         return;
       }
       p.resolve(data);
@@ -382,7 +383,7 @@ export class ClientSession {
     if (reason) this.#log.client(`connection ended: ${reason.message}`);
     for (const [, p] of this.#pending) {
       clearTimeout(p.timer);
-      p.reject(new DmaError('client disconnected', p.address, p.length, E.ENODEV));
+      p.reject(new DmaError('client disconnected', p.address, p.length, Errno.ENODEV));
     }
     this.#pending.clear();
     for (const w of this.#dmaWaiting.splice(0)) w(); // they fail at once: the session has ended

@@ -1,6 +1,7 @@
+import { Errno } from '@p2pkit/base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventFd, MappedRegion, SharedMemory, closeFd, openFdCount } from '@p2pkit/native';
-import { Command, E, HeaderFlags, IrqSetFlags as F, VfioUserClient, VfioUserError, codec } from '../src/index.ts';
+import { Command, HeaderFlags, IrqSetFlags as F, VfioUserClient, VfioUserError, codec } from '../src/index.ts';
 import { RAM_BASE, RAM_SIZE, type Rig, rig, until } from './harness.ts';
 
 let r: Rig;
@@ -35,9 +36,9 @@ describe('VERSION', () => {
   });
 
   it('refuses a major version it does not speak, and bad JSON', async () => {
-    expect(await errnoOf(r.client.request(Command.VERSION, codec.encodeVersion({ major: 1, minor: 0, capabilities: {} })))).toBe(E.ENOTSUP);
+    expect(await errnoOf(r.client.request(Command.VERSION, codec.encodeVersion({ major: 1, minor: 0, capabilities: {} })))).toBe(Errno.ENOTSUP);
     const bad = Buffer.concat([Buffer.from([0, 0, 0, 0]), Buffer.from('{not json\0')]);
-    expect(await errnoOf(r.client.request(Command.VERSION, bad))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.request(Command.VERSION, bad))).toBe(Errno.EINVAL);
     expect(r.log.entries.filter((e) => e.channel === 'client').length).toBe(2);
   });
 
@@ -47,7 +48,7 @@ describe('VERSION', () => {
     await r.server.sessionEnded();
     const c = new VfioUserClient((await import('../src/index.ts')).SocketTransport.connect(r.path));
     await until(() => r.server.session !== undefined);
-    expect(await errnoOf(c.deviceInfo())).toBe(E.EINVAL);
+    expect(await errnoOf(c.deviceInfo())).toBe(Errno.EINVAL);
     c.close();
   });
 });
@@ -69,12 +70,12 @@ describe('DMA_MAP / DMA_UNMAP', () => {
 
   it('refuses overlaps, bad flags, size 0 and more than one fd', async () => {
     await mapRam();
-    expect(await errnoOf(r.client.dmaMap({ address: RAM_BASE + 4096n, size: 4096n, flags: 3 }))).toBe(E.EEXIST);
-    expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 4096n, flags: 0x40 | 1 }))).toBe(E.EINVAL);
-    expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 0n, flags: 1 }))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.dmaMap({ address: RAM_BASE + 4096n, size: 4096n, flags: 3 }))).toBe(Errno.EEXIST);
+    expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 4096n, flags: 0x40 | 1 }))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 0n, flags: 1 }))).toBe(Errno.EINVAL);
     const before = openFdCount();
     const p = r.client.request(Command.DMA_MAP, codec.encodeDmaMap({ flags: 3, offset: 0n, address: 0x2000n, size: 4096n }), [r.ram.fd.fd, r.ram.fd.fd]);
-    expect(await errnoOf(p)).toBe(E.EINVAL);
+    expect(await errnoOf(p)).toBe(Errno.EINVAL);
     expect(openFdCount()).toBe(before);
     expect(r.server.session?.windows.size).toBe(1);
   });
@@ -117,11 +118,11 @@ describe('DMA_MAP / DMA_UNMAP', () => {
   it('unmaps exactly, refuses unknown ranges, and unmaps all', async () => {
     await mapRam();
     await r.client.dmaMap({ address: 0x1000n, size: 4096n, flags: 1, fd: r.ram.fd.fd });
-    expect(await errnoOf(r.client.dmaUnmap({ address: 0x1000n, size: 8192n }))).toBe(E.ENOENT);
+    expect(await errnoOf(r.client.dmaUnmap({ address: 0x1000n, size: 8192n }))).toBe(Errno.ENOENT);
     await r.client.dmaUnmap({ address: 0x1000n, size: 4096n });
     expect(r.server.session?.windows.size).toBe(1);
-    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 1n, size: 0n })))).toBe(E.EINVAL);
-    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 4, address: 0n, size: 0n })))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 1n, size: 0n })))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 4, address: 0n, size: 0n })))).toBe(Errno.EINVAL);
     const reply = await r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 0n, size: 0n }));
     expect(reply.payload.length).toBe(24);
     expect(r.server.session?.windows.size).toBe(0);
@@ -138,7 +139,7 @@ describe('DMA_MAP / DMA_UNMAP', () => {
 describe('device, region and IRQ info', () => {
   it('DEVICE_GET_INFO reports a resettable PCI device with 9 regions and 5 IRQ indexes', async () => {
     expect(await r.client.deviceInfo()).toEqual({ argsz: 16, flags: 3, numRegions: 9, numIrqs: 5 });
-    expect(await errnoOf(r.client.request(Command.DEVICE_GET_INFO, Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.request(Command.DEVICE_GET_INFO, Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe(Errno.EINVAL);
   });
 
   it('GET_REGION_INFO attaches one mmappable fd and the sparse-mmap capability', async () => {
@@ -155,7 +156,7 @@ describe('device, region and IRQ info', () => {
     expect([...r.device.bar2.bytes.subarray(0, 4)]).toEqual([9, 8, 7, 6]);
     m.unmap();
     closeFd(fd);
-    expect(await errnoOf(r.client.regionInfo(9))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.regionInfo(9))).toBe(Errno.EINVAL);
     const unused = await r.client.regionInfo(4);
     expect(unused).toMatchObject({ size: 0n, flags: 0 });
   });
@@ -163,7 +164,7 @@ describe('device, region and IRQ info', () => {
   it('GET_IRQ_INFO describes each index', async () => {
     expect(await r.client.irqInfo(0)).toEqual({ index: 0, count: 1, flags: 7 });
     expect(await r.client.irqInfo(2)).toMatchObject({ index: 2, count: 4 });
-    expect(await errnoOf(r.client.irqInfo(5))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.irqInfo(5))).toBe(Errno.EINVAL);
   });
 });
 
@@ -232,7 +233,7 @@ describe('SET_IRQS', () => {
       { index: 2, flags: F.DATA_BOOL | F.ACTION_TRIGGER, start: 0, count: 4, data: Uint8Array.from([1]) },
       { index: 2, flags: F.DATA_NONE | 0x40, start: 0, count: 1 },
     ];
-    for (const b of bad) expect(await errnoOf(r.client.setIrqs(b))).toBe(E.EINVAL);
+    for (const b of bad) expect(await errnoOf(r.client.setIrqs(b))).toBe(Errno.EINVAL);
     expect(openFdCount()).toBe(before);
     ev.close();
   });
@@ -248,12 +249,12 @@ describe('REGION_READ / REGION_WRITE', () => {
   });
 
   it('refuses accesses beyond a region, to missing regions, and size mismatches', async () => {
-    expect(await errnoOf(r.client.regionRead(0, 4094, 4))).toBe(E.EINVAL);
-    expect(await errnoOf(r.client.regionRead(4, 0, 4))).toBe(E.EINVAL);
-    expect(await errnoOf(r.client.regionRead(12, 0, 4))).toBe(E.EINVAL);
-    expect(await errnoOf(r.client.regionRead(0, 0, 0))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.regionRead(0, 4094, 4))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.regionRead(4, 0, 4))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.regionRead(12, 0, 4))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.regionRead(0, 0, 0))).toBe(Errno.EINVAL);
     const lying = codec.encodeRegionAccess({ offset: 0n, region: 0, count: 8, data: Buffer.alloc(4) });
-    expect(await errnoOf(r.client.request(Command.REGION_WRITE, lying))).toBe(E.EINVAL);
+    expect(await errnoOf(r.client.request(Command.REGION_WRITE, lying))).toBe(Errno.EINVAL);
   });
 
   it('never answers a NO_REPLY (posted) write, and applies it in order', async () => {
@@ -279,7 +280,7 @@ describe('reset, unsupported and malformed messages, reconnect', () => {
 
   it('answers unsupported commands with ENOSYS', async () => {
     for (const c of [Command.DEVICE_GET_REGION_IO_FDS, Command.DIRTY_PAGES, Command.DEVICE_FEATURE, Command.MIG_DATA_READ, 99]) {
-      expect(await errnoOf(r.client.request(c, Buffer.alloc(16)))).toBe(E.ENOSYS);
+      expect(await errnoOf(r.client.request(c, Buffer.alloc(16)))).toBe(Errno.ENOSYS);
     }
   });
 

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory } from '@p2pkit/native';
-import { type RecordingLogger, VfioUserClient, VfioUserServer, recordingLogger } from '../src/index.ts';
+import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
+import { VfioUserClient, VfioUserServer } from '../src/index.ts';
 import type { Message } from '../src/index.ts';
 import { ScratchDevice } from './scratch-device.ts';
 

@@ -5,15 +5,8 @@
  *       0x28 status (1 done, 2 error), 0x30 raise MSI-X vector N / 0x38 raise INTx / 0x40 raise MSI vector N.
  */
 import { SharedMemory } from '@p2pkit/native';
-import {
-  type DeviceContext,
-  IrqIndex,
-  IrqInfoFlags,
-  type IrqInfo,
-  RegionFlags,
-  type RegionInfo,
-  type VfioUserDevice,
-} from '../src/index.ts';
+import { type DeviceContext, IrqIndex } from '@p2pkit/base';
+import { IrqInfoFlags, type IrqInfo, RegionFlags, type RegionInfo, type VfioUserDevice } from '../src/index.ts';
 
 export class ScratchDevice implements VfioUserDevice {
   regs = new BigUint64Array(16);

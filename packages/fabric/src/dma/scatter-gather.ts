@@ -1,6 +1,5 @@
 /** Scatter-gather lists and the bounds checks every DMA entry point applies. */
-import { DmaError } from '@p2pkit/vfio-user';
-import { Errno } from '../routing/errno.ts';
+import { DmaError, Errno } from '@p2pkit/base';
 
 /** One element of a scatter-gather list: `length` bytes at bus address `address`. */
 export interface SgEntry {

@@ -5,7 +5,8 @@
  * endpoint's DMA goes through the fabric's routing DmaSpace.
  */
 import type { BarIndex, Endpoint } from '@p2pkit/pci';
-import { type DeviceContext, type IrqInfo, RegionIndex, type RegionInfo, type VfioUserDevice } from '@p2pkit/vfio-user';
+import { type DeviceContext } from '@p2pkit/base';
+import { type IrqInfo, RegionIndex, type RegionInfo, type VfioUserDevice } from '@p2pkit/vfio-user';
 import type { Fabric } from '../fabric.ts';
 import type { BarRegistration } from '../routing/address-map.ts';
 

@@ -8,10 +8,10 @@
  * client.setBarAddress(2, 0xf8000000n);    // from config writes / CMBMSC
  * ```
  */
-import { DmaError, type DmaSpace } from '@p2pkit/vfio-user';
+import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
 import { type SgEntry, checkRange, sgTotal } from '../dma/scatter-gather.ts';
 import type { BarBacking } from '../routing/address-map.ts';
-import { Errno } from '../routing/errno.ts';
+
 import type { TransferDirection } from '../routing/route.ts';
 import type { FrameChannel } from './frame-channel.ts';
 import {

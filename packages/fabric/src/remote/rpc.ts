@@ -2,7 +2,7 @@
  * Request/response with ids over a {@link FrameChannel}, plus one-way notifications.
  * Errors travel as `{ name, message, errno?, address?, length? }`; a `DmaError` is rebuilt as one.
  */
-import { DmaError } from '@p2pkit/vfio-user';
+import { DmaError } from '@p2pkit/base';
 import type { FrameChannel } from './frame-channel.ts';
 
 type Wire =

@@ -1,7 +1,7 @@
 /** Per-link totals as a horizontal bar chart: a standalone SVG string, or an HTML page around it. */
 import type { LinkTotals } from '../counters/link-counters.ts';
 import type { Topology } from '../topology/model.ts';
-import { formatBytes } from '../units.ts';
+import { formatBytes } from '@p2pkit/base';
 
 /** Chart options. */
 export interface ChartOptions {

@@ -2,7 +2,7 @@
 import type { EndpointTotals, LinkTotals } from '../counters/link-counters.ts';
 import { describeLink } from '../topology/link.ts';
 import type { Topology } from '../topology/model.ts';
-import { formatBytes } from '../units.ts';
+import { formatBytes } from '@p2pkit/base';
 
 function table(head: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -1,4 +1,3 @@
 export * from './address-map.ts';
-export * from './errno.ts';
 export * from './route.ts';
 export * from './router.ts';

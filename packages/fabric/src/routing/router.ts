@@ -13,7 +13,7 @@
 import { redirectsCompletions, redirectsRequests } from '../topology/acs.ts';
 import type { FabricNode, Topology } from '../topology/model.ts';
 import type { AddressMap } from './address-map.ts';
-import { Errno } from './errno.ts';
+import { Errno } from '@p2pkit/base';
 import type { LinkCrossing, RouteDecision, TransferDirection } from './route.ts';
 
 const MAX_ADDRESS = 1n << 64n;

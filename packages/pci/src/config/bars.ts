@@ -4,7 +4,7 @@
  * Sizing needs no special case: only address bits above the BAR size are writable, so after the
  * guest writes all-ones it reads back the size mask with the read-only type bits (QEMU's wmask model).
  */
-import { hex, isPowerOfTwo } from '../units.ts';
+import { hex, isPowerOfTwo } from '@p2pkit/base';
 import { BarBits, Header } from './registers.ts';
 import type { ConfigSpace } from './space.ts';
 

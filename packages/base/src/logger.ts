@@ -11,12 +11,17 @@ export interface Logger {
   info(message: string, detail?: Record<string, unknown>): void;
 }
 
-const fmt = (d?: Record<string, unknown>) =>
-  d ? ` ${JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}` : '';
+/** The channel names of a {@link Logger}. */
+export type LogChannel = 'guest' | 'client' | 'device' | 'info';
+
+/** JSON for log details; bigints (addresses) print as hex instead of throwing. */
+export function formatLogDetail(detail?: Record<string, unknown>): string {
+  return detail ? ` ${JSON.stringify(detail, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}` : '';
+}
 
 /** Writes each channel to stderr with its own prefix; `info` only when `verbose`. */
 export function consoleLogger(name = 'p2pkit', verbose = false): Logger {
-  const out = (tag: string) => (m: string, d?: Record<string, unknown>) => process.stderr.write(`[${name}] ${tag}: ${m}${fmt(d)}\n`);
+  const out = (tag: string) => (m: string, d?: Record<string, unknown>) => process.stderr.write(`[${name}] ${tag}: ${m}${formatLogDetail(d)}\n`);
   return {
     guest: out('guest error'),
     client: out('client error'),
@@ -27,12 +32,13 @@ export function consoleLogger(name = 'p2pkit', verbose = false): Logger {
 
 /** A logger that records entries per channel (tests assert on them). */
 export interface RecordingLogger extends Logger {
-  entries: { channel: 'guest' | 'client' | 'device' | 'info'; message: string; detail?: Record<string, unknown> }[];
+  entries: { channel: LogChannel; message: string; detail?: Record<string, unknown> }[];
 }
 
+/** A {@link RecordingLogger} with no entries yet. */
 export function recordingLogger(): RecordingLogger {
   const entries: RecordingLogger['entries'] = [];
-  const rec = (channel: 'guest' | 'client' | 'device' | 'info') => (message: string, detail?: Record<string, unknown>) => {
+  const rec = (channel: LogChannel) => (message: string, detail?: Record<string, unknown>) => {
     entries.push(detail ? { channel, message, detail } : { channel, message });
   };
   return { entries, guest: rec('guest'), client: rec('client'), device: rec('device'), info: rec('info') };

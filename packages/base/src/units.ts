@@ -1,4 +1,7 @@
-/** Size helpers for BAR and memory declarations. */
+/**
+ * Sizes and formatting. One convention across p2pkit: sizes and lengths are `number` bytes (safe up
+ * to 2^53), bus addresses are `bigint`.
+ */
 
 /** `n` KiB in bytes. */
 export const kib = (n: number): number => n * 1024;
@@ -12,5 +15,17 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
-/** Hexadecimal formatting for messages. */
+/** Hexadecimal formatting for messages: `0x1000`. */
 export const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+
+/** Human bytes: `64.0 MiB`, `512 B`. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}

@@ -47,7 +47,7 @@ interface GpuState {
   generation: number;
 }
 
-/** Declares a GPU stub endpoint; create instances with `.create({ memory: memfdSharedMemory })`. */
+/** Declares a GPU stub endpoint; create instances with `.create({ memory: memfdBarMemory })`. */
 export function gpu(options: GpuOptions = {}): EndpointDefinition {
   const vramSize = options.vramSize ?? mib(64);
   if (!Number.isSafeInteger(vramSize) || vramSize < mib(2) || !isPowerOfTwo(vramSize)) {

@@ -1,6 +1,6 @@
 import { SharedMemory } from '@p2pkit/native';
 import { mib, recordingLogger } from '@p2pkit/base';
-import { memfdSharedMemory } from '@p2pkit/pci';
+import { memfdBarMemory } from '@p2pkit/pci';
 import { Fabric, FabricEndpoint, topology } from '@p2pkit/fabric';
 import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ describe('gpu', () => {
 
   it('copies RAM → VRAM and VRAM → RAM, interrupts on completion, reports unmapped addresses as errors', async () => {
     const log = recordingLogger();
-    using dev = gpu({ vramSize: mib(2) }).create({ memory: memfdSharedMemory });
+    using dev = gpu({ vramSize: mib(2) }).create({ memory: memfdBarMemory });
     const server = new VfioUserServer(dev, { logger: log });
     using d = await connect(server, { bar0: BAR0, bar2: VRAM.a }, 1);
     using ram = SharedMemory.create('ram', 1 << 20);
@@ -98,8 +98,8 @@ describe('gpu', () => {
     );
     const def = gpu({ vramSize: mib(2) });
     const log = recordingLogger();
-    using a = def.create({ memory: memfdSharedMemory });
-    using b = def.create({ memory: memfdSharedMemory });
+    using a = def.create({ memory: memfdBarMemory });
+    using b = def.create({ memory: memfdBarMemory });
     using fa = new FabricEndpoint(fabric, 'gpu0', a);
     using fb = new FabricEndpoint(fabric, 'gpu1', b);
     using da = await connect(new VfioUserServer(fa, { logger: log }), { bar0: BAR0, bar2: VRAM.a }, 1);

@@ -48,7 +48,7 @@ export interface EndpointRegistration {
 }
 
 /** A registration; dispose to leave the fabric. */
-export interface EndpointHandle extends Disposable {
+export interface RegisteredEndpoint extends Disposable {
   readonly id: string;
   unregister(): void;
 }
@@ -86,7 +86,7 @@ export class Fabric implements DmaRouting {
   // ---- endpoints and addresses ------------------------------------------------------------
 
   /** Registers an endpoint of the topology with its BARs. */
-  registerEndpoint(id: string, registration: EndpointRegistration = {}): EndpointHandle {
+  registerEndpoint(id: string, registration: EndpointRegistration = {}): RegisteredEndpoint {
     this.addresses.register(id, registration.bars ?? [], registration.enabled ?? true);
     const unregister = () => this.addresses.unregister(id);
     return { id, unregister, [Symbol.dispose]: unregister };

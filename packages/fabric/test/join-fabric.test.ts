@@ -1,6 +1,6 @@
 import { SharedMemory } from '@p2pkit/native';
 import { mib, recordingLogger } from '@p2pkit/base';
-import { type EndpointHandle, defineEndpoint, instanceState, memfdSharedMemory, memory, mmio } from '@p2pkit/pci';
+import { type EndpointHandle, defineEndpoint, instanceState, memfdBarMemory, memory, mmio } from '@p2pkit/pci';
 import { MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
 import { Fabric, FabricEndpoint, topology } from '../src/index.ts';
@@ -72,8 +72,8 @@ describe('endpoints on a fabric', () => {
         }))
         .build(),
     );
-    const devA = new FabricEndpoint(fabric, 'a', copier.create({ memory: memfdSharedMemory }));
-    const devB = new FabricEndpoint(fabric, 'b', copier.create({ memory: memfdSharedMemory }));
+    const devA = new FabricEndpoint(fabric, 'a', copier.create({ memory: memfdBarMemory }));
+    const devB = new FabricEndpoint(fabric, 'b', copier.create({ memory: memfdBarMemory }));
     const log = recordingLogger();
     const serverA = new VfioUserServer(devA, { logger: log });
     const serverB = new VfioUserServer(devB, { logger: log });

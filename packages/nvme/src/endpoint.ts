@@ -11,7 +11,7 @@ import {
   type Endpoint,
   type EndpointHandle,
   type EndpointInstanceOptions,
-  memfdSharedMemory,
+  memfdBarMemory,
   memory,
   mmio,
   msix,
@@ -127,7 +127,7 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
     onBarAddress: (_dev, bar, address) => controller?.setBarAddress(bar, address),
   });
 
-  const endpoint = definition.create({ memory: memfdSharedMemory, ...instance });
+  const endpoint = definition.create({ memory: memfdBarMemory, ...instance });
   try {
     const { cmb: _cmb, pmr: _pmr, ...common } = options;
     controller = await NvmeController.create({

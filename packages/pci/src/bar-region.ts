@@ -7,7 +7,7 @@ import type { AccessSize, BarDeclaration } from './bar.ts';
 import type { BarRange, MsixState } from './capabilities/msix.ts';
 import type { BarIndex, BarLayout } from './config/bars.ts';
 import type { EndpointHandle } from './handle.ts';
-import type { SharedMemory } from './shared-memory.ts';
+import type { BarMemory } from './bar-memory.ts';
 import { hex } from '@p2pkit/base';
 
 /** mmap granularity advertised to QEMU (`pgsizes` 4096). */
@@ -61,12 +61,12 @@ export class BarRegion {
   readonly index: BarIndex;
   readonly declaration: BarDeclaration;
   readonly layout: BarLayout;
-  readonly memory: SharedMemory | undefined;
+  readonly memory: BarMemory | undefined;
   readonly #msix: MsixState | undefined;
   /** MSI-X table/PBA ranges inside this BAR. */
   readonly #trapped: BarRange[];
 
-  constructor(index: BarIndex, declaration: BarDeclaration, memory: SharedMemory | undefined, msix: MsixState | undefined) {
+  constructor(index: BarIndex, declaration: BarDeclaration, memory: BarMemory | undefined, msix: MsixState | undefined) {
     this.index = index;
     this.declaration = declaration;
     this.layout = barLayoutOf(index, declaration);

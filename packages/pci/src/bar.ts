@@ -1,4 +1,4 @@
-import type { SharedMemoryProvider } from './shared-memory.ts';
+import type { BarMemoryProvider } from './bar-memory.ts';
 /**
  * BAR declarations for `defineEndpoint`: trapped MMIO, memory-backed (mmappable) and I/O BARs.
  */
@@ -40,7 +40,7 @@ export interface MemoryBar extends MemoryBarCommon {
   /** Name of the shared memory object (diagnostics). */
   name?: string;
   /** Backing for this BAR only (e.g. a file for persistent memory); default: the instance's provider. */
-  provider?: SharedMemoryProvider;
+  provider?: BarMemoryProvider;
 }
 
 /** I/O-space BAR (4..256 bytes, PCI 3.0 §6.2.5.1); accesses are always trapped. */

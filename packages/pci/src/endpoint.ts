@@ -13,13 +13,13 @@ import type { PciExpressState } from './capabilities/pci-express.ts';
 import { BAR_COUNT, type BarAddressListener, type BarIndex, BarRegisters } from './config/bars.ts';
 import { installCapabilities, installExtendedCapabilities } from './config/capability-list.ts';
 import { CommandStatus, headerRegisters } from './config/header.ts';
-import { Command, Header } from './config/registers.ts';
+import { PciCommand, PciHeader } from './config/registers.ts';
 import { ConfigSpace } from './config/space.ts';
 import { configSpaceSizeOf, declaredBars, type EndpointSpec, isMsi, isMsix, isPciExpress, validateSpec } from './definition.ts';
 import { GatedDmaSpace } from './dma.ts';
 import type { BarHandle, EndpointHandle } from './handle.ts';
 import { InterruptController } from './interrupts.ts';
-import { inMemorySharedMemory, type SharedMemoryProvider } from './shared-memory.ts';
+import { heapBarMemory, type BarMemoryProvider } from './bar-memory.ts';
 
 /** Where an instance reports problems while no client context is attached, and device bugs always. */
 export interface EndpointLogger {
@@ -30,8 +30,8 @@ export interface EndpointLogger {
 }
 
 export interface EndpointInstanceOptions {
-  /** Backing for memory BARs. Default {@link inMemorySharedMemory} (no fd, BARs trapped). */
-  memory?: SharedMemoryProvider;
+  /** Backing for memory BARs. Default {@link heapBarMemory} (no fd, BARs trapped). */
+  memory?: BarMemoryProvider;
   logger?: EndpointLogger;
 }
 
@@ -105,7 +105,7 @@ export class Endpoint implements VfioUserDevice, Disposable {
     this.aer = placedExt.find((p) => p.capability.kind === 'aer')?.state as AerState | undefined;
 
     // BAR backing: shared memory for memory BARs.
-    const provider = options.memory ?? inMemorySharedMemory;
+    const provider = options.memory ?? heapBarMemory;
     for (const b of bars) {
       const memory =
         b.declaration.kind === 'memory'
@@ -258,12 +258,12 @@ export class Endpoint implements VfioUserDevice, Disposable {
 
   #wireConfigEvents(): void {
     const { config, interrupts } = this;
-    config.onWrite(Header.COMMAND, 2, (write) => {
+    config.onWrite(PciHeader.COMMAND, 2, (write) => {
       const before = (write.previous[0] ?? 0) | ((write.previous[1] ?? 0) << 8);
-      const after = config.get16(Header.COMMAND);
+      const after = config.get16(PciHeader.COMMAND);
       const rose = (bit: number) => (before & bit) === 0 && (after & bit) !== 0;
       const fell = (bit: number) => (before & bit) !== 0 && (after & bit) === 0;
-      if (rose(Command.BUS_MASTER) || fell(Command.INTERRUPT_DISABLE)) interrupts.deliverPending();
+      if (rose(PciCommand.BUS_MASTER) || fell(PciCommand.INTERRUPT_DISABLE)) interrupts.deliverPending();
     });
     this.msix?.onChange(() => interrupts.deliverPending());
     this.msi?.onChange(() => interrupts.deliverPending());

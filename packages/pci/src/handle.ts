@@ -32,7 +32,7 @@ export interface EndpointHandle {
    * asserted until {@link lowerIntx}). Returns whether a message/edge reached the client.
    */
   raise(vector?: number): boolean;
-  /** Deasserts INTx (clears Status.Interrupt). */
+  /** Deasserts INTx (clears PciStatus.Interrupt). */
   lowerIntx(): void;
   bar(index: BarIndex): BarHandle;
   /** Backing bytes of memory BAR `index`; throws if it is not a memory BAR. */

@@ -1,6 +1,6 @@
 import { type ServerOptions, VfioUserServer } from '@p2pkit/vfio-user';
 import type { EndpointDefinition, EndpointInstanceOptions, Endpoint } from './endpoint.ts';
-import { memfdSharedMemory } from './memfd-memory.ts';
+import { memfdBarMemory } from './memfd-bar-memory.ts';
 
 /** A running endpoint and its vfio-user server; dispose to stop both. */
 export interface ServedEndpoint extends Disposable {
@@ -18,7 +18,7 @@ export function serveEndpoint(
   path: string,
   options: { instance?: EndpointInstanceOptions; server?: ServerOptions } = {},
 ): ServedEndpoint {
-  const endpoint = definition.create({ memory: memfdSharedMemory, ...options.instance });
+  const endpoint = definition.create({ memory: memfdBarMemory, ...options.instance });
   const server = VfioUserServer.listen(path, endpoint, options.server);
   const close = () => {
     server.close();

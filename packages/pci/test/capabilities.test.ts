@@ -6,7 +6,7 @@ import {
   CorrectableError,
   ExtendedCapabilityId,
   defineEndpoint,
-  Header,
+  PciHeader,
   mmio,
   msi,
   msix,
@@ -14,7 +14,7 @@ import {
   pciExpress,
   powerManagement,
   serialNumber,
-  Status,
+  PciStatus,
   UncorrectableError,
   vendorSpecific,
   walkCapabilities,
@@ -45,10 +45,10 @@ describe('capability lists', () => {
   it('link standard capabilities from 0x34 with dword-aligned pointers', () => {
     const dev = full.create({ logger: silentLogger });
     expect(dev.config.size).toBe(4096);
-    expect(cfgRead(dev, Header.STATUS, 2) & Status.CAPABILITY_LIST).toBeTruthy();
+    expect(cfgRead(dev, PciHeader.STATUS, 2) & PciStatus.CAPABILITY_LIST).toBeTruthy();
     // Walk through guest-visible reads, as a driver would.
     const ids: number[] = [];
-    let ptr = cfgRead(dev, Header.CAPABILITY_LIST, 1);
+    let ptr = cfgRead(dev, PciHeader.CAPABILITY_LIST, 1);
     while (ptr !== 0) {
       expect(ptr % 4).toBe(0);
       expect(ptr).toBeGreaterThanOrEqual(0x40);
@@ -57,7 +57,7 @@ describe('capability lists', () => {
     }
     expect(ids).toEqual([CapabilityId.POWER_MANAGEMENT, CapabilityId.PCI_EXPRESS, CapabilityId.MSI, CapabilityId.MSIX, CapabilityId.VENDOR_SPECIFIC]);
     // Pointers are read-only.
-    cfgWrite(dev, Header.CAPABILITY_LIST, 1, 0x80);
+    cfgWrite(dev, PciHeader.CAPABILITY_LIST, 1, 0x80);
     cfgWrite(dev, 0x41, 1, 0);
     expect(walkCapabilities(dev.config).map((c) => c.id)).toEqual(ids);
   });
@@ -115,12 +115,12 @@ describe('Power Management soft reset', () => {
     });
     const dev = d.create({ logger: silentLogger });
     const pm = walkCapabilities(dev.config)[0]?.offset ?? 0;
-    cfgWrite(dev, Header.INTERRUPT_LINE, 1, 5);
+    cfgWrite(dev, PciHeader.INTERRUPT_LINE, 1, 5);
     cfgWrite(dev, pm + 4, 2, 3);
     expect(resets).toBe(0);
     cfgWrite(dev, pm + 4, 2, 0);
     expect(resets).toBe(1);
-    expect(cfgRead(dev, Header.INTERRUPT_LINE, 1)).toBe(0);
+    expect(cfgRead(dev, PciHeader.INTERRUPT_LINE, 1)).toBe(0);
   });
 });
 
@@ -167,11 +167,11 @@ describe('PCI Express', () => {
       },
     });
     const dev = d.create({ logger: silentLogger });
-    cfgWrite(dev, Header.COMMAND, 2, 0x6);
+    cfgWrite(dev, PciHeader.COMMAND, 2, 0x6);
     const at = find(dev, CapabilityId.PCI_EXPRESS);
     cfgWrite(dev, at + PcieReg.DEVCTL, 2, cfgRead(dev, at + PcieReg.DEVCTL, 2) | 0x8000);
     expect(resets).toBe(1);
-    expect(cfgRead(dev, Header.COMMAND, 2)).toBe(0);
+    expect(cfgRead(dev, PciHeader.COMMAND, 2)).toBe(0);
     expect(cfgRead(dev, at + PcieReg.DEVCTL, 2) & 0x8000).toBe(0); // reads 0
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Command, ConfigSpace, defineEndpoint, Header, mmio, Status } from '../src/index.ts';
+import { PciCommand, ConfigSpace, defineEndpoint, PciHeader, mmio, PciStatus } from '../src/index.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const basic = defineEndpoint({
@@ -47,16 +47,16 @@ describe('type-0 header', () => {
   it('exposes IDs, class, header type, subsystem and pin read-only', () => {
     const dev = basic.create({ logger: silentLogger });
     const ro: Array<[number, 1 | 2 | 4, number]> = [
-      [Header.VENDOR_ID, 2, 0x1b36],
-      [Header.DEVICE_ID, 2, 0x00f0],
-      [Header.REVISION_ID, 1, 1],
-      [Header.CLASS_PROG, 1, 0x00],
+      [PciHeader.VENDOR_ID, 2, 0x1b36],
+      [PciHeader.DEVICE_ID, 2, 0x00f0],
+      [PciHeader.REVISION_ID, 1, 1],
+      [PciHeader.CLASS_PROG, 1, 0x00],
       [0x0a, 2, 0xff00],
-      [Header.HEADER_TYPE, 1, 0],
-      [Header.SUBSYSTEM_VENDOR_ID, 2, 0x1af4],
-      [Header.SUBSYSTEM_ID, 2, 0x1100],
-      [Header.INTERRUPT_PIN, 1, 1],
-      [Header.ROM_ADDRESS, 4, 0],
+      [PciHeader.HEADER_TYPE, 1, 0],
+      [PciHeader.SUBSYSTEM_VENDOR_ID, 2, 0x1af4],
+      [PciHeader.SUBSYSTEM_ID, 2, 0x1100],
+      [PciHeader.INTERRUPT_PIN, 1, 1],
+      [PciHeader.ROM_ADDRESS, 4, 0],
     ];
     for (const [offset, size, value] of ro) {
       expect(cfgRead(dev, offset, size), `offset ${offset}`).toBe(value);
@@ -67,35 +67,35 @@ describe('type-0 header', () => {
 
   it('keeps Interrupt Line writable', () => {
     const dev = basic.create({ logger: silentLogger });
-    cfgWrite(dev, Header.INTERRUPT_LINE, 1, 11);
-    expect(cfgRead(dev, Header.INTERRUPT_LINE, 1)).toBe(11);
+    cfgWrite(dev, PciHeader.INTERRUPT_LINE, 1, 11);
+    expect(cfgRead(dev, PciHeader.INTERRUPT_LINE, 1)).toBe(11);
   });
 
   it('masks the command register to implemented bits', () => {
     const dev = basic.create({ logger: silentLogger });
-    cfgWrite(dev, Header.COMMAND, 2, 0xffff);
-    const cmd = cfgRead(dev, Header.COMMAND, 2);
-    expect(cmd & Command.MEMORY_SPACE).toBeTruthy();
-    expect(cmd & Command.BUS_MASTER).toBeTruthy();
-    expect(cmd & Command.INTERRUPT_DISABLE).toBeTruthy();
-    expect(cmd & Command.IO_SPACE).toBe(0); // no I/O BAR
-    expect(cmd & Command.SPECIAL_CYCLES).toBe(0);
+    cfgWrite(dev, PciHeader.COMMAND, 2, 0xffff);
+    const cmd = cfgRead(dev, PciHeader.COMMAND, 2);
+    expect(cmd & PciCommand.MEMORY_SPACE).toBeTruthy();
+    expect(cmd & PciCommand.BUS_MASTER).toBeTruthy();
+    expect(cmd & PciCommand.INTERRUPT_DISABLE).toBeTruthy();
+    expect(cmd & PciCommand.IO_SPACE).toBe(0); // no I/O BAR
+    expect(cmd & PciCommand.SPECIAL_CYCLES).toBe(0);
     expect(dev.busMasterEnabled).toBe(true);
   });
 
   it('clears status error bits on write-1 only and never sets them from the guest', () => {
     const dev = basic.create({ logger: silentLogger });
-    cfgWrite(dev, Header.STATUS, 2, 0xffff);
-    expect(cfgRead(dev, Header.STATUS, 2)).toBe(0); // guest cannot set anything
-    dev.commandStatus.setStatusBits(Status.RECEIVED_MASTER_ABORT | Status.SIGNALED_TARGET_ABORT);
-    cfgWrite(dev, Header.STATUS, 2, Status.RECEIVED_MASTER_ABORT);
-    expect(cfgRead(dev, Header.STATUS, 2)).toBe(Status.SIGNALED_TARGET_ABORT);
+    cfgWrite(dev, PciHeader.STATUS, 2, 0xffff);
+    expect(cfgRead(dev, PciHeader.STATUS, 2)).toBe(0); // guest cannot set anything
+    dev.commandStatus.setStatusBits(PciStatus.RECEIVED_MASTER_ABORT | PciStatus.SIGNALED_TARGET_ABORT);
+    cfgWrite(dev, PciHeader.STATUS, 2, PciStatus.RECEIVED_MASTER_ABORT);
+    expect(cfgRead(dev, PciHeader.STATUS, 2)).toBe(PciStatus.SIGNALED_TARGET_ABORT);
   });
 
-  it('sets Status.CAPABILITY_LIST only with capabilities', () => {
+  it('sets PciStatus.CAPABILITY_LIST only with capabilities', () => {
     const dev = basic.create({ logger: silentLogger });
-    expect(cfgRead(dev, Header.STATUS, 2) & Status.CAPABILITY_LIST).toBe(0);
-    expect(cfgRead(dev, Header.CAPABILITY_LIST, 1)).toBe(0);
+    expect(cfgRead(dev, PciHeader.STATUS, 2) & PciStatus.CAPABILITY_LIST).toBe(0);
+    expect(cfgRead(dev, PciHeader.CAPABILITY_LIST, 1)).toBe(0);
   });
 
   it('serves a whole-space read and reports out-of-range accesses as guest errors', () => {

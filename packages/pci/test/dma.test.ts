@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Command, DmaRefusedError, defineEndpoint, Header } from '../src/index.ts';
+import { PciCommand, DmaRefusedError, defineEndpoint, PciHeader } from '../src/index.ts';
 import { cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const def = defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 } });
@@ -19,14 +19,14 @@ describe('DMA gating', () => {
     expect(() => dev.handle.dma.directView(0x1000n, 8, false)).toThrow(DmaRefusedError);
     expect(ctx.dmaCalls).toEqual([]);
 
-    cfgWrite(dev, Header.COMMAND, 2, Command.BUS_MASTER);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.BUS_MASTER);
     expect(dev.handle.busMasterEnabled).toBe(true);
     await dev.handle.dma.write(0x1000n, new Uint8Array(8));
     expect(await dev.handle.dma.read(0x2000n, 4)).toHaveLength(4);
     expect(dev.handle.dma.directView(0x3000n, 16, true)).toBeUndefined();
     expect(ctx.dmaCalls).toEqual(['write 4096 8', 'read 8192 4', 'view 12288 16']);
 
-    cfgWrite(dev, Header.COMMAND, 2, 0);
+    cfgWrite(dev, PciHeader.COMMAND, 2, 0);
     await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toBeInstanceOf(DmaRefusedError);
   });
 });

@@ -1,7 +1,7 @@
 import { IrqIndex, mib } from '@p2pkit/base';
 import { IrqInfoFlags, RegionFlags, RegionIndex } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
-import { aer, Command, defineEndpoint, Header, inMemorySharedMemory, io, memory, mmappableAreas, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
+import { aer, PciCommand, defineEndpoint, PciHeader, heapBarMemory, io, memory, mmappableAreas, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
 import { cfgRead, cfgWrite, fakeContext, fakeMemfdProvider, silentLogger } from './fake-context.ts';
 
 const registers = new Map<number, bigint>();
@@ -52,7 +52,7 @@ describe('regions()', () => {
   });
 
   it('omits MMAP without a real fd', () => {
-    const dev = hello.create({ memory: inMemorySharedMemory, logger: silentLogger });
+    const dev = hello.create({ memory: heapBarMemory, logger: silentLogger });
     expect(dev.regions()[2]).toEqual({ index: 2, size: BigInt(mib(64)), flags: RegionFlags.READ | RegionFlags.WRITE });
     expect(dev.regions()[4]?.sparseMmap).toBeUndefined();
   });
@@ -134,8 +134,8 @@ describe('BAR accesses', () => {
     expect([...dev.regionRead(0, 4n, 2)]).toEqual([6, 0]);
     dev.regionWrite(0, 2n, new Uint8Array(1));
     expect(seen).toEqual([[2, 1]]);
-    cfgWrite(dev, Header.COMMAND, 2, Command.IO_SPACE);
-    expect(cfgRead(dev, Header.COMMAND, 2)).toBe(Command.IO_SPACE);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.IO_SPACE);
+    expect(cfgRead(dev, PciHeader.COMMAND, 2)).toBe(PciCommand.IO_SPACE);
   });
 });
 
@@ -153,18 +153,18 @@ describe('lifecycle', () => {
     });
     const dev = d.create({ logger: silentLogger });
     dev.attach(fakeContext());
-    cfgWrite(dev, Header.COMMAND, 2, Command.MEMORY_SPACE | Command.BUS_MASTER);
-    cfgWrite(dev, Header.BAR0, 4, 0xfe00_0000);
-    cfgWrite(dev, Header.INTERRUPT_LINE, 1, 10);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.MEMORY_SPACE | PciCommand.BUS_MASTER);
+    cfgWrite(dev, PciHeader.BAR0, 4, 0xfe00_0000);
+    cfgWrite(dev, PciHeader.INTERRUPT_LINE, 1, 10);
     dev.handle.raise();
     expect(dev.barAddress(0)).toBe(0xfe00_0000n);
     dev.reset();
-    expect(cfgRead(dev, Header.COMMAND, 2)).toBe(0);
-    expect(cfgRead(dev, Header.BAR0, 4)).toBe(0);
-    expect(cfgRead(dev, Header.INTERRUPT_LINE, 1)).toBe(0);
-    expect(cfgRead(dev, Header.STATUS, 2)).toBe(0);
+    expect(cfgRead(dev, PciHeader.COMMAND, 2)).toBe(0);
+    expect(cfgRead(dev, PciHeader.BAR0, 4)).toBe(0);
+    expect(cfgRead(dev, PciHeader.INTERRUPT_LINE, 1)).toBe(0);
+    expect(cfgRead(dev, PciHeader.STATUS, 2)).toBe(0);
     expect(dev.barAddress(0)).toBeUndefined();
-    expect(cfgRead(dev, Header.VENDOR_ID, 2)).toBe(1);
+    expect(cfgRead(dev, PciHeader.VENDOR_ID, 2)).toBe(1);
     dev.detach();
     expect(calls).toEqual(['setup false', 'attach true', 'reset false', 'detach false']);
   });

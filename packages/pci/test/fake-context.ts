@@ -1,7 +1,7 @@
 /** Test doubles: a recording DeviceContext and config-space access helpers. */
 import { type DeviceContext, type DmaSpace, type IrqIndexValue } from '@p2pkit/base';
 import { RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
-import type { SharedMemoryProvider } from '../src/index.ts';
+import type { BarMemoryProvider } from '../src/index.ts';
 
 export interface FakeContext extends DeviceContext {
   triggers: Array<{ index: IrqIndexValue; vector: number }>;
@@ -68,7 +68,7 @@ export function cfgWrite(dev: VfioUserDevice, offset: number, size: 1 | 2 | 4, v
 }
 
 /** A shared-memory provider handing out fake fds, recording closes. */
-export function fakeMemfdProvider(): SharedMemoryProvider & { closed: number[] } {
+export function fakeMemfdProvider(): BarMemoryProvider & { closed: number[] } {
   let next = 100;
   const closed: number[] = [];
   return {

@@ -1,6 +1,6 @@
 import { IrqIndex } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { CapabilityId, Command, defineEndpoint, Header, mmio, msi, msix, Status, walkCapabilities } from '../src/index.ts';
+import { CapabilityId, PciCommand, defineEndpoint, PciHeader, mmio, msi, msix, PciStatus, walkCapabilities } from '../src/index.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const def = defineEndpoint({
@@ -22,21 +22,21 @@ function setup() {
 const pba = (dev: ReturnType<typeof def.create>) => dev.regionRead(0, 0xc00n, 8)[0];
 
 describe('INTx', () => {
-  it('asserts the line, sets Status.Interrupt and honours Interrupt Disable', () => {
+  it('asserts the line, sets PciStatus.Interrupt and honours Interrupt Disable', () => {
     const { dev, ctx } = setup();
     ctx.enabled.add(IrqIndex.INTX);
     expect(dev.handle.interruptMode).toBe('intx');
     expect(dev.handle.raise()).toBe(true);
     expect(ctx.triggers).toEqual([{ index: IrqIndex.INTX, vector: 0 }]);
-    expect(cfgRead(dev, Header.STATUS, 2) & Status.INTERRUPT).toBeTruthy();
+    expect(cfgRead(dev, PciHeader.STATUS, 2) & PciStatus.INTERRUPT).toBeTruthy();
     dev.handle.lowerIntx();
-    expect(cfgRead(dev, Header.STATUS, 2) & Status.INTERRUPT).toBe(0);
+    expect(cfgRead(dev, PciHeader.STATUS, 2) & PciStatus.INTERRUPT).toBe(0);
 
-    cfgWrite(dev, Header.COMMAND, 2, Command.INTERRUPT_DISABLE);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.INTERRUPT_DISABLE);
     expect(dev.handle.raise()).toBe(false);
     expect(ctx.triggers).toHaveLength(1);
-    expect(cfgRead(dev, Header.STATUS, 2) & Status.INTERRUPT).toBeTruthy(); // status still reflects the line
-    cfgWrite(dev, Header.COMMAND, 2, 0); // re-enabling delivers the asserted line
+    expect(cfgRead(dev, PciHeader.STATUS, 2) & PciStatus.INTERRUPT).toBeTruthy(); // status still reflects the line
+    cfgWrite(dev, PciHeader.COMMAND, 2, 0); // re-enabling delivers the asserted line
     expect(ctx.triggers).toHaveLength(2);
   });
 
@@ -58,7 +58,7 @@ describe('MSI', () => {
     expect(dev.handle.interruptMode).toBe('msi');
     expect(dev.handle.raise(1)).toBe(false); // BME clear
     expect(dev.msi?.isPending(1)).toBe(true);
-    cfgWrite(dev, Header.COMMAND, 2, Command.BUS_MASTER); // delivers the pending vector
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.BUS_MASTER); // delivers the pending vector
     expect(ctx.triggers).toEqual([{ index: IrqIndex.MSI, vector: 1 }]);
     expect(dev.msi?.isPending(1)).toBe(false);
     cfgWrite(dev, msiAt + 0x10, 4, 0x1); // mask vector 0
@@ -80,7 +80,7 @@ describe('MSI-X', () => {
     expect(dev.handle.raise(1)).toBe(false); // BME clear
     expect(pba(dev)).toBe(0b0010);
     cfgWrite(dev, msixAt + 2, 2, 0xc000); // function mask
-    cfgWrite(dev, Header.COMMAND, 2, Command.BUS_MASTER);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.BUS_MASTER);
     expect(ctx.triggers).toEqual([]);
     expect(dev.handle.raise(3)).toBe(false);
     expect(pba(dev)).toBe(0b1010);
@@ -95,7 +95,7 @@ describe('MSI-X', () => {
   it('marks a vector pending when the client reports it masked', () => {
     const { dev, ctx, msixAt } = setup();
     ctx.enabled.add(IrqIndex.MSIX);
-    cfgWrite(dev, Header.COMMAND, 2, Command.BUS_MASTER);
+    cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.BUS_MASTER);
     cfgWrite(dev, msixAt + 2, 2, 0x8000);
     ctx.refuse.add(2);
     expect(dev.handle.raise(2)).toBe(false);

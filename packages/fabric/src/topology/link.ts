@@ -4,12 +4,11 @@
  * Per-lane raw rates and line encodings follow PCIe Base 6.0 §4.2 (8b/10b up to 5 GT/s,
  * 128b/130b for 8–32 GT/s, 1b/1b PAM4 with 242/256 FLIT efficiency from 64 GT/s).
  */
+import type { LinkWidth } from '@p2pkit/pci';
 
 /** PCIe generations the model knows. */
 export type PcieGen = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
-/** Negotiated link widths (PCIe Base 6.0 §4.2.4.10). */
-export type LinkWidth = 1 | 2 | 4 | 8 | 12 | 16 | 32;
 
 /** Transfer rate per lane (GT/s) and the fraction of raw bits that carry data after line encoding. */
 export const PCIE_GENERATIONS: Readonly<Record<PcieGen, { gts: number; encoding: string; efficiency: number }>> = {

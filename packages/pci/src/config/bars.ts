@@ -5,7 +5,7 @@
  * guest writes all-ones it reads back the size mask with the read-only type bits (QEMU's wmask model).
  */
 import { hex, isPowerOfTwo } from '@p2pkit/base';
-import { BarBits, Header } from './registers.ts';
+import { BarBits, PciHeader } from './registers.ts';
 import type { ConfigSpace } from './space.ts';
 
 export type BarIndex = 0 | 1 | 2 | 3 | 4 | 5;
@@ -52,7 +52,7 @@ export function validateBarLayouts(layouts: readonly BarLayout[]): void {
   }
 }
 
-const barOffset = (index: number): number => Header.BAR0 + 4 * index;
+const barOffset = (index: number): number => PciHeader.BAR0 + 4 * index;
 
 /** Low type bits of a BAR register. */
 export function barTypeBits(b: BarLayout): number {

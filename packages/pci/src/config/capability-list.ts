@@ -4,7 +4,7 @@
  * next[31:20]).
  */
 import type { Capability, ExtendedCapability } from '../capabilities/capability.ts';
-import { EXTENDED_CONFIG_START, HEADER_SIZE, Header, Status } from './registers.ts';
+import { EXTENDED_CONFIG_START, PCI_HEADER_SIZE, PciHeader, PciStatus } from './registers.ts';
 import type { ConfigSpace } from './space.ts';
 
 /** Where a capability landed and what its install returned. */
@@ -18,26 +18,26 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 /**
  * Places standard capabilities back to back (dword aligned) from 0x40, links them, sets the
- * Capabilities Pointer and the Status.CAPABILITY_LIST bit.
+ * Capabilities Pointer and the PciStatus.CAPABILITY_LIST bit.
  */
 export function installCapabilities(space: ConfigSpace, caps: readonly Capability[]): PlacedCapability<Capability>[] {
   const placed: PlacedCapability<Capability>[] = [];
-  let offset = HEADER_SIZE;
+  let offset = PCI_HEADER_SIZE;
   const offsets = caps.map((cap) => {
     if (cap.size < 2) throw new RangeError(`capability ${cap.kind}: size ${cap.size} too small`);
     const at = offset;
     offset = align4(offset + cap.size);
     return at;
   });
-  if (offset > 0x100) throw new RangeError(`standard capabilities need ${offset - HEADER_SIZE} bytes; only 192 fit below 0x100`);
+  if (offset > 0x100) throw new RangeError(`standard capabilities need ${offset - PCI_HEADER_SIZE} bytes; only 192 fit below 0x100`);
   caps.forEach((cap, i) => {
     const at = offsets[i] ?? 0;
     space.define({ offset: at, width: 1, value: cap.id });
     space.define({ offset: at + 1, width: 1, value: offsets[i + 1] ?? 0 });
     placed.push({ capability: cap, offset: at, state: cap.install(space, at) });
   });
-  space.define({ offset: Header.CAPABILITY_LIST, width: 1, value: offsets[0] ?? 0 });
-  if (caps.length > 0) space.update16(Header.STATUS, Status.CAPABILITY_LIST, 0);
+  space.define({ offset: PciHeader.CAPABILITY_LIST, width: 1, value: offsets[0] ?? 0 });
+  if (caps.length > 0) space.update16(PciHeader.STATUS, PciStatus.CAPABILITY_LIST, 0);
   return placed;
 }
 
@@ -82,10 +82,10 @@ export interface CapabilityListEntry {
 /** Walks the standard list as a guest would (for tests and diagnostics); stops on loops. */
 export function walkCapabilities(space: ConfigSpace): CapabilityListEntry[] {
   const out: CapabilityListEntry[] = [];
-  if ((space.get16(Header.STATUS) & Status.CAPABILITY_LIST) === 0) return out;
+  if ((space.get16(PciHeader.STATUS) & PciStatus.CAPABILITY_LIST) === 0) return out;
   const seen = new Set<number>();
-  let at = space.get8(Header.CAPABILITY_LIST) & ~3;
-  while (at !== 0 && !seen.has(at) && at >= HEADER_SIZE && at < 0x100) {
+  let at = space.get8(PciHeader.CAPABILITY_LIST) & ~3;
+  while (at !== 0 && !seen.has(at) && at >= PCI_HEADER_SIZE && at < 0x100) {
     seen.add(at);
     out.push({ id: space.get8(at), offset: at });
     at = space.get8(at + 1) & ~3;

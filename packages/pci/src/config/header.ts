@@ -3,7 +3,7 @@
  * BARs are handled by `bars.ts` and the capability pointer by `capability-list.ts`.
  */
 import type { ConfigSpace, RegisterSpec } from './space.ts';
-import { Command, Header, type InterruptPin, STATUS_RW1C, Status } from './registers.ts';
+import { PciCommand, PciHeader, type InterruptPin, STATUS_RW1C, PciStatus } from './registers.ts';
 
 /** Identity of a function. */
 export interface PciIds {
@@ -22,19 +22,19 @@ export interface HeaderOptions {
   ids: PciIds;
   /** Legacy INTx pin, 1 = INTA# ... 4 = INTD#; 0 or absent means no INTx. */
   interruptPin?: InterruptPin;
-  /** Whether the function decodes an I/O BAR (makes Command.IO_SPACE writable). */
+  /** Whether the function decodes an I/O BAR (makes PciCommand.IO_SPACE writable). */
   hasIoBar?: boolean;
 }
 
 /** Command bits a guest may set. I/O space only when there is an I/O BAR (PCI 3.0 §6.2.2). */
 function commandWritableBits(hasIoBar: boolean): number {
   return (
-    (hasIoBar ? Command.IO_SPACE : 0) |
-    Command.MEMORY_SPACE |
-    Command.BUS_MASTER |
-    Command.PARITY_ERROR_RESPONSE |
-    Command.SERR_ENABLE |
-    Command.INTERRUPT_DISABLE
+    (hasIoBar ? PciCommand.IO_SPACE : 0) |
+    PciCommand.MEMORY_SPACE |
+    PciCommand.BUS_MASTER |
+    PciCommand.PARITY_ERROR_RESPONSE |
+    PciCommand.SERR_ENABLE |
+    PciCommand.INTERRUPT_DISABLE
   );
 }
 
@@ -56,30 +56,30 @@ export function headerRegisters(options: HeaderOptions): RegisterSpec[] {
   const pin = options.interruptPin ?? 0;
   if (![0, 1, 2, 3, 4].includes(pin)) throw new RangeError(`interruptPin must be 0..4, got ${pin}`);
   return [
-    { offset: Header.VENDOR_ID, width: 2, value: ids.vendor },
-    { offset: Header.DEVICE_ID, width: 2, value: ids.device },
-    { offset: Header.COMMAND, width: 2, rw: commandWritableBits(options.hasIoBar ?? false) },
+    { offset: PciHeader.VENDOR_ID, width: 2, value: ids.vendor },
+    { offset: PciHeader.DEVICE_ID, width: 2, value: ids.device },
+    { offset: PciHeader.COMMAND, width: 2, rw: commandWritableBits(options.hasIoBar ?? false) },
     // Capability List is set by the capability builder; Interrupt Status is driven by INTx.
-    { offset: Header.STATUS, width: 2, rw1c: STATUS_RW1C },
-    { offset: Header.REVISION_ID, width: 1, value: ids.revision ?? 0 },
-    { offset: Header.CLASS_PROG, width: 1, value: ids.class & 0xff },
-    { offset: Header.CLASS_PROG + 1, width: 2, value: ids.class >>> 8 },
+    { offset: PciHeader.STATUS, width: 2, rw1c: STATUS_RW1C },
+    { offset: PciHeader.REVISION_ID, width: 1, value: ids.revision ?? 0 },
+    { offset: PciHeader.CLASS_PROG, width: 1, value: ids.class & 0xff },
+    { offset: PciHeader.CLASS_PROG + 1, width: 2, value: ids.class >>> 8 },
     // Cache Line Size is RW with no effect on PCIe (PCIe 6.0 §7.5.1.1.7); Latency Timer RO 0.
-    { offset: Header.CACHE_LINE_SIZE, width: 1, rw: 0xff },
-    { offset: Header.LATENCY_TIMER, width: 1 },
-    { offset: Header.HEADER_TYPE, width: 1, value: 0x00 },
-    { offset: Header.BIST, width: 1 },
-    { offset: Header.CARDBUS_CIS, width: 4 },
-    { offset: Header.SUBSYSTEM_VENDOR_ID, width: 2, value: ids.subsystemVendor ?? ids.vendor },
-    { offset: Header.SUBSYSTEM_ID, width: 2, value: ids.subsystem ?? ids.device },
+    { offset: PciHeader.CACHE_LINE_SIZE, width: 1, rw: 0xff },
+    { offset: PciHeader.LATENCY_TIMER, width: 1 },
+    { offset: PciHeader.HEADER_TYPE, width: 1, value: 0x00 },
+    { offset: PciHeader.BIST, width: 1 },
+    { offset: PciHeader.CARDBUS_CIS, width: 4 },
+    { offset: PciHeader.SUBSYSTEM_VENDOR_ID, width: 2, value: ids.subsystemVendor ?? ids.vendor },
+    { offset: PciHeader.SUBSYSTEM_ID, width: 2, value: ids.subsystem ?? ids.device },
     // No expansion ROM: the ROM BAR reads 0 and ignores writes.
-    { offset: Header.ROM_ADDRESS, width: 4 },
-    { offset: Header.CAPABILITY_LIST, width: 1 },
+    { offset: PciHeader.ROM_ADDRESS, width: 4 },
+    { offset: PciHeader.CAPABILITY_LIST, width: 1 },
     // Interrupt Line is a scratch register for software (PCI 3.0 §6.2.4).
-    { offset: Header.INTERRUPT_LINE, width: 1, rw: 0xff },
-    { offset: Header.INTERRUPT_PIN, width: 1, value: pin },
-    { offset: Header.MIN_GNT, width: 1 },
-    { offset: Header.MAX_LAT, width: 1 },
+    { offset: PciHeader.INTERRUPT_LINE, width: 1, rw: 0xff },
+    { offset: PciHeader.INTERRUPT_PIN, width: 1, value: pin },
+    { offset: PciHeader.MIN_GNT, width: 1 },
+    { offset: PciHeader.MAX_LAT, width: 1 },
   ];
 }
 
@@ -88,34 +88,34 @@ export class CommandStatus {
   constructor(private readonly space: ConfigSpace) {}
 
   get command(): number {
-    return this.space.get16(Header.COMMAND);
+    return this.space.get16(PciHeader.COMMAND);
   }
   get status(): number {
-    return this.space.get16(Header.STATUS);
+    return this.space.get16(PciHeader.STATUS);
   }
   get ioSpaceEnabled(): boolean {
-    return (this.command & Command.IO_SPACE) !== 0;
+    return (this.command & PciCommand.IO_SPACE) !== 0;
   }
   get memorySpaceEnabled(): boolean {
-    return (this.command & Command.MEMORY_SPACE) !== 0;
+    return (this.command & PciCommand.MEMORY_SPACE) !== 0;
   }
   /** Bus Master Enable: gates DMA and MSI/MSI-X (PCI 3.0 §6.2.2, PCIe 6.0 §7.5.1.1.3). */
   get busMasterEnabled(): boolean {
-    return (this.command & Command.BUS_MASTER) !== 0;
+    return (this.command & PciCommand.BUS_MASTER) !== 0;
   }
   /** Interrupt Disable: gates INTx only. */
   get interruptDisabled(): boolean {
-    return (this.command & Command.INTERRUPT_DISABLE) !== 0;
+    return (this.command & PciCommand.INTERRUPT_DISABLE) !== 0;
   }
   /** The Interrupt Status bit reflects the INTx level regardless of Interrupt Disable. */
   get interruptStatus(): boolean {
-    return (this.status & Status.INTERRUPT) !== 0;
+    return (this.status & PciStatus.INTERRUPT) !== 0;
   }
   setInterruptStatus(asserted: boolean): void {
-    this.space.update16(Header.STATUS, asserted ? Status.INTERRUPT : 0, asserted ? 0 : Status.INTERRUPT);
+    this.space.update16(PciHeader.STATUS, asserted ? PciStatus.INTERRUPT : 0, asserted ? 0 : PciStatus.INTERRUPT);
   }
   /** Device-side report of an error status bit (RW1C, cleared by the guest). */
   setStatusBits(bits: number): void {
-    this.space.update16(Header.STATUS, bits & STATUS_RW1C, 0);
+    this.space.update16(PciHeader.STATUS, bits & STATUS_RW1C, 0);
   }
 }

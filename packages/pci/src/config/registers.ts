@@ -4,7 +4,7 @@
  */
 
 /** Type-0 header register offsets (PCI 3.0 §6.1). */
-export const Header = {
+export const PciHeader = {
   VENDOR_ID: 0x00,
   DEVICE_ID: 0x02,
   COMMAND: 0x04,
@@ -29,14 +29,14 @@ export const Header = {
 } as const;
 
 /** End of the type-0 header; standard capabilities live in [0x40, 0x100). */
-export const HEADER_SIZE = 0x40;
+export const PCI_HEADER_SIZE = 0x40;
 /** Start of the extended configuration space (PCIe 6.0 §7.6). */
 export const EXTENDED_CONFIG_START = 0x100;
 export const CONVENTIONAL_CONFIG_SIZE = 256;
 export const EXTENDED_CONFIG_SIZE = 4096;
 
 /** Command register bits (PCI 3.0 §6.2.2). */
-export const Command = {
+export const PciCommand = {
   IO_SPACE: 1 << 0,
   MEMORY_SPACE: 1 << 1,
   BUS_MASTER: 1 << 2,
@@ -50,7 +50,7 @@ export const Command = {
 } as const;
 
 /** Status register bits (PCI 3.0 §6.2.3). */
-export const Status = {
+export const PciStatus = {
   IMMEDIATE_READINESS: 1 << 0,
   INTERRUPT: 1 << 3,
   CAPABILITY_LIST: 1 << 4,
@@ -66,12 +66,12 @@ export const Status = {
 
 /** Status bits that software clears by writing 1 (RW1C). */
 export const STATUS_RW1C =
-  Status.MASTER_DATA_PARITY_ERROR |
-  Status.SIGNALED_TARGET_ABORT |
-  Status.RECEIVED_TARGET_ABORT |
-  Status.RECEIVED_MASTER_ABORT |
-  Status.SIGNALED_SYSTEM_ERROR |
-  Status.DETECTED_PARITY_ERROR;
+  PciStatus.MASTER_DATA_PARITY_ERROR |
+  PciStatus.SIGNALED_TARGET_ABORT |
+  PciStatus.RECEIVED_TARGET_ABORT |
+  PciStatus.RECEIVED_MASTER_ABORT |
+  PciStatus.SIGNALED_SYSTEM_ERROR |
+  PciStatus.DETECTED_PARITY_ERROR;
 
 /** BAR low-bit encodings (PCI 3.0 §6.2.5.1). */
 export const BarBits = {

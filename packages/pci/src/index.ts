@@ -1,36 +1,39 @@
 /**
- * @p2pkit/pci: PCIe endpoints in TypeScript. Declare an endpoint with {@link defineEndpoint};
- * its instances implement the vfio-user `VfioUserDevice` contract.
+ * @p2pkit/pci: PCIe endpoints in TypeScript. Declare an endpoint with {@link defineEndpoint}
+ * (IDs, BARs with access callbacks, capabilities); its instances implement the vfio-user
+ * `VfioUserDevice` contract, so the library owns config space, BAR sizing and the standard
+ * capabilities while device code handles only its own registers.
+ *
+ * Config-space machinery that tests and tools need (ConfigSpace, capability walking, BAR regions)
+ * is in `@p2pkit/pci/internal`.
  */
 export { type AccessSize, type BarDeclaration, type BarReadHandler, type BarWriteHandler, type IoBar, io, type MemoryBar, memory, type MmioBar, mmio } from './bar.ts';
-export { BarRegion, mmappableAreas, PAGE_SIZE } from './bar-region.ts';
-export * from './capabilities/aer.ts';
+export { type BarMemory, type BarMemoryProvider, heapBarMemory } from './bar-memory.ts';
+export { aer, type AerCapability, type AerOutcome, type AerState, CorrectableError, UncorrectableError } from './capabilities/aer.ts';
 export type { Capability, ExtendedCapability } from './capabilities/capability.ts';
-export * from './capabilities/msi.ts';
-export * from './capabilities/msix.ts';
-export * from './capabilities/pci-express.ts';
-export * from './capabilities/power-management.ts';
-export * from './capabilities/serial-number.ts';
-export * from './capabilities/vendor-specific.ts';
-export { BAR_COUNT, type BarAddressListener, type BarIndex, type BarLayout, BarRegisters, barTypeBits, validateBarLayouts } from './config/bars.ts';
+export { msi, type MsiCapability, type MsiOptions, type MsiState } from './capabilities/msi.ts';
+export { msix, type MsixCapability, type MsixOptions, type MsixState } from './capabilities/msix.ts';
 export {
-  type CapabilityListEntry,
-  extendedHeader,
-  installCapabilities,
-  installExtendedCapabilities,
-  type PlacedCapability,
-  walkCapabilities,
-  walkExtendedCapabilities,
-} from './config/capability-list.ts';
-export { CommandStatus, type HeaderOptions, headerRegisters, type PciIds } from './config/header.ts';
-export * from './config/registers.ts';
-export * from './config/space.ts';
+  type LinkSpeed,
+  type LinkWidth,
+  pciExpress,
+  type PciExpressCapability,
+  type PciExpressEndpointOptions,
+  type PciExpressState,
+  PortType,
+  type TransferSize,
+} from './capabilities/pci-express.ts';
+export { powerManagement, type PowerManagementCapability, type PowerManagementOptions, type PowerManagementState, type PowerState } from './capabilities/power-management.ts';
+export { serialNumber, type SerialNumberCapability, type SerialNumberState } from './capabilities/serial-number.ts';
+export { vendorSpecific, type VendorSpecificCapability, type VendorSpecificOptions, type VendorSpecificState } from './capabilities/vendor-specific.ts';
+export type { BarIndex, BarLayout } from './config/bars.ts';
+export type { PciIds } from './config/header.ts';
+export { CapabilityId, ExtendedCapabilityId, type InterruptPin, PciCommand, PciHeader, PciStatus } from './config/registers.ts';
 export type { EndpointSpec } from './definition.ts';
-export { DmaRefusedError, type DmaRefusal, GatedDmaSpace } from './dma.ts';
+export { type DmaRefusal, DmaRefusedError } from './dma.ts';
 export { defineEndpoint, Endpoint, type EndpointDefinition, type EndpointInstanceOptions, type EndpointLogger } from './endpoint.ts';
 export type { BarHandle, EndpointHandle } from './handle.ts';
-export { InterruptController, type InterruptMode, type InterruptSources } from './interrupts.ts';
-export { heapBarMemory, type BarMemory, type BarMemoryProvider } from './bar-memory.ts';
+export { instanceState } from './instance-state.ts';
+export type { InterruptMode } from './interrupts.ts';
 export { memfdBarMemory } from './memfd-bar-memory.ts';
 export { serveEndpoint, type ServedEndpoint } from './serve.ts';
-export { instanceState } from './instance-state.ts';

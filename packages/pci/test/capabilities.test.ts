@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AerReg,
-  aer,
-  CapabilityId,
-  CorrectableError,
-  ExtendedCapabilityId,
-  defineEndpoint,
-  PciHeader,
-  mmio,
-  msi,
-  msix,
-  PcieReg,
-  pciExpress,
-  powerManagement,
-  serialNumber,
-  PciStatus,
-  UncorrectableError,
-  vendorSpecific,
-  walkCapabilities,
-  walkExtendedCapabilities,
-} from '../src/index.ts';
+import { aer, CapabilityId, CorrectableError, ExtendedCapabilityId, defineEndpoint, PciHeader, mmio, msi, msix, pciExpress, powerManagement, serialNumber, PciStatus, UncorrectableError, vendorSpecific } from '../src/index.ts';
+import { AerReg, PcieReg, walkCapabilities, walkExtendedCapabilities } from '../src/internal.ts';
 import { cfgRead, cfgWrite, silentLogger } from './fake-context.ts';
 
 const full = defineEndpoint({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PciCommand, ConfigSpace, defineEndpoint, PciHeader, mmio, PciStatus } from '../src/index.ts';
+import { PciCommand, defineEndpoint, PciHeader, mmio, PciStatus } from '../src/index.ts';
+import { ConfigSpace } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const basic = defineEndpoint({

@@ -1,7 +1,8 @@
 import { IrqIndex, mib } from '@p2pkit/base';
 import { IrqInfoFlags, RegionFlags, RegionIndex } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
-import { aer, PciCommand, defineEndpoint, PciHeader, heapBarMemory, io, memory, mmappableAreas, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
+import { aer, PciCommand, defineEndpoint, PciHeader, heapBarMemory, io, memory, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
+import { mmappableAreas } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, fakeMemfdProvider, silentLogger } from './fake-context.ts';
 
 const registers = new Map<number, bigint>();

@@ -1,6 +1,7 @@
 import { IrqIndex } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { CapabilityId, PciCommand, defineEndpoint, PciHeader, mmio, msi, msix, PciStatus, walkCapabilities } from '../src/index.ts';
+import { CapabilityId, PciCommand, defineEndpoint, PciHeader, mmio, msi, msix, PciStatus } from '../src/index.ts';
+import { walkCapabilities } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const def = defineEndpoint({

@@ -1,18 +1,16 @@
 /**
- * @p2pkit/vfio-user — the vfio-user protocol: codec, server (one device per socket), a TypeScript
- * client and an in-memory transport.
+ * @p2pkit/vfio-user — the vfio-user protocol: a server (one device per socket), a TypeScript
+ * client, and the transports they share. A device implements {@link VfioUserDevice}; most
+ * devices get it from `@p2pkit/pci`'s `defineEndpoint`.
+ *
+ * The wire codec, message constants and server internals are in `@p2pkit/vfio-user/internal`.
  */
-export * from './device.ts';
-export * from './protocol.ts';
-export * as codec from './codec.ts';
-export type { Header, Message } from './codec.ts';
-export { VfioUserError, MalformedMessageError } from './errors.ts';
-export type { Transport } from './transport.ts';
-export { SocketTransport } from './socket-transport.ts';
+export { type ClientMemoryRange, type ClientOptions, type RegionInfoReply, VfioUserClient } from './client.ts';
+export { type IrqInfo, IrqInfoFlags, type MmapArea, RegionFlags, RegionIndex, type RegionInfo, type VfioUserDevice } from './device.ts';
+export { MalformedMessageError, VfioUserError } from './errors.ts';
 export { MemoryTransport } from './memory-transport.ts';
-export { DmaWindowTable, type DmaWindow } from './dma-windows.ts';
-export { IrqTable } from './irq-table.ts';
-export { ServerDmaSpace } from './server-dma.ts';
+export { DmaMapFlags, IrqSetFlags } from './protocol.ts';
+export { type ServerOptions, VfioUserServer } from './server.ts';
 export { ClientSession, type SessionOptions } from './session.ts';
-export { VfioUserServer, type ServerOptions } from './server.ts';
-export { VfioUserClient, type ClientOptions, type RegionInfoReply } from './client.ts';
+export { SocketTransport } from './socket-transport.ts';
+export type { Transport } from './transport.ts';

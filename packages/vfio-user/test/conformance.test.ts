@@ -1,7 +1,8 @@
 import { Errno } from '@p2pkit/base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventFd, MappedRegion, SharedMemory, closeFd, openFdCount } from '@p2pkit/native';
-import { Command, HeaderFlags, IrqSetFlags as F, VfioUserClient, VfioUserError, codec } from '../src/index.ts';
+import { IrqSetFlags as F, VfioUserClient, VfioUserError } from '../src/index.ts';
+import { Command, HeaderFlags, codec } from '../src/internal.ts';
 import { RAM_BASE, RAM_SIZE, type Rig, rig, until } from './harness.ts';
 
 let r: Rig;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SharedMemory } from '@p2pkit/native';
 import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
 import { VfioUserClient, VfioUserServer } from '../src/index.ts';
-import type { Message } from '../src/index.ts';
+import { type Message } from '../src/internal.ts';
 import { ScratchDevice } from './scratch-device.ts';
 
 export const RAM_BASE = 0x1000_0000n;

@@ -44,7 +44,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint, type NvmeEndpoint, type NvmeStats } from '@p2pkit/nvme';
-import { boot, type Guest, type JobResult, provision, qemuNvme, Rig, topology } from '@p2pkit/testbed';
+import { qemuNvme, topology } from '@p2pkit/fabric';
+import { boot, type Guest, type JobResult, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
 
 class BenchError extends Error {}
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
   const provisioned = await provision();
   const dir = mkdtempSync(join(tmpdir(), 'p2pkit-bench-nvme-'));
   const log = recordingLogger();
-  const rig = new Rig({ logger: log });
+  let rig: Rig | undefined;
   const targets: Target[] = [
     { id: 'nvmeShadow', label: 'p2pkit shadow', serial: 'P2PK-SHADOW' },
     { id: 'nvmePoll', label: 'p2pkit poll', serial: 'P2PK-POLL' },
@@ -275,17 +276,20 @@ async function main(): Promise<void> {
       });
     }
     const [shadow, poll, mmio, qemu] = targets as [Target, Target, Target, Target];
-    const topo = topology().rootPort('rp0', (rp) =>
-      rp.switch('sw0', (sw) => {
-        sw.downstream('dn0').attach(rig.serve(shadow.id, (shadow.nvme as NvmeEndpoint).endpoint));
-        sw.downstream('dn1').attach(rig.serve(poll.id, (poll.nvme as NvmeEndpoint).endpoint));
-        sw.downstream('dn2').attach(rig.serve(mmio.id, (mmio.nvme as NvmeEndpoint).endpoint));
-        sw.downstream('dn3').attach(qemuNvme({ serial: qemu.serial, sizeMiB: SIZE_MIB, id: qemu.id }));
-      }),
-    );
-    rig.start(topo);
+    rig = new Rig({
+      topology: topology().rootPort('rp0', (rp) =>
+        rp.switch('sw0', (sw) => {
+          sw.downstream('dn0').attach(shadow.id);
+          sw.downstream('dn1').attach(poll.id);
+          sw.downstream('dn2').attach(mmio.id);
+          sw.downstream('dn3').attach(qemuNvme({ serial: qemu.serial, sizeMiB: SIZE_MIB, id: qemu.id }));
+        }),
+      ),
+      devices: { [shadow.id]: shadow.nvme as NvmeEndpoint, [poll.id]: poll.nvme as NvmeEndpoint, [mmio.id]: mmio.nvme as NvmeEndpoint },
+      logger: log,
+    });
     const tBoot = performance.now();
-    guest = await boot(topo, { provisioned, waitForNvme: 4 });
+    guest = await boot(rig.topology, { provisioned, waitForNvme: 4 });
     const bootS = (performance.now() - tBoot) / 1000;
     process.stderr.write(
       `[bench] guest ready in ${bootS.toFixed(1)} s; ${SIZE_MIB} MiB per namespace, ${RAMP} s ramp, ${SECONDS}/${SEQ_SECONDS} s per run; ` +
@@ -428,7 +432,7 @@ async function main(): Promise<void> {
     if (log.entries.some((e) => e.channel === 'device')) throw new BenchError('device-bug log entries during the run (see above)');
   } finally {
     await guest?.shutdown().catch(() => {});
-    rig.close();
+    rig?.close();
     for (const t of targets) await t.nvme?.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }

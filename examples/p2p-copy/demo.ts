@@ -6,9 +6,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderLinkChartHtml, renderLinkTable } from '@p2pkit/fabric';
+import { renderLinkChartHtml, renderLinkTable, topology } from '@p2pkit/fabric';
 import { createNvmeEndpoint } from '@p2pkit/nvme';
-import { boot, buildGuestTool, installTool, parseKeyValues, provision, Rig, topology } from '@p2pkit/testbed';
+import { boot, buildGuestTool, installTool, parseKeyValues, provision, Rig } from '@p2pkit/testbed';
 import { consoleLogger } from '@p2pkit/base';
 
 const MiB = 1 << 20;
@@ -23,18 +23,20 @@ const provisioned = await provision();
 step('starting two p2pkit NVMe controllers (A: 64 MiB CMB, B: 16 MiB CMB) on a modelled switch');
 const a = await createNvmeEndpoint({ serial: 'DEMO-A', model: 'p2pkit NVMe A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'a.img'), sizeBytes: 256 * MiB }] });
 const b = await createNvmeEndpoint({ serial: 'DEMO-B', model: 'p2pkit NVMe B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'b.img'), sizeBytes: 512 * MiB }] });
-const rig = new Rig({ logger: consoleLogger('p2pkit') });
-const topo = topology().rootPort('rp0', (rp) =>
-  rp.switch('sw0', (sw) => {
-    sw.downstream('dn0').attach(rig.serve('nvmeA', a.endpoint));
-    sw.downstream('dn1').attach(rig.serve('nvmeB', b.endpoint));
-  }),
-);
-rig.start(topo);
+const rig = new Rig({
+  topology: topology().rootPort('rp0', (rp) =>
+    rp.switch('sw0', (sw) => {
+      sw.downstream('dn0').attach('nvmeA');
+      sw.downstream('dn1').attach('nvmeB');
+    }),
+  ),
+  devices: { nvmeA: a, nvmeB: b },
+  logger: consoleLogger('p2pkit'),
+});
 
 try {
   step('booting the guest (TCG, about 10 s)');
-  await using guest = await boot(topo, { provisioned, waitForNvme: 2, kernelArgs: ['nvme.sgl_threshold=4096'] });
+  await using guest = await boot(rig.topology, { provisioned, waitForNvme: 2, kernelArgs: ['nvme.sgl_threshold=4096'] });
   console.log(`guest ready in ${(guest.bootMs / 1000).toFixed(1)} s`);
 
   step('what the guest sees');

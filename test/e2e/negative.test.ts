@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kv } from './guest-tool.ts';
-import { BootError, boot, type Guest, provision, type Provisioned, qemuNvme, topology, vfioUser } from '@p2pkit/testbed';
+import { qemuNvme, topology, vfioUser } from '@p2pkit/fabric';
+import { BootError, boot, type Guest, provision, type Provisioned } from '@p2pkit/testbed';
 
 const MiB = 1024 * 1024;
 const REFUSAL = 'do not share an upstream bridge or whitelisted host bridge';
@@ -19,7 +20,7 @@ describe('negative: provider and peer on the root bus', () => {
   let guest: Guest;
 
   beforeAll(async () => {
-    const rig = topology().rootBus(qemuNvme({ serial: 'cmb0', cmbMiB: 64 })).rootBus(qemuNvme({ serial: 'peer0' }));
+    const rig = topology().attach(qemuNvme({ serial: 'cmb0', cmbMiB: 64 }), qemuNvme({ serial: 'peer0' }));
     guest = await boot(rig, { provisioned });
     console.info(`[negative] boot ${(guest.bootMs / 1000).toFixed(1)} s`);
   });

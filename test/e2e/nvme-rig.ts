@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint, type NvmeEndpoint, type NvmeEndpointOptions } from '@p2pkit/nvme';
-import { type BootOptions, boot, type Guest, provision, Rig, topology } from '@p2pkit/testbed';
+import { topology } from '@p2pkit/fabric';
+import { type BootOptions, boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
 
 export interface NvmeScenario {
@@ -23,7 +24,6 @@ export async function bootNvmeSwitch(
   const provisioned = await provision();
   const dir = mkdtempSync(join(tmpdir(), 'p2pkit-e2e-nvme-'));
   const log = recordingLogger();
-  const rig = new Rig({ logger: log });
   const nvme = new Map<string, NvmeEndpoint>();
   for (const [id, o] of Object.entries(controllers)) {
     const { namespaceMiB = [1024], namespaceManagement, ...rest } = o;
@@ -38,15 +38,18 @@ export async function bootNvmeSwitch(
     );
   }
   const ids = [...nvme.keys()];
-  const topo = topology().rootPort('rp0', (rp) =>
-    rp.switch('sw0', (sw) => {
-      for (const [i, id] of ids.entries()) sw.downstream(`dn${i}`).attach(rig.serve(id, (nvme.get(id) as NvmeEndpoint).endpoint));
-    }),
-  );
-  rig.start(topo);
+  const rig = new Rig({
+    topology: topology().rootPort('rp0', (rp) =>
+      rp.switch('sw0', (sw) => {
+        for (const [i, id] of ids.entries()) sw.downstream(`dn${i}`).attach(id);
+      }),
+    ),
+    devices: Object.fromEntries(nvme),
+    logger: log,
+  });
   let guest: Guest;
   try {
-    guest = await boot(topo, { provisioned, waitForNvme: ids.length, ...boot_ });
+    guest = await boot(rig.topology, { provisioned, waitForNvme: ids.length, ...boot_ });
   } catch (e) {
     rig.close();
     for (const n of nvme.values()) await n.close();

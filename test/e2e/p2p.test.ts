@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNvmeEndpoint, type NvmeEndpoint } from '@p2pkit/nvme';
-import { boot, type Guest, provision, qemuNvme, Rig, topology } from '@p2pkit/testbed';
+import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
-import { readTrace, traceTotals } from '@p2pkit/fabric';
+import { qemuNvme, readTrace, topology, traceTotals } from '@p2pkit/fabric';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { buildGuestTool, kv } from './guest-tool.ts';
@@ -30,17 +30,19 @@ describe('p2p between p2pkit NVMe controllers on a modelled fabric', () => {
     dir = mkdtempSync(join(tmpdir(), 'p2pkit-e2e-p2p-'));
     a = await createNvmeEndpoint({ serial: 'P2P-A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 512 * MiB }] });
     b = await createNvmeEndpoint({ serial: 'P2P-B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'b.img'), sizeBytes: 512 * MiB }] });
-    rig = new Rig({ logger: log });
-    const topo = topology().rootPort('rp0', (rp) =>
-      rp.switch('sw0', (sw) => {
-        sw.downstream('dn0').attach(rig.serve('nvmeA', a.endpoint));
-        sw.downstream('dn1').attach(rig.serve('nvmeB', b.endpoint));
-        sw.downstream('dn2').attach(qemuNvme({ serial: 'QEMU-C', sizeMiB: 128, cmbMiB: 16, id: 'qemuC' }));
-      }),
-    );
-    rig.start(topo);
-    rig.declareForeignDevice('qemuC', [{ index: 2, size: 16 * MiB, prefetchable: true }]);
-    guest = await boot(topo, { provisioned, waitForNvme: 3, kernelArgs: ['nvme.sgl_threshold=4096'] });
+    // QEMU's own nvme sits on the same switch; the fabric learns its CMB BAR from the description.
+    rig = new Rig({
+      topology: topology().rootPort('rp0', (rp) =>
+        rp.switch('sw0', (sw) => {
+          sw.downstream('dn0').attach('nvmeA');
+          sw.downstream('dn1').attach('nvmeB');
+          sw.downstream('dn2').attach(qemuNvme({ serial: 'QEMU-C', sizeMiB: 128, cmbMiB: 16, id: 'qemuC' }));
+        }),
+      ),
+      devices: { nvmeA: a, nvmeB: b },
+      logger: log,
+    });
+    guest = await boot(rig.topology, { provisioned, waitForNvme: 3, kernelArgs: ['nvme.sgl_threshold=4096'] });
   });
 
   afterAll(async () => {

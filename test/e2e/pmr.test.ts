@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNvmeEndpoint } from '@p2pkit/nvme';
-import { boot, provision, Rig, topology } from '@p2pkit/testbed';
+import { topology } from '@p2pkit/fabric';
+import { boot, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
 import { afterAll, expect, it } from 'vitest';
 import { buildGuestTool, kv } from './guest-tool.ts';
@@ -24,11 +25,13 @@ async function lifetime(script: string) {
     namespaces: [{ path: join(dir, 'ns.img'), sizeBytes: 16 << 20 }],
     pmr: { path: join(dir, 'pmr.bin'), size: 4 << 20 },
   });
-  const rig = new Rig({ logger: recordingLogger() });
-  const topo = topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').attach(rig.serve('pmr0', nvme.endpoint))));
-  rig.start(topo);
+  const rig = new Rig({
+    topology: topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').attach('pmr0'))),
+    devices: { pmr0: nvme },
+    logger: recordingLogger(),
+  });
   try {
-    await using guest = await boot(topo, { provisioned, modules: [] });
+    await using guest = await boot(rig.topology, { provisioned, modules: [] });
     const bdf = (await guest.run('lspci -D -n -d 1b36:00f4 | cut -d" " -f1', { check: true })).stdout.trim();
     return await guest.run(`install -m755 "$JOB_IN/bar-rw" ./bar-rw; B=${bdf}; ${script}`, { files: { 'bar-rw': barTool }, timeoutMs: 30_000 });
   } finally {

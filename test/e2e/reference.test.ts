@@ -7,8 +7,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kv } from './guest-tool.ts';
-import { boot, type Guest, provision, qemuNvme, topology } from '@p2pkit/testbed';
-
+import { qemuNvme, topology } from '@p2pkit/fabric';
+import { boot, type Guest, provision } from '@p2pkit/testbed';
 
 const MiB = 1024 * 1024;
 

@@ -25,6 +25,7 @@ import { type AddressRange, AddressMap, type BarBacking, type BarRegistration, t
 import type { RouteDecision, TransferDirection } from './routing/route.ts';
 import { Router } from './routing/router.ts';
 import type { TopologyDescription } from './topology/description.ts';
+import { qemuServedBars } from './topology/devices.ts';
 import { Topology } from './topology/model.ts';
 import { TraceWriter } from './trace/trace-writer.ts';
 
@@ -76,6 +77,11 @@ export class Fabric implements DmaRouting {
     this.clock = options.clock ?? process.hrtime.bigint;
     this.t0 = this.clock();
     this.transactions$ = this.events.asObservable().pipe(share());
+    // Devices QEMU serves itself (e.g. its nvme's CMB) are peers too: declare their BARs up front.
+    for (const node of this.topology.allNodes()) {
+      const bars = node.device && qemuServedBars(node.device);
+      if (bars) this.registerEndpoint(node.id, { bars });
+    }
   }
 
   /** Nanoseconds since the fabric was created. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Errno } from '@p2pkit/base';
-import { Fabric, acsRedirect, fromQemuTopology, topology } from '../src/index.ts';
+import { Fabric, acsRedirect, topology } from '../src/index.ts';
 import { A_BAR, B_BAR, C_BAR, D_BAR, arrows, switchRig } from './helpers.ts';
 
 describe('routing', () => {
@@ -153,35 +153,5 @@ describe('routing', () => {
     expect(() => fabric.registerEndpoint('sw0')).toThrow(/not an endpoint/);
     expect(() => fabric.setBarAddress('a', 2, 0xf4001000n)).toThrow(/aligned/);
     expect(() => fabric.registerEndpoint('a')).toThrow(/already registered/);
-  });
-});
-
-describe('fromQemuTopology', () => {
-  it('converts the testbed plain topology, naming id-less devices like the testbed', () => {
-    const plain = {
-      rootBus: [{ kind: 'qemu-nvme' }],
-      rootPorts: [
-        {
-          id: 'rp0',
-          child: {
-            kind: 'switch' as const,
-            id: 'sw0',
-            downstream: [
-              { id: 'dn0', device: { kind: 'vfio-user', id: 'cmb0' } },
-              { id: 'dn1', device: { kind: 'qemu-nvme' } },
-              { id: 'dn2' },
-            ],
-          },
-        },
-        { id: 'rp1', child: { kind: 'vfio-user' } },
-        { id: 'rp2' },
-      ],
-    };
-    const desc = fromQemuTopology(plain, { endpoints: { cmb0: { mps: 128 } } });
-    const fabric = new Fabric(desc);
-    expect(fabric.topology.endpointIds()).toEqual(['dev0', 'cmb0', 'dev2', 'dev3']);
-    expect(fabric.topology.node('cmb0').mps).toBe(128);
-    expect(fabric.topology.pathToRoot('dev2')).toEqual(['dev2', 'dn1', 'sw0', 'rp0', 'host']);
-    expect(fabric.topology.switchUpstreamLinks().map((l) => l.id)).toEqual(['rp0']);
   });
 });

@@ -1,28 +1,8 @@
 /**
  * @p2pkit/testbed — provision QEMU (Debian sid) and a P2PDMA-capable guest kernel on a bookworm
- * host, describe PCIe topologies as data, boot TCG guests and run shell jobs inside them.
+ * host, boot TCG guests for a topology description (`@p2pkit/fabric`'s `topology()`), serve p2pkit
+ * devices on a fabric for them (`Rig`), and run shell jobs inside.
  */
-export {
-  type Device,
-  type DownstreamPort,
-  DownstreamPortBuilder,
-  devicesOf,
-  type QemuNvmeDevice,
-  type QemuNvmeOptions,
-  qemuNvme,
-  resolveTopology,
-  type RootPort,
-  RootPortBuilder,
-  type Switch,
-  SwitchBuilder,
-  type Topology,
-  TopologyBuilder,
-  topology,
-  validateTopology,
-  type VfioUserDevice,
-  type VfioUserOptions,
-  vfioUser,
-} from './topology.ts';
 export { type PlacedDevice, planTopology, type TopologyPlan } from './qemu-args.ts';
 export { BootError, type BootOptions, boot, Guest, qemuArgv } from './qemu.ts';
 export { GuestUnresponsiveError, JobError, type JobResult, type RunJobOptions } from './guest-runner.ts';
@@ -37,5 +17,5 @@ export {
   silentReporter,
 } from './provision/progress.ts';
 export { resolveCacheDir } from './provision/cache.ts';
-export { Rig, type RigOptions } from './rig.ts';
+export { Rig, type RigDevice, type RigOptions } from './rig.ts';
 export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';

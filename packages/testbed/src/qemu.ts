@@ -1,5 +1,6 @@
 /**
- * Boot a TCG guest for a topology and hand back a {@link Guest} (`await using guest = await boot(t)`).
+ * Boot a TCG guest for a topology description (`@p2pkit/fabric`'s `topology()`, the same one the
+ * fabric model reads) and hand back a {@link Guest} (`await using guest = await boot(t)`).
  *
  * Machine: q35, `-accel tcg`, shared memfd RAM, `-nographic -no-reboot -nic none`, the sid kernel
  * with our initramfs, the Debian root image as a throw-away snapshot (virtio-blk), a 9p share and a
@@ -10,11 +11,11 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TopologyBuilder, type TopologyDescription } from '@p2pkit/fabric';
 import { ControlChannel } from './control-channel.ts';
 import { GuestRunner, type JobResult, type RunJobOptions } from './guest-runner.ts';
 import { type Provisioned, provision } from './provision/index.ts';
 import { type PlacedDevice, planTopology } from './qemu-args.ts';
-import { type Topology, type TopologyBuilder, resolveTopology } from './topology.ts';
 
 /** Options of {@link boot}. */
 export interface BootOptions {
@@ -28,7 +29,10 @@ export interface BootOptions {
   cpu?: string;
   /** Modules the agent loads before reporting ready (default `['nvme']`; `[]` to touch BARs first). */
   modules?: readonly string[];
-  /** NVMe namespaces to wait for before ready (default: number of QEMU NVMe devices if `nvme` is loaded). */
+  /**
+   * NVMe namespaces to wait for before ready (default: number of QEMU NVMe devices if `nvme` is
+   * loaded; p2pkit NVMe devices are not counted, the testbed cannot tell what a vfio-user device is).
+   */
   waitForNvme?: number;
   /** Extra kernel command line words. */
   kernelArgs?: readonly string[];
@@ -62,7 +66,8 @@ export class Guest implements AsyncDisposable {
 
   /** @internal use {@link boot}. */
   constructor(
-    readonly topology: Topology,
+    /** The description this guest was booted from. */
+    readonly topology: TopologyDescription,
     /** Devices with their QEMU ids, buses and images. */
     readonly devices: readonly PlacedDevice[],
     readonly runDir: string,
@@ -184,17 +189,20 @@ async function newRunDir(runsDir: string): Promise<string> {
   return join(runsDir, `${stamp}-${process.pid}-${bootCounter++}`);
 }
 
-/** Boot `topo` and wait until the guest agent is ready to run jobs. */
-export async function boot(topo: Topology | TopologyBuilder, options: BootOptions = {}): Promise<Guest> {
-  const topology = resolveTopology(topo);
+/**
+ * Boot `topo` and wait until the guest agent is ready to run jobs. Every vfio-user endpoint must
+ * have its socket (a testbed `Rig` fills them in: `boot(rig.topology)`), and its server must listen.
+ */
+export async function boot(topo: TopologyDescription | TopologyBuilder, options: BootOptions = {}): Promise<Guest> {
+  const topology = topo instanceof TopologyBuilder ? topo.build() : topo;
   const p = options.provisioned ?? (await provision());
   const runDir = options.runDir ?? (await newRunDir(p.runsDir));
   const shareDir = join(runDir, 'share');
   const diskDir = join(runDir, 'disks');
   const plan = planTopology(topology, diskDir);
-  for (const d of plan.devices) {
-    if (d.device.kind === 'vfio-user' && !existsSync(d.device.socket)) {
-      throw new BootError(`vfio-user server socket ${d.device.socket} (device ${d.id}) does not exist: start the server before boot()`);
+  for (const { endpoint } of plan.devices) {
+    if (endpoint.device.kind === 'vfio-user' && !existsSync(endpoint.device.socket ?? '')) {
+      throw new BootError(`vfio-user server socket ${endpoint.device.socket} (device ${endpoint.id}) does not exist: start the server before boot()`);
     }
   }
   await mkdir(join(shareDir, 'jobs'), { recursive: true }); // creates runDir too
@@ -204,15 +212,16 @@ export async function boot(topo: Topology | TopologyBuilder, options: BootOption
   const ctlSocket = join(sockDir, 'ctl.sock');
   const cleanup = [shareDir, diskDir, ctlSocket, ...(sockDir === runDir ? [] : [sockDir])];
   for (const d of plan.devices) {
-    if (d.device.kind === 'qemu-nvme' && d.ownsImage && d.image) {
+    const device = d.endpoint.device;
+    if (device.kind === 'qemu-nvme' && d.ownsImage && d.image) {
       const fh = await open(d.image, 'w');
-      await fh.truncate(d.device.sizeMiB * 1024 * 1024);
+      await fh.truncate(device.sizeMiB * 1024 * 1024);
       await fh.close();
     }
   }
 
   const modules = options.modules ?? ['nvme'];
-  const nvmes = options.waitForNvme ?? (modules.includes('nvme') ? plan.devices.filter((d) => d.device.kind === 'qemu-nvme').length : 0);
+  const nvmes = options.waitForNvme ?? (modules.includes('nvme') ? plan.devices.filter((d) => d.endpoint.device.kind === 'qemu-nvme').length : 0);
   const append = [
     'console=ttyS0', 'quiet', 'panic=-1',
     `p2pkit.modules=${modules.join(',')}`, `p2pkit.nvmes=${nvmes}`,

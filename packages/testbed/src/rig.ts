@@ -1,87 +1,86 @@
 /**
- * A rig: p2pkit endpoints served from this process on one modelled PCIe fabric, placed in the same
- * topology that QEMU boots. The topology description drives both the fabric model and QEMU's argv.
+ * A rig: the p2pkit devices of one topology description, served from this process on one modelled
+ * PCIe fabric built from that same description, one vfio-user socket each. `rig.topology` is the
+ * description with the sockets filled in: boot exactly that.
  *
  * ```ts
- * const rig = new Rig();
- * const topo = topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => {
- *   sw.downstream('dn0').attach(rig.serve('nvme0', a.endpoint));
- *   sw.downstream('dn1').attach(rig.serve('nvme1', b.endpoint));
- * }));
- * rig.start(topo);                       // fabric + one vfio-user server per endpoint
- * await using guest = await boot(topo, { provisioned });
- * rig.fabric.link('rp0');                // bytes that crossed the switch upstream port
+ * const rig = new Rig({
+ *   topology: topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => {
+ *     sw.downstream('dn0').attach('nvmeA');
+ *     sw.downstream('dn1').attach('nvmeB');
+ *   })),
+ *   devices: { nvmeA: a, nvmeB: b },          // servable: instances, endpoints or declarations
+ * });
+ * await using guest = await boot(rig.topology, { provisioned });
+ * rig.fabric.link('rp0');                      // bytes that crossed the switch upstream port
  * ```
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Fabric, FabricEndpoint, fromQemuTopology } from '@p2pkit/fabric';
-import type { Endpoint } from '@p2pkit/pci';
 import { consoleLogger, type Logger } from '@p2pkit/base';
+import { endpointsOf, Fabric, FabricEndpoint, mapEndpoints, TopologyBuilder, type TopologyDescription } from '@p2pkit/fabric';
+import type { Endpoint } from '@p2pkit/pci';
 import { VfioUserServer } from '@p2pkit/vfio-user';
-import { resolveTopology, type Topology, type TopologyBuilder, type VfioUserDevice, vfioUser } from './topology.ts';
 
+/** What a rig serves for one endpoint id: an endpoint, or a device instance holding one. */
+export type RigDevice = Endpoint | { readonly endpoint: Endpoint };
+
+/** Options of a {@link Rig}. */
 export interface RigOptions {
+  /** The system: every endpoint attached by plain id (a vfio-user device without socket) is served here. */
+  topology: TopologyDescription | TopologyBuilder;
+  /** The p2pkit device for each such endpoint id. */
+  devices: Readonly<Record<string, RigDevice>>;
   /** Folder for the sockets (default: a new temporary folder, removed on close). */
   dir?: string;
   /** Log channels for every server (default: stderr). */
   logger?: Logger;
 }
 
+/** p2pkit devices on a fabric, each on its own vfio-user socket. Listening starts in the constructor. */
 export class Rig implements Disposable {
+  /** Folder holding the sockets. */
   readonly dir: string;
+  /** The fabric model, built from the same description. */
+  readonly fabric: Fabric;
+  /** The description with every served endpoint's socket filled in: give it to `boot()`. */
+  readonly topology: TopologyDescription;
+  /** The vfio-user server of each served endpoint id. */
   readonly servers = new Map<string, VfioUserServer>();
+  /** Each served endpoint as it sits on the fabric. */
   readonly devices = new Map<string, FabricEndpoint>();
-  #pending = new Map<string, { endpoint: Endpoint; socket: string }>();
-  #fabric: Fabric | undefined;
   readonly #ownsDir: boolean;
-  readonly #logger: Logger;
 
-  constructor(options: RigOptions = {}) {
+  constructor(options: RigOptions) {
+    const description = options.topology instanceof TopologyBuilder ? options.topology.build() : options.topology;
+    const wanted = endpointsOf(description).filter((ep) => ep.device.kind === 'vfio-user' && ep.device.socket === undefined);
+    const ids = new Set(wanted.map((ep) => ep.id));
+    for (const id of Object.keys(options.devices)) {
+      if (!ids.has(id)) throw new Error(`rig: device '${id}' is not a p2pkit endpoint (attached by plain id) of the topology`);
+    }
+    for (const id of ids) if (!(id in options.devices)) throw new Error(`rig: topology endpoint '${id}' has no device (add devices.${id})`);
+
     this.#ownsDir = !options.dir;
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'p2pkit-rig-'));
-    this.#logger = options.logger ?? consoleLogger('p2pkit');
-  }
-
-  /** Declare `endpoint` under topology id `id`; returns the QEMU device to attach to a port. */
-  serve(id: string, endpoint: Endpoint): VfioUserDevice {
-    if (this.#pending.has(id) || this.devices.has(id)) throw new Error(`rig: device id '${id}' used twice`);
-    const socket = join(this.dir, `${id}.sock`);
-    this.#pending.set(id, { endpoint, socket });
-    return vfioUser({ socket, id });
-  }
-
-  /** Build the fabric from `topology` and start listening (before QEMU boots). */
-  start(topology: Topology | TopologyBuilder): Fabric {
-    if (this.#fabric) throw new Error('rig: already started');
-    const fabric = new Fabric(fromQemuTopology(resolveTopology(topology)));
-    this.#fabric = fabric;
-    for (const [id, { endpoint, socket }] of this.#pending) {
-      const device = new FabricEndpoint(fabric, id, endpoint);
-      this.devices.set(id, device);
-      this.servers.set(id, VfioUserServer.listen(socket, device, { logger: this.#logger }));
+    const socketOf = (id: string) => join(this.dir, `${id}.sock`);
+    this.topology = mapEndpoints(description, (ep) => (ids.has(ep.id) ? { ...ep, device: { kind: 'vfio-user', socket: socketOf(ep.id) } } : ep));
+    this.fabric = new Fabric(this.topology);
+    const logger = options.logger ?? consoleLogger('p2pkit');
+    try {
+      for (const id of ids) {
+        const d = options.devices[id] as RigDevice;
+        const device = new FabricEndpoint(this.fabric, id, 'endpoint' in d ? d.endpoint : d);
+        this.devices.set(id, device);
+        this.servers.set(id, VfioUserServer.listen(socketOf(id), device, { logger }));
+      }
+    } catch (e) {
+      this.close();
+      throw e;
     }
-    this.#pending.clear();
-    return fabric;
   }
 
-  /**
-   * Tell the fabric about BARs of a device that p2pkit does not serve (e.g. QEMU's own nvme with a
-   * CMB, id from its topology entry), so transfers to it are routed as peer traffic through QEMU
-   * (DMA_READ/DMA_WRITE) instead of being taken for host memory. Addresses are learned later with
-   * `rig.fabric.setBarAddress(id, bar, address)`, e.g. from the guest's sysfs `resource` file.
-   */
-  declareForeignDevice(id: string, bars: { index: number; size: number; prefetchable?: boolean }[]): void {
-    this.fabric.registerEndpoint(id, { bars });
-  }
-
-  get fabric(): Fabric {
-    if (!this.#fabric) throw new Error('rig: not started');
-    return this.#fabric;
-  }
-
-  /** Stop every server and leave the fabric; endpoints themselves stay open (their owners close them). */
+  /** Stop every server and leave the fabric; the devices themselves stay open (their owners close them). */
   close(): void {
     for (const s of this.servers.values()) s.close();
     for (const d of this.devices.values()) d.close();

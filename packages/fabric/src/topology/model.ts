@@ -6,7 +6,7 @@
  * bus) and inside the root complex are not links and carry no counters.
  */
 import { type AcsSettings, acs } from './acs.ts';
-import type { EndpointDescription, PayloadSize, SwitchDescription, TopologyDescription } from './description.ts';
+import type { EndpointDescription, EndpointDevice, PayloadSize, SwitchDescription, TopologyDescription } from './description.ts';
 import { type LinkParameters, type LinkSpec, trainLink } from './link.ts';
 
 export type NodeKind = 'host-bridge' | 'root-port' | 'switch-upstream' | 'switch-downstream' | 'endpoint';
@@ -25,6 +25,8 @@ export interface FabricNode {
   /** Only meaningful for endpoints. */
   mrrs: PayloadSize;
   label?: string;
+  /** Endpoints only: how QEMU realises it (a p2pkit device over vfio-user, or QEMU's own). */
+  device?: EndpointDevice;
 }
 
 /** What is at the lower end of a link. */
@@ -47,6 +49,8 @@ export interface FabricLink {
 }
 
 const PAYLOAD_SIZES = new Set([128, 256, 512, 1024, 2048, 4096]);
+/** Functions of one device without ARI (PCIe Base 6.0 §2.2.4.2: 3-bit function number). */
+const MAX_FUNCTIONS = 8;
 
 function checkPayload(what: string, v: number): PayloadSize {
   if (!PAYLOAD_SIZES.has(v)) throw new RangeError(`${what}: ${v} is not a valid payload size (128..4096, power of two)`);
@@ -75,7 +79,7 @@ export class Topology {
     }
   }
 
-  private add(n: Omit<FabricNode, 'children'> & { label?: string }): FabricNode {
+  private add(n: Omit<FabricNode, 'children'>): FabricNode {
     if (this.nodes.has(n.id)) throw new Error(`duplicate topology id '${n.id}'`);
     const node: FabricNode = { ...n, children: [] };
     this.nodes.set(n.id, node);
@@ -93,6 +97,7 @@ export class Topology {
       acs: acs(),
       mps: checkPayload(ep.id, ep.mps ?? defaults.mps),
       mrrs: checkPayload(ep.id, ep.mrrs ?? defaults.mrrs),
+      device: ep.device,
     });
     if (ep.label !== undefined) node.label = ep.label;
     return node;
@@ -118,6 +123,7 @@ export class Topology {
         this.addBelowPort(dn);
       }
     } else if (port.endpoints.length > 0) {
+      if (port.endpoints.length > MAX_FUNCTIONS) throw new Error(`port ${port.id}: ${port.endpoints.length} functions on one device (at most ${MAX_FUNCTIONS})`);
       const eps = port.endpoints.map((ep) => this.addEndpoint(ep, port.id, port.id));
       this.linkMap.set(port.id, {
         id: port.id,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventFd, MappedRegion, SharedMemory, UnixListener, UnixStream, closeFd, openFdCount } from '../src/index.ts';
 import { readOnce, tempDir } from './helpers.ts';
+import { ftruncateSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 describe('MappedRegion', () => {
@@ -27,6 +28,41 @@ describe('MappedRegion', () => {
     const map = MappedRegion.map(mem.fd.fd, 0, 4096, 'r');
     expect(map.writable).toBe(false);
     expect(map.view(0, 1)[0]).toBe(3);
+    map.unmap();
+    mem.close();
+  });
+
+  it('maps more than one ArrayBuffer can hold (16 GiB sparse memfd): views per 1 GiB chunk, copies across chunks', () => {
+    const GiB = 2 ** 30;
+    const mem = SharedMemory.create('big', 4096);
+    ftruncateSync(mem.fd.fd, 16 * GiB); // sparse: no RAM used
+    const map = MappedRegion.map(mem.fd.fd, 0, 16 * GiB);
+    expect(() => map.bytes).toThrow(RangeError);
+    expect(map.tryView(4 * GiB - 8, 16)).toBeUndefined(); // crosses the 4 GiB chunk boundary
+    expect(() => map.view(4 * GiB - 8, 16)).toThrow(/view boundary/);
+    const data = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+    map.write(4 * GiB - 32, data);
+    const back = new Uint8Array(64);
+    map.readInto(4 * GiB - 32, back);
+    expect(back).toEqual(data);
+    const high = map.view(4 * GiB, 32);
+    expect(high).toEqual(data.subarray(32));
+    const onDisk = Buffer.alloc(64);
+    readSync(mem.fd.fd, onDisk, 0, 64, 4 * GiB - 32);
+    expect([...onDisk]).toEqual([...data]);
+    expect(() => map.readInto(16 * GiB - 8, new Uint8Array(16))).toThrow(RangeError);
+    map.unmap();
+    expect(() => map.tryView(0, 1)).toThrow(/unmapped/);
+    high[0] = 0xee; // a stale chunk view touches the placeholder, not the file
+    readSync(mem.fd.fd, onDisk, 0, 1, 4 * GiB);
+    expect(onDisk[0]).toBe(33);
+    mem.close();
+  });
+
+  it('refuses copies into a read-only mapping instead of faulting', () => {
+    const mem = SharedMemory.create('ro2', 4096);
+    const map = MappedRegion.map(mem.fd.fd, 0, 4096, 'r');
+    expect(() => map.write(0, Uint8Array.of(1))).toThrow(/read-only/);
     map.unmap();
     mem.close();
   });

@@ -93,11 +93,14 @@ export class DmaWindowTable {
     return undefined;
   }
 
-  /** Zero-copy bytes of a mapped window range with the needed permission, else undefined. */
+  /**
+   * Zero-copy bytes of a mapped window range with the needed permission, else undefined (also when
+   * the range crosses one of the mapping's view chunks: windows may exceed one ArrayBuffer).
+   */
   directView(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined {
     const w = this.find(address, length);
     if (!w?.region || (forWrite && !(w.flags & DmaMapFlags.WRITE))) return undefined;
-    return w.region.view(Number(address - w.address), length);
+    return w.region.tryView(Number(address - w.address), length);
   }
 
   #insertionIndex(address: bigint): number {

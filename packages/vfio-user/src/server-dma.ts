@@ -31,8 +31,8 @@ export class ServerDmaSpace implements DmaSpace {
     const out = new Uint8Array(length);
     const jobs: Promise<void>[] = [];
     for (const seg of this.#segments(address, length, false)) {
-      if (seg.view) {
-        out.set(seg.view, seg.at);
+      if (seg.mapped) {
+        seg.mapped.region.readInto(seg.mapped.offset, out.subarray(seg.at, seg.at + seg.length));
         this.counters.directBytes += seg.length;
       } else {
         jobs.push(this.#viaMessages('read', seg.address, seg.length).then((d) => out.set(d, seg.at)));
@@ -46,8 +46,8 @@ export class ServerDmaSpace implements DmaSpace {
     const jobs: Promise<unknown>[] = [];
     for (const seg of this.#segments(address, data.length, true)) {
       const part = data.subarray(seg.at, seg.at + seg.length);
-      if (seg.view) {
-        seg.view.set(part);
+      if (seg.mapped) {
+        seg.mapped.region.write(seg.mapped.offset, part);
         this.counters.directBytes += seg.length;
       } else {
         jobs.push(this.#viaMessages('write', seg.address, seg.length, part));
@@ -56,7 +56,10 @@ export class ServerDmaSpace implements DmaSpace {
     await Promise.all(jobs);
   }
 
-  /** Split a range at window boundaries; each piece is either a direct view or needs messages. */
+  /**
+   * Split a range at window boundaries; each piece is either in a mapped window (copied in place,
+   * piecewise across the mapping's view chunks) or needs messages.
+   */
   *#segments(address: bigint, length: number, forWrite: boolean) {
     let at = 0;
     while (at < length) {
@@ -71,8 +74,8 @@ export class ServerDmaSpace implements DmaSpace {
       } else {
         n = this.#gapLength(a, length - at);
       }
-      const view = w?.region ? w.region.view(Number(a - w.address), n) : undefined;
-      yield { at, address: a, length: n, view };
+      const mapped = w?.region ? { region: w.region, offset: Number(a - w.address) } : undefined;
+      yield { at, address: a, length: n, mapped };
       at += n;
     }
   }

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveEndpoint } from '@p2pkit/pci';
+import { serve } from '@p2pkit/fabric';
 import { RegionIndex, VfioUserClient } from '@p2pkit/vfio-user';
 import { copyThroughHello } from './drive.ts';
 import { Reg, hello } from './hello.ts';
@@ -14,7 +14,7 @@ import { Reg, hello } from './hello.ts';
 const dir = mkdtempSync(join(tmpdir(), 'p2pkit-demo-'));
 const socket = join(dir, 'hello.sock');
 try {
-  using served = serveEndpoint(hello, socket);
+  using served = serve(hello, { socket });
   console.log(`hello endpoint served at ${socket}`);
   const client = await VfioUserClient.connect(socket);
   const id = await client.read32(RegionIndex.CONFIG, 0);

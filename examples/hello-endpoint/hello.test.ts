@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveEndpoint } from '@p2pkit/pci';
+import { serve } from '@p2pkit/fabric';
 import { recordingLogger } from '@p2pkit/base';
 import { RegionIndex, VfioUserClient } from '@p2pkit/vfio-user';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 it('exposes its IDs and capabilities, a scratch register, and copies guest memory with an MSI-X interrupt', async () => {
   const log = recordingLogger();
-  using served = serveEndpoint(hello, join(dir, 'hello.sock'), { server: { logger: log } });
+  using served = serve(hello, { socket: join(dir, 'hello.sock'), logger: log });
   const client = await VfioUserClient.connect(served.server.path as string);
   expect(await client.read32(RegionIndex.CONFIG, 0)).toBe(0x00f01b36);
   expect((await client.read32(RegionIndex.CONFIG, 8)) >>> 8).toBe(0xff0000);
@@ -40,7 +40,7 @@ it('exposes its IDs and capabilities, a scratch register, and copies guest memor
 
 it('refuses DMA while bus mastering is off and reports it as a guest error', async () => {
   const log = recordingLogger();
-  using served = serveEndpoint(hello, join(dir, 'hello.sock'), { server: { logger: log } });
+  using served = serve(hello, { socket: join(dir, 'hello.sock'), logger: log });
   const client = await VfioUserClient.connect(served.server.path as string);
   await client.write32(RegionIndex.BAR0, Reg.LEN, 16);
   await client.write32(RegionIndex.BAR0, Reg.CTRL, 1);

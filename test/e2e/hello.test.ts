@@ -6,8 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ServedEndpoint, serveEndpoint } from '@p2pkit/pci';
-import { topology, vfioUser } from '@p2pkit/fabric';
+import { type ServedDevice, serve, topology, vfioUser } from '@p2pkit/fabric';
 import { boot, type Guest, provision } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
 import { RegionIndex } from '@p2pkit/vfio-user';
@@ -19,7 +18,7 @@ const helperSource = join(import.meta.dirname, '../../examples/hello-endpoint/gu
 
 describe('hello endpoint in a QEMU guest', () => {
   let guest: Guest;
-  let served: ServedEndpoint;
+  let served: ServedDevice;
   let dir: string;
   let bdf: string;
   const log = recordingLogger();
@@ -29,7 +28,7 @@ describe('hello endpoint in a QEMU guest', () => {
     const provisioned = await provision();
     dir = mkdtempSync(join(tmpdir(), 'p2pkit-e2e-hello-'));
     const socket = join(dir, 'hello.sock');
-    served = serveEndpoint(hello, socket, { server: { logger: log } });
+    served = serve(hello, { socket, logger: log });
     guest = await boot(
       topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').attach(vfioUser({ socket, id: 'hello0' })))),
       { provisioned, modules: [] },

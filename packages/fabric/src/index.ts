@@ -15,3 +15,4 @@ export * from './routing/index.ts';
 export * from './topology/index.ts';
 export * from './trace/index.ts';
 export * from './pci/join-fabric.ts';
+export { type Servable, type ServedDevice, type ServeOptions, serve } from './serve.ts';

@@ -7,6 +7,7 @@
 import { SharedMemory } from '@p2pkit/native';
 import {
   type BarIndex,
+  type DeviceInstance,
   defineEndpoint,
   type Endpoint,
   type EndpointHandle,
@@ -36,8 +37,8 @@ export interface NvmeEndpointOptions extends Omit<NvmeControllerOptions, 'cmb' |
   interruptPin?: 0 | 1;
 }
 
-/** A served NVMe function: give `endpoint` to a vfio-user server (or a fabric). */
-export interface NvmeEndpoint {
+/** An NVMe device instance: serve it (`serve()`, a testbed `Rig`); `controller` is its NVMe state. */
+export interface NvmeEndpoint extends DeviceInstance {
   readonly endpoint: Endpoint;
   readonly controller: NvmeController;
   /** Function-level resets seen (DEVICE_RESET from the client, or PCIe FLR from the guest). */
@@ -145,16 +146,18 @@ export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance:
     if (address !== undefined) controller.setBarAddress(bar, address);
   }
   if (endpoint.attached) attachHost(endpoint.handle);
+  const close = async () => {
+    await controller?.close();
+    endpoint.close();
+  };
   return {
     endpoint,
     controller,
     get functionResets() {
       return functionResets;
     },
-    async close() {
-      await controller?.close();
-      endpoint.close();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

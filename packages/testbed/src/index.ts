@@ -17,5 +17,5 @@ export {
   silentReporter,
 } from './provision/progress.ts';
 export { resolveCacheDir } from './provision/cache.ts';
-export { Rig, type RigDevice, type RigOptions } from './rig.ts';
+export { Rig, type RigOptions } from './rig.ts';
 export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';

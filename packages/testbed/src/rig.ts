@@ -19,26 +19,34 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { consoleLogger, type Logger } from '@p2pkit/base';
-import { endpointsOf, Fabric, FabricEndpoint, mapEndpoints, TopologyBuilder, type TopologyDescription } from '@p2pkit/fabric';
-import type { Endpoint } from '@p2pkit/pci';
-import { VfioUserServer } from '@p2pkit/vfio-user';
-
-/** What a rig serves for one endpoint id: an endpoint, or a device instance holding one. */
-export type RigDevice = Endpoint | { readonly endpoint: Endpoint };
+import {
+  endpointsOf,
+  Fabric,
+  mapEndpoints,
+  type Servable,
+  type ServedDevice,
+  serve,
+  TopologyBuilder,
+  type TopologyDescription,
+} from '@p2pkit/fabric';
+import type { VfioUserServer } from '@p2pkit/vfio-user';
 
 /** Options of a {@link Rig}. */
 export interface RigOptions {
   /** The system: every endpoint attached by plain id (a vfio-user device without socket) is served here. */
   topology: TopologyDescription | TopologyBuilder;
-  /** The p2pkit device for each such endpoint id. */
-  devices: Readonly<Record<string, RigDevice>>;
+  /** The p2pkit device for each such endpoint id: a device instance, an endpoint, or a declaration. */
+  devices: Readonly<Record<string, Servable>>;
   /** Folder for the sockets (default: a new temporary folder, removed on close). */
   dir?: string;
   /** Log channels for every server (default: stderr). */
   logger?: Logger;
 }
 
-/** p2pkit devices on a fabric, each on its own vfio-user socket. Listening starts in the constructor. */
+/**
+ * p2pkit devices on a fabric, each on its own vfio-user socket (`serve()` with the rig's fabric).
+ * Listening starts in the constructor: build the rig before `boot()`.
+ */
 export class Rig implements Disposable {
   /** Folder holding the sockets. */
   readonly dir: string;
@@ -46,10 +54,10 @@ export class Rig implements Disposable {
   readonly fabric: Fabric;
   /** The description with every served endpoint's socket filled in: give it to `boot()`. */
   readonly topology: TopologyDescription;
-  /** The vfio-user server of each served endpoint id. */
+  /** Each served endpoint id: its endpoint, server and fabric endpoint. */
+  readonly served = new Map<string, ServedDevice>();
+  /** The vfio-user server of each served endpoint id (`servers.get(id)?.session?.stats`). */
   readonly servers = new Map<string, VfioUserServer>();
-  /** Each served endpoint as it sits on the fabric. */
-  readonly devices = new Map<string, FabricEndpoint>();
   readonly #ownsDir: boolean;
 
   constructor(options: RigOptions) {
@@ -69,10 +77,9 @@ export class Rig implements Disposable {
     const logger = options.logger ?? consoleLogger('p2pkit');
     try {
       for (const id of ids) {
-        const d = options.devices[id] as RigDevice;
-        const device = new FabricEndpoint(this.fabric, id, 'endpoint' in d ? d.endpoint : d);
-        this.devices.set(id, device);
-        this.servers.set(id, VfioUserServer.listen(socketOf(id), device, { logger }));
+        const served = serve(options.devices[id] as Servable, { socket: socketOf(id), fabric: this.fabric, id, logger });
+        this.served.set(id, served);
+        this.servers.set(id, served.server);
       }
     } catch (e) {
       this.close();
@@ -80,12 +87,14 @@ export class Rig implements Disposable {
     }
   }
 
-  /** Stop every server and leave the fabric; the devices themselves stay open (their owners close them). */
+  /**
+   * Stop every server and leave the fabric. Device instances and endpoints stay open (their owners
+   * close them); endpoints the rig created from declarations are closed.
+   */
   close(): void {
-    for (const s of this.servers.values()) s.close();
-    for (const d of this.devices.values()) d.close();
+    for (const s of this.served.values()) s.close();
+    this.served.clear();
     this.servers.clear();
-    this.devices.clear();
     if (this.#ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 

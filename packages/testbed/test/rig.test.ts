@@ -18,18 +18,20 @@ const system = () =>
     rp.switch('sw0', (sw) => {
       sw.downstream('dn0').attach('a');
       sw.downstream('dn1').attach(qemuNvme({ serial: 'ref', cmbMiB: 16, id: 'qemuC' }));
+      sw.downstream('dn2').attach('b');
     }),
   );
 
 describe('Rig', () => {
   it('serves each p2pkit endpoint on its own socket, on a fabric built from the same description', async () => {
     using a = tiny.create();
-    const rig = new Rig({ topology: system(), devices: { a }, logger: recordingLogger() });
+    const rig = new Rig({ topology: system(), devices: { a, b: tiny }, logger: recordingLogger() });
+    const b = rig.served.get('b')?.endpoint;
     try {
       const [ep, ref] = endpointsOf(rig.topology);
       expect(ep?.device).toEqual({ kind: 'vfio-user', socket: `${rig.dir}/a.sock` });
       expect(ref?.device.kind).toBe('qemu-nvme');
-      expect(planTopology(rig.topology, '/d').devices.map((d) => d.endpoint.id)).toEqual(['a', 'qemuC']);
+      expect(planTopology(rig.topology, '/d').devices.map((d) => d.endpoint.id)).toEqual(['a', 'qemuC', 'b']);
       expect(rig.fabric.bars('a').map((b) => b.index)).toEqual([0, 2]);
       expect(rig.fabric.bars('qemuC').map((b) => b.index)).toEqual([2]); // declared from the description
 
@@ -43,11 +45,13 @@ describe('Rig', () => {
     }
     expect(existsSync(rig.dir)).toBe(false);
     expect(rig.fabric.isRegistered('a')).toBe(false);
+    expect(a.handle.memory(2).length).toBe(1 << 20); // the caller's endpoint stays open
+    expect(() => b?.handle.memory(2)).toThrow(); // the one the rig created from a declaration is closed
   });
 
   it('refuses devices the topology does not place and p2pkit endpoints without a device', () => {
     using a = tiny.create();
-    expect(() => new Rig({ topology: system(), devices: { a, b: a } })).toThrow(/device 'b' is not a p2pkit endpoint/);
-    expect(() => new Rig({ topology: system(), devices: {} })).toThrow(/endpoint 'a' has no device/);
+    expect(() => new Rig({ topology: system(), devices: { a, b: a, c: a } })).toThrow(/device 'c' is not a p2pkit endpoint/);
+    expect(() => new Rig({ topology: system(), devices: { b: a } })).toThrow(/endpoint 'a' has no device/);
   });
 });

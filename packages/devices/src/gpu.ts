@@ -10,14 +10,27 @@
  *   0x38 CE_STATUS     bit0 BUSY (ro), bit1 DONE, bit2 ERROR (write 1s to clear DONE/ERROR)
  *   0x3c CE_ERROR  ro  errno of the last failure (EFAULT 14, EPERM 1, ...), 0 after a success
  *   0x40 CE_COPIES ro  finished copies              0x48 CE_BYTES ro 64-bit, bytes copied in total
- * BAR2: VRAM, 64-bit prefetchable memory BAR (memfd-backed when served, so QEMU mmaps it).
+ * BAR2: VRAM, 64-bit prefetchable memory BAR (memfd-backed by default, so QEMU mmaps it).
  *
  * A copy ends with DONE or ERROR in CE_STATUS, then MSI-X vector 0. A range entirely inside this
  * GPU's own BAR2 is VRAM and accessed locally (it never leaves the device); anything else goes
  * through `dev.dma`, so on a fabric it is routed: peer BARs directly below a switch, RAM via the host.
  */
 import { DmaError, hex, isPowerOfTwo, mib } from '@p2pkit/base';
-import { DmaRefusedError, type EndpointDefinition, type EndpointHandle, defineEndpoint, instanceState, memory, mmio, msix, pciExpress } from '@p2pkit/pci';
+import {
+  type DeviceInstance,
+  DmaRefusedError,
+  type EndpointDefinition,
+  type EndpointHandle,
+  type EndpointInstanceOptions,
+  defineEndpoint,
+  instanceState,
+  memfdBarMemory,
+  memory,
+  mmio,
+  msix,
+  pciExpress,
+} from '@p2pkit/pci';
 
 // biome-ignore format: register map
 export const GpuReg = {
@@ -33,12 +46,37 @@ const EINVAL = 22;
 /** Largest piece the engine moves at once (QEMU's max_data_xfer_size). */
 const CHUNK = 1 << 20;
 
+/** Options of {@link createGpu}. */
 export interface GpuOptions {
   /** VRAM (BAR2) bytes: a power of two ≥ 2 MiB. Default 64 MiB. */
   vramSize?: number;
+  /** Instance name in logs and memfd names. Default `gpu`. */
   name?: string;
   /** PCI device ID under vendor 0x1b36. Default 0x00f2. */
   deviceId?: number;
+}
+
+/** A GPU stub instance: serve `endpoint`; `vram` is BAR2's bytes. */
+export interface GpuDevice extends DeviceInstance {
+  /** The VRAM (BAR2) as the copy engine and peers in this process see it. */
+  readonly vram: Uint8Array;
+}
+
+/**
+ * Creates a GPU stub. Memory BARs are memfds unless `instance.memory` says otherwise (the VRAM is
+ * then mappable by QEMU and reachable by peers on a fabric without messages).
+ */
+export async function createGpu(options: GpuOptions = {}, instance: EndpointInstanceOptions = {}): Promise<GpuDevice> {
+  const endpoint = gpu(options).create({ memory: memfdBarMemory, ...instance });
+  const close = async () => endpoint.close();
+  return {
+    endpoint,
+    get vram() {
+      return endpoint.handle.memory(GPU_VRAM_BAR);
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 interface GpuState {
@@ -47,8 +85,8 @@ interface GpuState {
   generation: number;
 }
 
-/** Declares a GPU stub endpoint; create instances with `.create({ memory: memfdBarMemory })`. */
-export function gpu(options: GpuOptions = {}): EndpointDefinition {
+/** The GPU stub's declaration (one per options; {@link createGpu} instantiates it). */
+function gpu(options: GpuOptions): EndpointDefinition {
   const vramSize = options.vramSize ?? mib(64);
   if (!Number.isSafeInteger(vramSize) || vramSize < mib(2) || !isPowerOfTwo(vramSize)) {
     throw new RangeError(`gpu: vramSize must be a power of two ≥ 2 MiB, got ${vramSize}`);

@@ -22,7 +22,17 @@
  * Interrupts are coalesced: one per drained TX batch (vector 1) and per drained RX burst (vector 0).
  */
 import { hex } from '@p2pkit/base';
-import { type EndpointDefinition, type EndpointHandle, defineEndpoint, mmio, msix, pciExpress } from '@p2pkit/pci';
+import {
+  type DeviceInstance,
+  type EndpointDefinition,
+  type EndpointHandle,
+  type EndpointInstanceOptions,
+  defineEndpoint,
+  memfdBarMemory,
+  mmio,
+  msix,
+  pciExpress,
+} from '@p2pkit/pci';
 
 // biome-ignore format: register map
 export const NicReg = {
@@ -40,7 +50,9 @@ const MAX_QUEUED_FRAMES = 1024;
 /** Field offsets inside a ring's registers. */
 const Ring = { BASE: 0, SIZE: 8, HEAD: 0xc, TAIL: 0x10 } as const;
 
+/** Options of {@link createNic}. */
 export interface NicOptions {
+  /** Instance name in logs. Default `nic`. */
   name?: string;
   /** "02:00:00:00:00:01" style; default a locally administered 02:50:32:50:xx:xx, distinct per instance. */
   mac?: string;
@@ -62,8 +74,25 @@ interface NicState {
 const nics = new WeakMap<EndpointHandle, NicState>();
 let instances = 0;
 
-/** Declares a NIC stub endpoint; connect two instances with {@link cable}. */
-export function nic(options: NicOptions = {}): EndpointDefinition {
+/** A NIC stub instance: serve `endpoint`; connect two with {@link cable}. */
+export interface NicDevice extends DeviceInstance {
+  /** Its MAC address, `02:50:32:50:00:01` style. */
+  readonly mac: string;
+}
+
+/** Creates a NIC stub (link down until {@link cable}d to another). */
+export async function createNic(options: NicOptions = {}, instance: EndpointInstanceOptions = {}): Promise<NicDevice> {
+  const endpoint = nic(options).create({ memory: memfdBarMemory, ...instance });
+  const mac = [...stateOf(endpoint).mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  const close = async () => {
+    unplug(stateOf(endpoint));
+    endpoint.close();
+  };
+  return { endpoint, mac, close, [Symbol.asyncDispose]: close };
+}
+
+/** The NIC stub's declaration ({@link createNic} instantiates it). */
+function nic(options: NicOptions): EndpointDefinition {
   const fixedMac = options.mac === undefined ? undefined : parseMac(options.mac);
   const nicState = (dev: EndpointHandle): NicState => nics.get(dev) as NicState;
   return defineEndpoint({
@@ -97,7 +126,7 @@ export function nic(options: NicOptions = {}): EndpointDefinition {
   });
 }
 
-/** Something holding a NIC instance: an `Endpoint`, a `FabricEndpoint`, or the handle itself. */
+/** Something holding a NIC instance: a `NicDevice`, its `Endpoint`, a `FabricEndpoint`, or the handle itself. */
 export type NicRef = EndpointHandle | { handle: EndpointHandle } | { endpoint: { handle: EndpointHandle } };
 
 /** Cables two NIC instances back to back (replacing earlier cables); returns the unplug function. */
@@ -115,7 +144,7 @@ export function cable(a: NicRef, b: NicRef): () => void {
 function stateOf(ref: NicRef): NicState {
   const dev = 'endpoint' in ref ? ref.endpoint.handle : 'handle' in ref ? ref.handle : ref;
   const s = nics.get(dev);
-  if (!s) throw new TypeError('cable: not a NIC instance (create it from nic())');
+  if (!s) throw new TypeError('cable: not a NIC instance (create it with createNic())');
   return s;
 }
 

@@ -1,10 +1,9 @@
 import { SharedMemory } from '@p2pkit/native';
 import { mib, recordingLogger } from '@p2pkit/base';
-import { memfdBarMemory } from '@p2pkit/pci';
 import { Fabric, FabricEndpoint, topology } from '@p2pkit/fabric';
 import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
-import { CeStatus, GPU_ID, GpuReg, gpu } from '../src/index.ts';
+import { CeStatus, createGpu, GPU_ID, GpuReg } from '../src/index.ts';
 import { connect, RAM, until } from './harness.ts';
 
 const BAR0 = 0xfe00_0000n;
@@ -31,17 +30,20 @@ async function copy(d: Driver, src: bigint, dst: bigint, length: number): Promis
 const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 
 describe('gpu', () => {
-  it('validates the VRAM size and declares a 3D controller with a 64-bit prefetchable VRAM BAR', () => {
-    const def = gpu();
-    expect(def.spec.ids.class).toBe(0x030200);
-    expect(def.spec.bars?.[2]).toMatchObject({ kind: 'memory', size: mib(64), bits: 64, prefetchable: true });
-    expect(() => gpu({ vramSize: mib(3) })).toThrow(RangeError);
-    expect(() => gpu({ vramSize: mib(1) })).toThrow(RangeError);
+  it('validates the VRAM size and declares a 3D controller with a 64-bit prefetchable memfd VRAM BAR', async () => {
+    await using dev = await createGpu();
+    expect(Buffer.from(dev.endpoint.regionRead(RegionIndex.CONFIG, 0x08n, 4)).readUInt32LE() >>> 8).toBe(0x030200);
+    expect(dev.endpoint.bars.layout(2)).toMatchObject({ space: 'memory', size: mib(64), is64: true, prefetchable: true });
+    expect(dev.vram.length).toBe(mib(64));
+    expect(dev.endpoint.regions().find((r) => r.index === RegionIndex.BAR2)?.fd).toBeDefined();
+    await expect(createGpu({ vramSize: mib(3) })).rejects.toThrow(RangeError);
+    await expect(createGpu({ vramSize: mib(1) })).rejects.toThrow(RangeError);
   });
 
   it('copies RAM → VRAM and VRAM → RAM, interrupts on completion, reports unmapped addresses as errors', async () => {
     const log = recordingLogger();
-    using dev = gpu({ vramSize: mib(2) }).create({ memory: memfdBarMemory });
+    await using gpu = await createGpu({ vramSize: mib(2) });
+    const dev = gpu.endpoint;
     const server = new VfioUserServer(dev, { logger: log });
     using d = await connect(server, { bar0: BAR0, bar2: VRAM.a }, 1);
     using ram = SharedMemory.create('ram', 1 << 20);
@@ -54,7 +56,7 @@ describe('gpu', () => {
     const data = pattern(300_000, 3);
     ram.bytes.set(data, 0);
     expect(await copy(d, RAM, VRAM.a + 0x1000n, data.length)).toBe(CeStatus.DONE);
-    expect(Buffer.compare(dev.handle.memory(2).subarray(0x1000, 0x1000 + data.length), data)).toBe(0);
+    expect(Buffer.compare(gpu.vram.subarray(0x1000, 0x1000 + data.length), data)).toBe(0);
     expect(Buffer.compare(await d.client.regionRead(RegionIndex.BAR2, 0x1000, 64), data.subarray(0, 64))).toBe(0);
     expect(d.irqs[0]!.drain()).toBe(1n);
 
@@ -96,12 +98,11 @@ describe('gpu', () => {
         )
         .build(),
     );
-    const def = gpu({ vramSize: mib(2) });
     const log = recordingLogger();
-    using a = def.create({ memory: memfdBarMemory });
-    using b = def.create({ memory: memfdBarMemory });
-    using fa = new FabricEndpoint(fabric, 'gpu0', a);
-    using fb = new FabricEndpoint(fabric, 'gpu1', b);
+    await using a = await createGpu({ vramSize: mib(2) });
+    await using b = await createGpu({ vramSize: mib(2) });
+    using fa = new FabricEndpoint(fabric, 'gpu0', a.endpoint);
+    using fb = new FabricEndpoint(fabric, 'gpu1', b.endpoint);
     using da = await connect(new VfioUserServer(fa, { logger: log }), { bar0: BAR0, bar2: VRAM.a }, 1);
     using db = await connect(new VfioUserServer(fb, { logger: log }), { bar0: BAR0 + 0x10_0000n, bar2: VRAM.b }, 1);
     using ram = SharedMemory.create('ram', 1 << 20);
@@ -117,16 +118,16 @@ describe('gpu', () => {
 
     // Own VRAM → peer VRAM: straight across the switch.
     expect(await copy(da, VRAM.a, VRAM.b + 0x4_0000n, data.length)).toBe(CeStatus.DONE);
-    expect(Buffer.compare(b.handle.memory(2).subarray(0x4_0000, 0x4_0000 + data.length), data)).toBe(0);
+    expect(Buffer.compare(b.vram.subarray(0x4_0000, 0x4_0000 + data.length), data)).toBe(0);
     const up2 = fabric.link('rp0');
     expect(up2.upstream.bytes + up2.downstream.bytes).toBe(0);
     const dn1 = fabric.link('dn1');
     expect(dn1.upstream.bytes + dn1.downstream.bytes).toBeGreaterThanOrEqual(data.length);
 
     // Peer VRAM → own VRAM (a read of the peer's BAR): also stays below the switch.
-    a.handle.memory(2).fill(0);
+    a.vram.fill(0);
     expect(await copy(da, VRAM.b + 0x4_0000n, VRAM.a + 0x10_0000n, data.length)).toBe(CeStatus.DONE);
-    expect(Buffer.compare(a.handle.memory(2).subarray(0x10_0000, 0x10_0000 + data.length), data)).toBe(0);
+    expect(Buffer.compare(a.vram.subarray(0x10_0000, 0x10_0000 + data.length), data)).toBe(0);
     const up3 = fabric.link('rp0');
     expect(up3.upstream.bytes + up3.downstream.bytes).toBe(0);
     expect(log.entries.filter((e) => e.channel !== 'info')).toEqual([]);

@@ -2,7 +2,7 @@ import { SharedMemory } from '@p2pkit/native';
 import { recordingLogger } from '@p2pkit/base';
 import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { expect, it } from 'vitest';
-import { cable, DESCRIPTOR_SIZE, DescFlags, NIC_ID, NicInt, NicReg, NicVector, nic } from '../src/index.ts';
+import { cable, createNic, DESCRIPTOR_SIZE, DescFlags, NIC_ID, NicInt, NicReg, NicVector } from '../src/index.ts';
 import { connect, RAM, until } from './harness.ts';
 
 type Driver = Awaited<ReturnType<typeof connect>>;
@@ -52,10 +52,12 @@ const reg = (d: Driver, off: number) => d.client.read32(RegionIndex.BAR0, off);
 
 it('two cabled NICs exchange frames by DMA through guest RAM, with RX/TX interrupts', async () => {
   const log = recordingLogger();
-  using a = nic().create();
-  using b = nic({ mac: '02:00:5e:10:20:30' }).create();
-  using da = await connect(new VfioUserServer(a, { logger: log }), { bar0: 0xfe00_0000n }, 2);
-  using db = await connect(new VfioUserServer(b, { logger: log }), { bar0: 0xfe10_0000n }, 2);
+  await using a = await createNic();
+  await using b = await createNic({ mac: '02:00:5e:10:20:30' });
+  expect(b.mac).toBe('02:00:5e:10:20:30');
+  expect(a.mac).toMatch(/^02:50:32:50:[0-9a-f]{2}:[0-9a-f]{2}$/);
+  using da = await connect(new VfioUserServer(a.endpoint, { logger: log }), { bar0: 0xfe00_0000n }, 2);
+  using db = await connect(new VfioUserServer(b.endpoint, { logger: log }), { bar0: 0xfe10_0000n }, 2);
   using ram = SharedMemory.create('ram', 1 << 20); // one guest, both NICs in it
   for (const d of [da, db]) await d.client.dmaMap({ address: RAM, size: BigInt(ram.size), flags: 3, fd: ram.fd.fd });
   const [la, lb] = [layout(0), layout(0x4_0000)];
@@ -141,13 +143,18 @@ it('two cabled NICs exchange frames by DMA through guest RAM, with RX/TX interru
   expect(await reg(db, NicReg.MAC_HI)).toBe(0x3020);
 });
 
-it('rejects MAC strings that are not six hex octets and objects that are not NICs', () => {
-  expect(() => nic({ mac: '02:00:00:00:00' })).toThrow(RangeError);
-  using x = nic().create();
-  using y = nic().create();
-  expect(x.handle.bar(0).size).toBe(0x4000);
-  expect(() => cable(x, { handle: { ...x.handle } })).toThrow(TypeError);
+it('rejects MAC strings that are not six hex octets and objects that are not NICs', async () => {
+  await expect(createNic({ mac: '02:00:00:00:00' })).rejects.toThrow(RangeError);
+  await using x = await createNic();
+  await using y = await createNic();
+  expect(x.endpoint.handle.bar(0).size).toBe(0x4000);
+  expect(() => cable(x, { handle: { ...x.endpoint.handle } })).toThrow(TypeError);
   cable(x, y);
-  const mac = (e: typeof x) => e.regionRead(RegionIndex.BAR0, BigInt(NicReg.MAC_LO), 8).slice(0, 6);
+  const link = (n: typeof x) => n.endpoint.regionRead(RegionIndex.BAR0, BigInt(NicReg.LINK), 4)[0];
+  expect(link(y)).toBe(1);
+  const mac = (n: typeof x) => n.endpoint.regionRead(RegionIndex.BAR0, BigInt(NicReg.MAC_LO), 8).slice(0, 6);
   expect(Buffer.compare(mac(x), mac(y))).not.toBe(0); // default MACs differ per instance
+  expect(x.mac).not.toBe(y.mac);
+  await x.close(); // closing one end unplugs the cable
+  expect(link(y)).toBe(0);
 });

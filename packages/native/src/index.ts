@@ -6,6 +6,7 @@ export { NativeError } from './errors.ts';
 export { OwnedFd, closeFd, dupFd, openFdCount } from './fd.ts';
 export { watchFd, type FdWatcher, type FdEvents } from './fd-watcher.ts';
 export { MappedRegion, type Protection } from './mmap.ts';
+export { type FileStat, fileStat } from './fstat.ts';
 export { SharedMemory, punchHole } from './memfd.ts';
 export { EventFd, signalEventFd } from './eventfd.ts';
 export { UnixStream, type ReceivedChunk } from './unix-stream.ts';

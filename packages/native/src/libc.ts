@@ -26,7 +26,18 @@ export const libc = {
   fallocate: lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
   eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
   dup: lib.func('int dup(int fd)'),
+  fstat: bindFstat(),
 };
+
+/** fstat(fd, struct stat *): exported by glibc ≥ 2.33; older glibc only has __fxstat(_STAT_VER = 1, ...). */
+function bindFstat(): (fd: number, buf: Buffer) => number {
+  try {
+    return lib.func('int fstat(int fd, void *buf)') as (fd: number, buf: Buffer) => number;
+  } catch {
+    const fxstat = lib.func('int __fxstat(int ver, int fd, void *buf)');
+    return (fd, buf) => fxstat(1, fd, buf) as number;
+  }
+}
 
 /** Constants from the x86_64 Linux ABI. */
 export const C = {

@@ -1,5 +1,7 @@
 import { constants } from 'node:buffer';
+import { Errno } from '@p2pkit/base';
 import { check, lastErrno, NativeError } from './errors.ts';
+import { fileStat } from './fstat.ts';
 import { C, koffi, libc, MAP_FAILED } from './libc.ts';
 
 export type Protection = 'r' | 'rw';
@@ -52,6 +54,12 @@ export class MappedRegion {
   /** mmap(MAP_SHARED) `length` bytes of `fd` at `offset`. The fd may be closed afterwards. */
   static map(fd: number, offset: bigint | number, length: number, prot: Protection = 'rw'): MappedRegion {
     if (!Number.isSafeInteger(length) || length <= 0) throw new RangeError('mapping length must be a positive safe integer');
+    // mmap(2) accepts a range past the end of a file, but the first touch there is SIGBUS: the
+    // whole process dies. Refuse it up front (regular files and memfds; others have no size).
+    const st = fileStat(fd);
+    if (st.isRegularFile && BigInt(offset) + BigInt(length) > st.size) {
+      throw new NativeError('mmap', Errno.EINVAL, `fd ${fd}: [${offset}, +${length}) beyond the end of the file (${st.size} bytes)`);
+    }
     const protBits = prot === 'rw' ? C.PROT_READ | C.PROT_WRITE : C.PROT_READ;
     const addr = libc.mmap(null, length, protBits, C.MAP_SHARED, fd, BigInt(offset)) as bigint;
     if (addr === MAP_FAILED || addr === null) throw new NativeError('mmap', lastErrno(), `fd ${fd}, ${length} bytes`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventFd, MappedRegion, SharedMemory, UnixListener, UnixStream, closeFd, openFdCount } from '../src/index.ts';
+import { EventFd, MappedRegion, SharedMemory, UnixListener, UnixStream, closeFd, fileStat, openFdCount } from '../src/index.ts';
 import { readOnce, tempDir } from './helpers.ts';
 import { ftruncateSync, readSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +68,13 @@ describe('MappedRegion', () => {
   });
 
   it('fails mapping beyond what the fd allows with a clear error', () => {
-    expect(() => MappedRegion.map(-1, 0, 4096)).toThrow(/mmap failed: EBADF/);
+    expect(() => MappedRegion.map(-1, 0, 4096)).toThrow(/failed: EBADF/);
+    // past the end of the file: mmap(2) would accept it and the first touch would be SIGBUS
+    const mem = SharedMemory.create('small', 4096);
+    expect(() => MappedRegion.map(mem.fd.fd, 0, 1 << 20)).toThrow(/mmap failed: EINVAL.*beyond the end of the file/);
+    expect(() => MappedRegion.map(mem.fd.fd, 4096, 4096)).toThrow(/beyond the end of the file/);
+    expect(fileStat(mem.fd.fd)).toMatchObject({ size: 4096n, isRegularFile: true });
+    mem.close();
   });
 });
 

@@ -1,5 +1,5 @@
 import { Errno } from '@p2pkit/base';
-import { MappedRegion, NativeError } from '@p2pkit/native';
+import { MappedRegion, NativeError, fileStat } from '@p2pkit/native';
 import { DmaMapFlags } from './protocol.ts';
 
 /** One DMA_MAP window of the client's address space. */
@@ -57,6 +57,7 @@ export class DmaWindowTable {
     const window: DmaWindow = { address, size, flags };
     if (fd !== undefined) {
       if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new WindowError('DMA window too large to map', Errno.ENOMEM);
+      checkBackingFile(fd, fdOffset, size);
       try {
         window.region = MappedRegion.map(fd, fdOffset, Number(size), flags & DmaMapFlags.WRITE ? 'rw' : 'r');
       } catch (e) {
@@ -112,5 +113,23 @@ export class DmaWindowTable {
       else hi = mid;
     }
     return lo;
+  }
+}
+
+/**
+ * The window must lie inside a regular file (a memfd, a tmpfs/hugetlbfs file): touching a mapping
+ * past the end of the file raises SIGBUS, which would kill the server (vfio-user.md DMA_MAP: the fd
+ * is "a file descriptor for the memory region"; Linux type1 refuses such maps with EINVAL too).
+ */
+function checkBackingFile(fd: number, offset: bigint, size: bigint): void {
+  let st: ReturnType<typeof fileStat>;
+  try {
+    st = fileStat(fd);
+  } catch (e) {
+    throw new WindowError(`DMA_MAP fd: ${(e as Error).message}`, e instanceof NativeError ? e.errno : Errno.EINVAL);
+  }
+  if (!st.isRegularFile) throw new WindowError(`DMA_MAP fd is not a regular file or memfd (mode 0o${st.mode.toString(8)})`, Errno.EINVAL);
+  if (offset + size > st.size) {
+    throw new WindowError(`DMA_MAP [offset 0x${offset.toString(16)}, +0x${size.toString(16)}) reaches beyond the end of the file (0x${st.size.toString(16)} bytes)`, Errno.EINVAL);
   }
 }

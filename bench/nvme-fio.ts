@@ -43,7 +43,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNvmeEndpoint, type NvmeEndpoint, type NvmeStats } from '@p2pkit/nvme';
+import { createNvme, type NvmeDevice, type NvmeStats } from '@p2pkit/nvme';
 import { qemuNvme, topology } from '@p2pkit/fabric';
 import { boot, type Guest, type JobResult, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
@@ -78,7 +78,7 @@ interface Target {
   id: string;
   label: string;
   serial: string;
-  nvme?: NvmeEndpoint;
+  nvme?: NvmeDevice;
 }
 
 interface Workload {
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
       [targets[2], 'mmio'],
     ] as const) {
       if (!t) continue;
-      t.nvme = await createNvmeEndpoint({
+      t.nvme = await createNvme({
         serial: t.serial,
         model: `p2pkit NVMe ${strategy}`,
         doorbellStrategy: strategy,
@@ -285,7 +285,7 @@ async function main(): Promise<void> {
           sw.downstream('dn3').attach(qemuNvme({ serial: qemu.serial, sizeMiB: SIZE_MIB, id: qemu.id }));
         }),
       ),
-      devices: { [shadow.id]: shadow.nvme as NvmeEndpoint, [poll.id]: poll.nvme as NvmeEndpoint, [mmio.id]: mmio.nvme as NvmeEndpoint },
+      devices: { [shadow.id]: shadow.nvme as NvmeDevice, [poll.id]: poll.nvme as NvmeDevice, [mmio.id]: mmio.nvme as NvmeDevice },
       logger: log,
     });
     const tBoot = performance.now();

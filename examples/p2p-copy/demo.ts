@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderLinkChartHtml, renderLinkTable, topology } from '@p2pkit/fabric';
-import { createNvmeEndpoint } from '@p2pkit/nvme';
+import { createNvme } from '@p2pkit/nvme';
 import { boot, buildGuestTool, installTool, parseKeyValues, provision, Rig } from '@p2pkit/testbed';
 import { consoleLogger } from '@p2pkit/base';
 
@@ -21,8 +21,8 @@ step('provisioning QEMU (Debian sid), the sid kernel and guest tools (cached aft
 const provisioned = await provision();
 
 step('starting two p2pkit NVMe controllers (A: 64 MiB CMB, B: 16 MiB CMB) on a modelled switch');
-const a = await createNvmeEndpoint({ serial: 'DEMO-A', model: 'p2pkit NVMe A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'a.img'), sizeBytes: 256 * MiB }] });
-const b = await createNvmeEndpoint({ serial: 'DEMO-B', model: 'p2pkit NVMe B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'b.img'), sizeBytes: 512 * MiB }] });
+const a = await createNvme({ serial: 'DEMO-A', model: 'p2pkit NVMe A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'a.img'), sizeBytes: 256 * MiB }] });
+const b = await createNvme({ serial: 'DEMO-B', model: 'p2pkit NVMe B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(out, 'b.img'), sizeBytes: 512 * MiB }] });
 const rig = new Rig({
   topology: topology().rootPort('rp0', (rp) =>
     rp.switch('sw0', (sw) => {

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNvmeEndpoint, type NvmeEndpoint, type NvmeEndpointOptions } from '@p2pkit/nvme';
+import { createNvme, type NvmeDevice, type NvmeOptions } from '@p2pkit/nvme';
 import { topology } from '@p2pkit/fabric';
 import { type BootOptions, boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
@@ -11,25 +11,25 @@ export interface NvmeScenario {
   guest: Guest;
   rig: Rig;
   log: RecordingLogger;
-  nvme: Map<string, NvmeEndpoint>;
+  nvme: Map<string, NvmeDevice>;
   dir: string;
   close(): Promise<void>;
 }
 
 /** Boots the given p2pkit NVMe controllers below one switch (rp0 → sw0 → dn<i>). */
 export async function bootNvmeSwitch(
-  controllers: Record<string, Omit<NvmeEndpointOptions, 'namespaces'> & { namespaceMiB?: number[]; namespaceManagement?: boolean }>,
+  controllers: Record<string, Omit<NvmeOptions, 'namespaces'> & { namespaceMiB?: number[]; namespaceManagement?: boolean }>,
   boot_: Partial<BootOptions> = {},
 ): Promise<NvmeScenario> {
   const provisioned = await provision();
   const dir = mkdtempSync(join(tmpdir(), 'p2pkit-e2e-nvme-'));
   const log = recordingLogger();
-  const nvme = new Map<string, NvmeEndpoint>();
+  const nvme = new Map<string, NvmeDevice>();
   for (const [id, o] of Object.entries(controllers)) {
     const { namespaceMiB = [1024], namespaceManagement, ...rest } = o;
     nvme.set(
       id,
-      await createNvmeEndpoint({
+      await createNvme({
         maxIoQueues: 8,
         ...rest,
         ...(namespaceManagement ? { namespaceDirectory: dir, totalCapacityBytes: 8 * 2 ** 30 } : {}),

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNvmeEndpoint, type NvmeEndpoint } from '@p2pkit/nvme';
+import { createNvme, type NvmeDevice } from '@p2pkit/nvme';
 import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
 import { qemuNvme, readTrace, topology, traceTotals } from '@p2pkit/fabric';
@@ -20,16 +20,16 @@ const tool = (args: string) => `install -m755 "$JOB_IN/nvme-copy" ./nvme-copy &&
 describe('p2p between p2pkit NVMe controllers on a modelled fabric', () => {
   let guest: Guest;
   let rig: Rig;
-  let a: NvmeEndpoint;
-  let b: NvmeEndpoint;
+  let a: NvmeDevice;
+  let b: NvmeDevice;
   let dir: string;
   const log = recordingLogger();
 
   beforeAll(async () => {
     const provisioned = await provision();
     dir = mkdtempSync(join(tmpdir(), 'p2pkit-e2e-p2p-'));
-    a = await createNvmeEndpoint({ serial: 'P2P-A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 512 * MiB }] });
-    b = await createNvmeEndpoint({ serial: 'P2P-B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'b.img'), sizeBytes: 512 * MiB }] });
+    a = await createNvme({ serial: 'P2P-A', cmb: { size: 64 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 512 * MiB }] });
+    b = await createNvme({ serial: 'P2P-B', cmb: { size: 16 * MiB }, maxIoQueues: 4, namespaces: [{ path: join(dir, 'b.img'), sizeBytes: 512 * MiB }] });
     // QEMU's own nvme sits on the same switch; the fabric learns its CMB BAR from the description.
     rig = new Rig({
       topology: topology().rootPort('rp0', (rp) =>

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNvmeEndpoint } from '@p2pkit/nvme';
+import { createNvme } from '@p2pkit/nvme';
 import { topology } from '@p2pkit/fabric';
 import { boot, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
@@ -20,7 +20,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** One server lifetime: serve the controller, boot a guest, run `script`, stop everything. */
 async function lifetime(script: string) {
   const provisioned = await provision();
-  const nvme = await createNvmeEndpoint({
+  const nvme = await createNvme({
     serial: 'PMR-0',
     namespaces: [{ path: join(dir, 'ns.img'), sizeBytes: 16 << 20 }],
     pmr: { path: join(dir, 'pmr.bin'), size: 4 << 20 },

@@ -24,7 +24,8 @@ import { NVME_CLASS_CODE, NvmeController, registerBytesFor } from './controller.
 import { NativeHolePuncher } from './native-hole-puncher.ts';
 import type { NvmeControllerOptions } from './options.ts';
 
-export interface NvmeEndpointOptions extends Omit<NvmeControllerOptions, 'cmb' | 'pmr'> {
+/** Options of {@link createNvme}: the controller's, plus PCI identity, CMB, PMR and INTx. */
+export interface NvmeOptions extends Omit<NvmeControllerOptions, 'cmb' | 'pmr'> {
   /** Instance name in logs and memfd names. */
   name?: string;
   /** PCI identity; default vendor 0x1b36 device 0x00f4 (class 010802 is what the nvme driver binds). */
@@ -38,7 +39,7 @@ export interface NvmeEndpointOptions extends Omit<NvmeControllerOptions, 'cmb' |
 }
 
 /** An NVMe device instance: serve it (`serve()`, a testbed `Rig`); `controller` is its NVMe state. */
-export interface NvmeEndpoint extends DeviceInstance {
+export interface NvmeDevice extends DeviceInstance {
   readonly endpoint: Endpoint;
   readonly controller: NvmeController;
   /** Function-level resets seen (DEVICE_RESET from the client, or PCIe FLR from the guest). */
@@ -51,7 +52,11 @@ const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(n));
 const PAGE = 4096;
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
-export async function createNvmeEndpoint(options: NvmeEndpointOptions, instance: EndpointInstanceOptions = {}): Promise<NvmeEndpoint> {
+/**
+ * Creates an NVMe device: the controller and its PCI function (memory BARs are memfds unless
+ * `instance.memory` says otherwise). Serve it with `serve()` or a testbed `Rig`; `close()` it after.
+ */
+export async function createNvme(options: NvmeOptions, instance: EndpointInstanceOptions = {}): Promise<NvmeDevice> {
   const maxIoQueues = options.maxIoQueues ?? 64;
   const vectors = options.interruptVectors ?? maxIoQueues + 1;
   const registerBytes = registerBytesFor(maxIoQueues, options.doorbellStride ?? 4);

@@ -29,5 +29,5 @@ export {
 } from './registry.ts';
 export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';
-export { createNvmeEndpoint, type NvmeEndpoint, type NvmeEndpointOptions } from './endpoint.ts';
+export { createNvme, type NvmeDevice, type NvmeOptions } from './endpoint.ts';
 export { NativeHolePuncher } from './native-hole-puncher.ts';

@@ -5,7 +5,7 @@ import { EventFd, MappedRegion, SharedMemory, closeFd } from '@p2pkit/native';
 import { IrqIndex, recordingLogger } from '@p2pkit/base';
 import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createNvmeEndpoint } from '../src/index.ts';
+import { createNvme } from '../src/index.ts';
 
 const RAM = 0x1000_0000n;
 let dir: string;
@@ -14,7 +14,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function serve(nvme: Awaited<ReturnType<typeof createNvmeEndpoint>>) {
+async function serve(nvme: Awaited<ReturnType<typeof createNvme>>) {
   const log = recordingLogger();
   const server = new VfioUserServer(nvme.endpoint, { logger: log });
   const [a, b] = MemoryTransport.pair();
@@ -26,7 +26,7 @@ async function serve(nvme: Awaited<ReturnType<typeof createNvmeEndpoint>>) {
 
 describe('NVMe endpoint over vfio-user', () => {
   it('is an NVMe-class function with registers in BAR0, an mmappable CMB in BAR2, and answers Identify through MSI-X', async () => {
-    const nvme = await createNvmeEndpoint({
+    const nvme = await createNvme({
       serial: 'EP0001',
       namespaces: [{ path: join(dir, 'ns1.img'), sizeBytes: 16 << 20 }],
       cmb: { size: 4 << 20 },
@@ -86,7 +86,7 @@ describe('NVMe endpoint over vfio-user', () => {
 
   it('keeps PMR contents across a server restart (file-backed BAR4)', async () => {
     const pmrPath = join(dir, 'pmr.bin');
-    const first = await createNvmeEndpoint({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
+    const first = await createNvme({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
     const { client } = await serve(first);
     const cap = (await client.regionRead(RegionIndex.BAR0, 0, 8)).readBigUInt64LE(0);
     expect((cap >> 56n) & 1n).toBe(1n); // PMRS
@@ -100,14 +100,14 @@ describe('NVMe endpoint over vfio-user', () => {
     client.close();
     await first.close();
 
-    const second = await createNvmeEndpoint({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
+    const second = await createNvme({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
     expect(Buffer.from(second.endpoint.handle.memory(4).subarray(100, 106)).toString()).toBe('durabl');
     await second.close();
   });
 
   it('refuses a CMB smaller than 2 MiB or not a power of two', async () => {
-    await expect(createNvmeEndpoint({ serial: 'X', cmb: { size: 1 << 20 } })).rejects.toThrow(/power of two ≥ 2 MiB/);
-    await expect(createNvmeEndpoint({ serial: 'X', cmb: { size: 3 << 20 } })).rejects.toThrow(/power of two/);
+    await expect(createNvme({ serial: 'X', cmb: { size: 1 << 20 } })).rejects.toThrow(/power of two ≥ 2 MiB/);
+    await expect(createNvme({ serial: 'X', cmb: { size: 3 << 20 } })).rejects.toThrow(/power of two/);
   });
 });
 

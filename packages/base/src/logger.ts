@@ -14,9 +14,19 @@ export interface Logger {
 /** The channel names of a {@link Logger}. */
 export type LogChannel = 'guest' | 'client' | 'device' | 'info';
 
-/** JSON for log details; bigints (addresses) print as hex instead of throwing. */
+/**
+ * JSON for log details, which never throws: bigints (bus addresses) print as hex — plain
+ * JSON.stringify throws on them, and a throwing log call inside an async device path became an
+ * unhandled rejection that killed the server — Errors as `Name: message`, and anything JSON cannot
+ * represent (cycles) as a placeholder.
+ */
 export function formatLogDetail(detail?: Record<string, unknown>): string {
-  return detail ? ` ${JSON.stringify(detail, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}` : '';
+  if (!detail) return '';
+  try {
+    return ` ${JSON.stringify(detail, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Error ? `${v.name}: ${v.message}` : v))}`;
+  } catch {
+    return ' [detail not serialisable]';
+  }
 }
 
 /** Writes each channel to stderr with its own prefix; `info` only when `verbose`. */

@@ -122,7 +122,7 @@ export class NvmeController implements ControllerCore {
       execute: (sq, entry) => this.executor.execute(sq, entry),
       raiseEvent: (e) => this.events.raise(e),
       guestError: (m, d) => this.guestError(m, d),
-      fatal: (m, d) => this.fatal(m, d),
+      fatal: (m, d, cause) => this.fatal(m, d, cause),
       vectorIdle: (v) => this.host?.clearInterrupt?.(v),
     });
     this.executor = new CommandExecutor({
@@ -192,9 +192,10 @@ export class NvmeController implements ControllerCore {
     else console.error(`[nvme ${this.options.serial}] ${message}`, detail ?? '');
   }
 
-  private fatal(message: string, detail?: Record<string, unknown>): void {
+  private fatal(message: string, detail?: Record<string, unknown>, cause: 'guest' | 'device' = 'device'): void {
     this.regs.csts |= Csts.CFS;
-    this.deviceError(`controller fatal status: ${message}`, detail);
+    if (cause === 'guest') this.guestError(`controller fatal status: ${message}`, detail);
+    else this.deviceError(`controller fatal status: ${message}`, detail);
   }
 
   // ---- BAR0 MMIO ---------------------------------------------------------------------------

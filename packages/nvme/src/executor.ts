@@ -72,7 +72,12 @@ export class CommandExecutor {
     } catch (err) {
       outcome = this.mapError(err, entry);
     }
-    if (outcome !== Deferred) ctx.complete(outcome);
+    try {
+      if (outcome !== Deferred) ctx.complete(outcome);
+    } catch (err) {
+      // Callers do not await I/O commands: a throw here would be an unhandled rejection (process exit).
+      this.d.deviceError(`posting the completion failed: ${(err as Error)?.message ?? String(err)}`, { sqid: entry.sqid, cid: entry.cid });
+    }
   }
 
   private async chain(ctx: CommandContext, i: number): Promise<CommandOutcome> {
@@ -96,6 +101,8 @@ export class CommandExecutor {
       if (err.guestMistake) this.d.guestError(err.message, { ...where, status: statusName(err.status), ...err.detail });
       return { status: err.status };
     }
+    // Any refused transfer — unmapped address, Bus Master Enable clear, function reset or client gone
+    // mid-I/O — is Data Transfer Error (§4.2.3.1, SC 04h), a guest-side condition, not a device bug.
     if (err instanceof DmaError) {
       this.d.stats.dataTransferErrors++;
       this.d.guestError(`data transfer failed: ${err.message}`, { ...where, address: err.address, length: err.length, errno: err.errno });

@@ -22,8 +22,11 @@ export interface QueueEngineDeps {
   execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void>;
   raiseEvent(e: AsyncEvent): void;
   guestError(message: string, detail?: Record<string, unknown>): void;
-  /** The controller cannot continue (CSTS.CFS). */
-  fatal(message: string, detail?: Record<string, unknown>): void;
+  /**
+   * The controller cannot continue (CSTS.CFS). `cause` 'guest': the host made it impossible (queue
+   * memory outside guest RAM, bus mastering off) — logged as a guest error, not as a device bug.
+   */
+  fatal(message: string, detail?: Record<string, unknown>, cause?: 'guest' | 'device'): void;
   /** Every CQ on `vector` is empty again (pin-based interrupts deassert). */
   vectorIdle(vector: number): void;
 }
@@ -176,7 +179,10 @@ export class QueueEngine {
     }
     sq.running = true;
     const epoch = this.epoch;
-    this.d.schedule(() => void this.drain(sq, epoch));
+    this.d.schedule(() => {
+      // drain() handles its own failures; this catch keeps a bug there from becoming an unhandled rejection.
+      this.drain(sq, epoch).catch((err: unknown) => this.d.fatal(`SQ ${sq.id} worker failed: ${(err as Error)?.message ?? String(err)}`));
+    });
   }
 
   private stale(sq: SubmissionQueue, epoch: number): boolean {
@@ -210,7 +216,10 @@ export class QueueEngine {
             sq.head = (sq.head + 1) % sq.size;
             sq.inflight++;
             const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
-            const run = this.d.execute(sq, entry).finally(() => this.retire(sq));
+            const run = this.d
+              .execute(sq, entry)
+              .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
+              .finally(() => this.retire(sq));
             if (sq.id === 0) await run;
           }
         }
@@ -224,8 +233,9 @@ export class QueueEngine {
       }
     } catch (err) {
       if (err instanceof DmaError) {
+        // No completion can be posted for an entry never fetched: CSTS.CFS is what the host sees (§3.5.3).
         this.d.guestError('submission queue entry fetch failed', { sqid: sq.id, address: err.address, errno: err.errno });
-        this.d.fatal(`SQ ${sq.id} fetch failed`, { address: err.address });
+        this.d.fatal(`SQ ${sq.id} fetch failed`, { address: err.address }, 'guest');
       } else {
         this.d.fatal(`SQ ${sq.id} worker failed: ${(err as Error).message}`);
       }
@@ -347,9 +357,12 @@ export class QueueEngine {
     cq.chain = cq.chain
       .then(() => this.writeCompletions(cq, epoch))
       .catch((err: unknown) => {
-        if (err instanceof DmaError)
+        if (err instanceof DmaError) {
           this.d.guestError('completion queue write failed', { cqid: cq.id, address: err.address, errno: err.errno });
-        this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error).message}`);
+          this.d.fatal(`CQ ${cq.id} post failed: ${err.message}`, { address: err.address }, 'guest');
+        } else {
+          this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error)?.message ?? String(err)}`);
+        }
       });
   }
 

@@ -1,20 +1,27 @@
 /** Device-initiated memory access, gated by Bus Master Enable (PCI 3.0 §6.2.2, PCIe 6.0 §7.5.1.1.3). */
-import { type DeviceContext, type DmaSpace, hex } from '@p2pkit/base';
+import { type DeviceContext, DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
 
 /** Why a DMA was refused before reaching the client. */
 export type DmaRefusal = 'bus-master-disabled' | 'detached';
 
-/** Thrown (or rejected) when the device attempts DMA it is not allowed to issue. */
-export class DmaRefusedError extends Error {
+/**
+ * Thrown (or rejected) when the device attempts DMA it is not allowed to issue. It is a
+ * {@link DmaError} (EPERM while Bus Master Enable is clear, ENODEV while detached), so device models
+ * treat it like any refused transfer (NVMe: Data Transfer Error), never as a device bug.
+ */
+export class DmaRefusedError extends DmaError {
   constructor(
     readonly reason: DmaRefusal,
-    readonly address: bigint,
-    readonly length: number,
+    address: bigint,
+    length: number,
   ) {
     super(
       reason === 'bus-master-disabled'
         ? `DMA of ${length} bytes at ${hex(address)} refused: Bus Master Enable is clear in the Command register`
         : `DMA of ${length} bytes at ${hex(address)} refused: no vfio-user client is attached`,
+      address,
+      length,
+      reason === 'bus-master-disabled' ? Errno.EPERM : Errno.ENODEV,
     );
     this.name = 'DmaRefusedError';
   }

@@ -2,7 +2,7 @@
  * `defineEndpoint`: turns an {@link EndpointSpec} into instances implementing the vfio-user
  * {@link VfioUserDevice} contract (regions, IRQ info, config space, BARs, reset, attach/detach).
  */
-import { type DeviceContext, hex, IrqIndex } from '@p2pkit/base';
+import { type DeviceContext, formatLogDetail, hex, IrqIndex } from '@p2pkit/base';
 import { type IrqInfo, IrqInfoFlags, type RegionInfo, RegionFlags, RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
 import { type AccessReporter, BarRegion } from './bar-region.ts';
 import type { AerState } from './capabilities/aer.ts';
@@ -325,7 +325,8 @@ export class Endpoint implements VfioUserDevice, Disposable {
         return bytes;
       },
       guestError: (message, detail) => this.#guestError(message, detail),
-      deviceError: (message, detail) => this.#deviceError(detail ? `${message} ${JSON.stringify(detail)}` : message, 'device'),
+      // formatLogDetail: details carry bigint addresses, which JSON.stringify throws on.
+      deviceError: (message, detail) => this.#deviceError(`${message}${formatLogDetail(detail)}`, 'device'),
       aer: this.aer,
     };
   }

@@ -1,3 +1,4 @@
+import { DmaError, Errno } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
 import { PciCommand, DmaRefusedError, defineEndpoint, PciHeader } from '../src/index.ts';
 import { cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
@@ -28,5 +29,24 @@ describe('DMA gating', () => {
 
     cfgWrite(dev, PciHeader.COMMAND, 2, 0);
     await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toBeInstanceOf(DmaRefusedError);
+  });
+
+  it('a refusal is a DmaError (EPERM with BME clear, ENODEV detached), so device models treat it as a transfer error', async () => {
+    const dev = def.create({ logger: silentLogger });
+    await expect(dev.handle.dma.read(0x1000n, 4)).rejects.toMatchObject({ errno: Errno.ENODEV, address: 0x1000n });
+    dev.attach(fakeContext());
+    await expect(dev.handle.dma.read(0x1000n, 4)).rejects.toBeInstanceOf(DmaError);
+    await expect(dev.handle.dma.read(0x1000n, 4)).rejects.toMatchObject({ errno: Errno.EPERM, reason: 'bus-master-disabled' });
+  });
+
+  it('logs device errors whose detail holds bigints (addresses) instead of throwing', () => {
+    const dev = def.create({ logger: silentLogger });
+    const ctx = fakeContext();
+    dev.attach(ctx);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => dev.handle.deviceError('queue fetch failed', { address: 0xdead_0000n, error: new DmaError('x', 1n, 1, 14) })).not.toThrow();
+    expect(() => dev.handle.deviceError('cyclic', cycle)).not.toThrow();
+    expect(ctx.deviceErrors[0]).toMatch(/queue fetch failed \{"address":"0xdead0000","error":"DmaError: x"\}/);
   });
 });

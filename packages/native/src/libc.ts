@@ -27,6 +27,7 @@ export const libc = {
   eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
   dup: lib.func('int dup(int fd)'),
   fstat: bindFstat(),
+  poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
 };
 
 /** fstat(fd, struct stat *): exported by glibc ≥ 2.33; older glibc only has __fxstat(_STAT_VER = 1, ...). */
@@ -64,6 +65,9 @@ export const C = {
   EFD_NONBLOCK: 0o4000,
   FALLOC_FL_KEEP_SIZE: 1,
   FALLOC_FL_PUNCH_HOLE: 2,
+  POLLERR: 0x8,
+  POLLHUP: 0x10,
+  POLLRDHUP: 0x2000,
 } as const;
 
 /** mmap's MAP_FAILED, as koffi returns it. */

@@ -103,6 +103,20 @@ export class UnixStream {
     return r;
   }
 
+  /**
+   * Whether the peer has hung up (closed, or shut down its sending side), asked of the kernel now
+   * with poll(2) rather than waiting for the event loop to deliver the EOF. Data it sent before
+   * hanging up may still be waiting to be read.
+   */
+  peerHungUp(): boolean {
+    if (this.#closed) return true;
+    const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+    pfd.writeInt32LE(this.fd, 0);
+    pfd.writeInt16LE(C.POLLRDHUP, 4);
+    if (libc.poll(pfd, 1, 0) < 0) return false;
+    return (pfd.readUInt16LE(6) & (C.POLLRDHUP | C.POLLHUP | C.POLLERR)) !== 0;
+  }
+
   /** Queue `data` (and `fds`, sent with its first byte) for sending. Order is preserved. */
   write(data: Uint8Array, fds: readonly number[] = []): void {
     if (this.#closed) throw new Error('write on a closed socket');

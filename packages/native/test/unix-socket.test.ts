@@ -103,3 +103,17 @@ describe('SCM_RIGHTS', () => {
     rx.close();
   });
 });
+
+describe('peer hang-up', () => {
+  it('is seen at once with poll(2), also while the peer’s last bytes are still unread', () => {
+    const [a, b] = UnixStream.pair();
+    expect(a.peerHungUp()).toBe(false);
+    b.write(Buffer.from('bye'));
+    expect(a.peerHungUp()).toBe(false); // data alone is not a hang-up
+    b.close();
+    expect(a.peerHungUp()).toBe(true);
+    expect(a.read(16)?.data.toString()).toBe('bye');
+    expect(a.read(16)?.data.length).toBe(0); // then EOF
+    a.close();
+  });
+});

@@ -54,6 +54,13 @@ export class MemoryTransport implements Transport {
     for (const m of this.#backlog.splice(0)) onMessage(m);
   }
 
+  settleIfHungUp(): boolean {
+    if (this.#closed) return true;
+    if (this.#peer && !this.#peer.#closed) return false;
+    this.close();
+    return true;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

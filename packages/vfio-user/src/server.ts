@@ -66,19 +66,26 @@ export class VfioUserServer {
 
   /** Serve a client over any transport (the in-memory one in tests). */
   serve(transport: Transport): ClientSession | undefined {
+    // A predecessor that already hung up is not a live client, even if the event loop has not
+    // delivered its EOF yet (a reconnecting QEMU's accept can come first): end it now.
+    const current = this.#session;
+    if (current?.settleIfHungUp()) this.#ended(current);
     if (this.#session) {
       this.options.logger.client('second client refused: one client per device');
       transport.close();
       return undefined;
     }
     this.#sessions++;
-    const session = new ClientSession(transport, this.device, this.options, () => {
-      if (this.#session === session) this.#session = undefined;
-      for (const w of this.#endWaiters.splice(0)) w();
-    });
+    const session = new ClientSession(transport, this.device, this.options, () => this.#ended(session));
     this.#session = session;
     for (const w of this.#waiters.splice(0)) w(session);
     return session;
+  }
+
+  #ended(session: ClientSession): void {
+    if (this.#session !== session) return; // already replaced (ended early by settleIfHungUp)
+    this.#session = undefined;
+    for (const w of this.#endWaiters.splice(0)) w();
   }
 
   /** Resolves with the current session, or the next one to connect. */

@@ -105,6 +105,17 @@ export class ClientSession {
     this.#transport.close();
   }
 
+  /**
+   * Ends the session now if the client has already hung up (its EOF may still be queued behind a
+   * new connection on the event loop). Returns whether the session is over.
+   */
+  settleIfHungUp(): boolean {
+    if (this.#ended) return true;
+    if (!this.#transport.settleIfHungUp?.()) return false;
+    this.#end(); // an in-memory transport reports its close later; the session is over now
+    return true;
+  }
+
   #onMessage(m: Message): void {
     const h = m.header;
     if (codec.isReply(h)) {

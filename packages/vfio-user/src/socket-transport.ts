@@ -93,6 +93,14 @@ export class SocketTransport implements Transport {
     }
   }
 
+  settleIfHungUp(): boolean {
+    if (this.#closed) return true;
+    if (!this.#stream.peerHungUp()) return false;
+    this.#drain(); // the peer's last messages (e.g. posted writes), then its EOF, which closes
+    this.close();
+    return true;
+  }
+
   #eof(): void {
     if (this.#headerFill || this.#parsed) this.#closeReason = new MalformedMessageError('connection closed mid-message');
     this.close();

@@ -11,4 +11,9 @@ export interface Transport {
   start(onMessage: (message: Message) => void, onClose: (reason?: Error) => void): void;
   close(): void;
   readonly closed: boolean;
+  /**
+   * If the peer has already hung up — even though its EOF has not been delivered yet — deliver what
+   * it sent before and close. Returns whether the transport is (being) closed.
+   */
+  settleIfHungUp?(): boolean;
 }

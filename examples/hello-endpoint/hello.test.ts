@@ -50,6 +50,24 @@ it('refuses DMA while bus mastering is off and reports it as a guest error', asy
   client.close();
 });
 
+it('decodes the whole 4 KiB BAR: past the registers reads are 0 and writes are ignored (one guest-channel line)', async () => {
+  const log = recordingLogger();
+  using served = serve(hello, { socket: join(dir, 'hello.sock'), logger: log });
+  const client = await VfioUserClient.connect(served.server.path as string);
+  for (const offset of [0x40, 0x800 - 4, 0xffc]) {
+    await client.write32(RegionIndex.BAR0, offset, 0xdeadbeef);
+    if (offset !== 0x800 - 4) expect(await client.read32(RegionIndex.BAR0, offset)).toBe(0);
+  }
+  expect(await client.read32(RegionIndex.BAR0, 0x800 - 4)).toBe(0);
+  expect((await client.regionRead(RegionIndex.BAR0, 0x3c, 8)).readBigUInt64LE(0)).toBe(0n); // straddles the end of the registers
+  expect(log.entries.filter((e) => e.channel === 'device')).toEqual([]);
+  const ignored = log.entries.filter((e) => e.channel === 'guest' && /ignored/.test(e.message));
+  expect(ignored).toHaveLength(1); // rate-limited: one line, not one per access
+  await client.write32(RegionIndex.BAR0, Reg.SCRATCH, 7); // the registers still work
+  expect(await client.read32(RegionIndex.BAR0, Reg.SCRATCH)).toBe(7);
+  client.close();
+});
+
 /** Walks the standard capability list as the guest's lspci does. */
 function capabilityIds(config: Buffer): number[] {
   const ids: number[] = [];

@@ -1,3 +1,11 @@
+import { SQE_SIZE_LOG } from './registers.ts';
+
+/** Bytes in a submission queue entry (CC.IOSQES = 6). */
+export const SQE_BYTES = 1 << SQE_SIZE_LOG;
+
+/** Byte offsets of the submission entry fields (NVMe 2.0 base §4.2, Figure 88). */
+const Field = { opcode: 0, flags: 1, cid: 2, nsid: 4, mptr: 16, dptr: 24, prp2: 32, cdw10: 40 } as const;
+
 /** A 64-byte submission queue entry (NVMe 2.0 base §4.2, Figure 88), decoded lazily. */
 export class SubmissionEntry {
   private readonly view: DataView;
@@ -7,7 +15,7 @@ export class SubmissionEntry {
     readonly raw: Uint8Array,
     readonly sqid: number,
   ) {
-    this.view = new DataView(raw.buffer, raw.byteOffset, 64);
+    this.view = new DataView(raw.buffer, raw.byteOffset, SQE_BYTES);
   }
 
   /** Command dword `i` (0..15). */
@@ -16,34 +24,34 @@ export class SubmissionEntry {
   }
 
   get opcode(): number {
-    return this.view.getUint8(0);
+    return this.view.getUint8(Field.opcode);
   }
   /** FUSE, CDW0 bits 9:8. */
   get fuse(): number {
-    return (this.view.getUint8(1) >>> 0) & 3;
+    return this.view.getUint8(Field.flags) & 3;
   }
   /** PSDT, CDW0 bits 15:14: 0 PRP, 1 SGL with contiguous metadata, 2 SGL with metadata SGL. */
   get psdt(): number {
-    return (this.view.getUint8(1) >>> 6) & 3;
+    return (this.view.getUint8(Field.flags) >>> 6) & 3;
   }
   get cid(): number {
-    return this.view.getUint16(2, true);
+    return this.view.getUint16(Field.cid, true);
   }
   get nsid(): number {
-    return this.view.getUint32(4, true);
+    return this.view.getUint32(Field.nsid, true);
   }
   get mptr(): bigint {
-    return this.view.getBigUint64(16, true);
+    return this.view.getBigUint64(Field.mptr, true);
   }
   get prp1(): bigint {
-    return this.view.getBigUint64(24, true);
+    return this.view.getBigUint64(Field.dptr, true);
   }
   get prp2(): bigint {
-    return this.view.getBigUint64(32, true);
+    return this.view.getBigUint64(Field.prp2, true);
   }
   /** DPTR as the 16-byte SGL1 descriptor. */
   get sgl1(): Uint8Array {
-    return this.raw.subarray(24, 40);
+    return this.raw.subarray(Field.dptr, Field.dptr + 16);
   }
   get cdw10(): number {
     return this.dw(10);
@@ -65,9 +73,54 @@ export class SubmissionEntry {
   }
   /** CDW10–11 as a 64-bit value (SLBA and friends). */
   get qw10(): bigint {
-    return this.view.getBigUint64(40, true);
+    return this.view.getBigUint64(Field.cdw10, true);
   }
   get isAdmin(): boolean {
     return this.sqid === 0;
   }
+}
+
+/** The fields of a submission entry to build (host side: a test driver). Absent fields are zero. */
+export interface SubmissionFields {
+  opcode: number;
+  /** Command Identifier. */
+  cid: number;
+  /** CDW0 bits 15:8: FUSE in bits 1:0, PSDT in bits 7:6 (01b: SGL). */
+  flags?: number;
+  nsid?: number;
+  /** Metadata pointer (MPTR). */
+  mptr?: bigint;
+  prp1?: bigint;
+  prp2?: bigint;
+  /** The 16-byte DPTR as SGL1 (see PSDT); replaces `prp1`/`prp2`. */
+  sgl?: Uint8Array;
+  cdw10?: number;
+  cdw11?: number;
+  cdw12?: number;
+  cdw13?: number;
+  cdw14?: number;
+  cdw15?: number;
+}
+
+/** Encodes a submission entry with the layout {@link SubmissionEntry} decodes. */
+export function encodeSubmission(fields: SubmissionFields): Uint8Array {
+  const raw = new Uint8Array(SQE_BYTES);
+  const view = new DataView(raw.buffer);
+  view.setUint8(Field.opcode, fields.opcode);
+  view.setUint8(Field.flags, fields.flags ?? 0);
+  view.setUint16(Field.cid, fields.cid, true);
+  view.setUint32(Field.nsid, (fields.nsid ?? 0) >>> 0, true);
+  view.setBigUint64(Field.mptr, fields.mptr ?? 0n, true);
+  if (fields.sgl) {
+    if (fields.sgl.length !== 16) throw new RangeError(`SGL1 is 16 bytes, got ${fields.sgl.length}`);
+    raw.set(fields.sgl, Field.dptr);
+  } else {
+    view.setBigUint64(Field.dptr, fields.prp1 ?? 0n, true);
+    view.setBigUint64(Field.prp2, fields.prp2 ?? 0n, true);
+  }
+  const dwords = [fields.cdw10, fields.cdw11, fields.cdw12, fields.cdw13, fields.cdw14, fields.cdw15];
+  dwords.forEach((value, i) => {
+    view.setUint32(Field.cdw10 + i * 4, (value ?? 0) >>> 0, true);
+  });
+  return raw;
 }

@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 
 /**
  * Frees a byte range of a backing file so it reads back as zeroes (fallocate PUNCH_HOLE|KEEP_SIZE).
- * Node has no fallocate; `@p2pkit/native` will, and can be adapted with a three-line class.
+ * Node has no fallocate: `NativeHolePuncher` (native-hole-puncher.ts) calls `@p2pkit/native`'s.
  */
 export interface HolePuncher {
   punchHole(file: FileHandle, offset: number, length: number): Promise<void>;

@@ -1,3 +1,9 @@
+import { SQE_BYTES } from './command.ts';
+import { CQE_SIZE_LOG } from './registers.ts';
+
+/** Bytes in a completion queue entry (CC.IOCQES = 4). */
+export const CQE_BYTES = 1 << CQE_SIZE_LOG;
+
 /** Completion queue entry as posted (NVMe 2.0 base §4.2.4). */
 export interface Completion {
   dw0: number;
@@ -36,7 +42,7 @@ export class SubmissionQueue {
   }
 
   entryAddress(index: number): bigint {
-    return this.base + BigInt(index * 64);
+    return this.base + BigInt(index * SQE_BYTES);
   }
 }
 
@@ -76,7 +82,7 @@ export class CompletionQueue {
   }
 
   entryAddress(index: number): bigint {
-    return this.base + BigInt(index * 16);
+    return this.base + BigInt(index * CQE_BYTES);
   }
 
   /** Takes the next slot and returns its index and phase tag. */
@@ -88,15 +94,35 @@ export class CompletionQueue {
   }
 }
 
+/** Byte offsets of the completion entry fields (NVMe 2.0 base §4.2.4, Figure 92). */
+const CqeField = { dw0: 0, dw1: 4, sqHead: 8, sqid: 10, cid: 12, statusAndPhase: 14 } as const;
+
 /** Encodes a CQE with phase tag `phase`. */
 export function encodeCompletion(c: Completion, sqHead: number, phase: number): Uint8Array {
-  const b = new Uint8Array(16);
+  const b = new Uint8Array(CQE_BYTES);
   const v = new DataView(b.buffer);
-  v.setUint32(0, c.dw0 >>> 0, true);
-  v.setUint32(4, c.dw1 >>> 0, true);
-  v.setUint16(8, sqHead, true);
-  v.setUint16(10, c.sqid, true);
-  v.setUint16(12, c.cid, true);
-  v.setUint16(14, ((c.status & 0x7fff) << 1) | (phase & 1), true);
+  v.setUint32(CqeField.dw0, c.dw0 >>> 0, true);
+  v.setUint32(CqeField.dw1, c.dw1 >>> 0, true);
+  v.setUint16(CqeField.sqHead, sqHead, true);
+  v.setUint16(CqeField.sqid, c.sqid, true);
+  v.setUint16(CqeField.cid, c.cid, true);
+  v.setUint16(CqeField.statusAndPhase, ((c.status & 0x7fff) << 1) | (phase & 1), true);
   return b;
+}
+
+/** Decodes a posted CQE (host side: a test driver): the completion, the SQ head it reports and its phase tag. */
+export function decodeCompletion(bytes: Uint8Array): { completion: Completion; sqHead: number; phase: number } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, CQE_BYTES);
+  const statusAndPhase = v.getUint16(CqeField.statusAndPhase, true);
+  return {
+    completion: {
+      dw0: v.getUint32(CqeField.dw0, true),
+      dw1: v.getUint32(CqeField.dw1, true),
+      sqid: v.getUint16(CqeField.sqid, true),
+      cid: v.getUint16(CqeField.cid, true),
+      status: statusAndPhase >>> 1,
+    },
+    sqHead: v.getUint16(CqeField.sqHead, true),
+    phase: statusAndPhase & 1,
+  };
 }

@@ -15,10 +15,30 @@ interface Descriptor {
   subtype: number;
 }
 
+/** Bytes in one SGL descriptor. */
+const DESCRIPTOR_BYTES = 16;
+/** Byte offsets of the descriptor fields (Figure 117): address, length, SGL identifier (type 7:4, subtype 3:0). */
+const DescriptorField = { address: 0, length: 8, identifier: 15 } as const;
+
 function decode(bytes: Uint8Array, offset: number): Descriptor {
-  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 16);
-  const id = v.getUint8(15);
-  return { address: v.getBigUint64(0, true), length: v.getUint32(8, true), type: id >>> 4, subtype: id & 0xf };
+  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, DESCRIPTOR_BYTES);
+  const id = v.getUint8(DescriptorField.identifier);
+  return {
+    address: v.getBigUint64(DescriptorField.address, true),
+    length: v.getUint32(DescriptorField.length, true),
+    type: id >>> 4,
+    subtype: id & 0xf,
+  };
+}
+
+/** Encodes one 16-byte SGL descriptor with the layout the walk decodes (host side: a test driver). */
+export function encodeSglDescriptor(address: bigint, length: number, type: number, subtype = 0): Uint8Array {
+  const b = new Uint8Array(DESCRIPTOR_BYTES);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(DescriptorField.address, address, true);
+  v.setUint32(DescriptorField.length, length >>> 0, true);
+  v.setUint8(DescriptorField.identifier, ((type & 0xf) << 4) | (subtype & 0xf));
+  return b;
 }
 
 /**
@@ -58,17 +78,17 @@ export async function walkSgl(mem: BusMemory, sgl1: Uint8Array, length: number, 
     }
     if (inLastSegment) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor inside the last segment');
     if (current.subtype !== 0) return fail(Status.SglDescriptorTypeInvalid, `segment subtype ${current.subtype}`);
-    if (current.length === 0 || current.length % 16 !== 0) {
+    if (current.length === 0 || current.length % DESCRIPTOR_BYTES !== 0) {
       return fail(Status.InvalidSglSegmentDescriptor, `segment length ${current.length} not a non-zero multiple of 16`);
     }
-    const count = current.length / 16;
+    const count = current.length / DESCRIPTOR_BYTES;
     seen += count;
     if (seen > MAX_DESCRIPTORS) return fail(Status.InvalidSglDescriptorCount, 'too many SGL descriptors');
     inLastSegment = current.type === SglType.LastSegment;
     const raw = await mem.read(current.address, current.length);
     let next: Descriptor | undefined;
     for (let i = 0; i < count; i++) {
-      const d = decode(raw, i * 16);
+      const d = decode(raw, i * DESCRIPTOR_BYTES);
       if (d.type === SglType.Segment || d.type === SglType.LastSegment) {
         if (i !== count - 1) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor not last in its segment');
         if (inLastSegment) return fail(Status.InvalidSglSegmentDescriptor, 'segment descriptor inside the last segment');

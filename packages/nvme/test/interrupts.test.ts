@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
 import { IrqIndex } from '@p2pkit/base';
+import { type NvmeHarness, startNvmeHarness, waitUntil } from '@p2pkit/nvme/testing';
 import { IrqSetFlags } from '@p2pkit/vfio-user';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { NvmeControllerHost } from '../src/index.ts';
 import { InterruptController } from '../src/interrupts.ts';
-import { bringUp, makeRig, type Rig } from './helpers.ts';
 
-let rig: Rig | undefined;
-afterEach(async () => rig?.cleanup());
+let rig: NvmeHarness | undefined;
+afterEach(async () => rig?.close());
 
 describe('interrupt coalescing (Features 08h/09h)', () => {
   it('aggregates by threshold, flushes by time, never coalesces vector 0 or CD vectors', async () => {
@@ -35,46 +35,46 @@ describe('interrupt coalescing (Features 08h/09h)', () => {
 
   it('signals clearInterrupt when every CQ on a vector is drained (pin-based hosts)', async () => {
     // No MSI-X eventfds: the client binds only the INTx eventfd, so the endpoint falls back to INTx.
-    const r = await makeRig({ irq: 'intx' });
+    const r = await startNvmeHarness({ interruptMode: 'intx' });
     rig = r;
-    const { drv, client, nvme } = r;
+    const { driver, client, nvme } = r;
     // Record the controller's clearInterrupt calls (they still go through to the endpoint's INTx deassert).
-    const controllerHost = (rig.ctrl as unknown as { host: NvmeControllerHost }).host;
+    const controllerHost = (rig.controller as unknown as { host: NvmeControllerHost }).host;
     const cleared: number[] = [];
     const clear = controllerHost.clearInterrupt?.bind(controllerHost);
     controllerHost.clearInterrupt = (v: number) => {
       cleared.push(v);
       clear?.(v);
     };
-    const intxStatus = async () => ((await r.cfgRead32(4)) >>> 16) & 0x8; // Status.Interrupt
-    await bringUp(rig);
+    const intxStatus = async () => ((await r.configRead32(4)) >>> 16) & 0x8; // Status.Interrupt
+    await rig.driver.bringUp();
     expect(nvme.endpoint.handle.interruptMode).toBe('intx');
-    expect(rig.irq.count(0)).toBeGreaterThan(0); // the INTx eventfd fired
+    expect(rig.interrupts.count(0)).toBeGreaterThan(0); // the INTx eventfd fired
     expect(await intxStatus()).toBe(0); // admin CQ drained: deasserted
     // INTx is automasked after each trigger; QEMU unmasks it once the guest has serviced it (EOI),
     // and a trigger that arrived while masked is signalled then.
     const eoi = () =>
       client.setIrqs({ index: IrqIndex.INTX, flags: IrqSetFlags.DATA_NONE | IrqSetFlags.ACTION_UNMASK, start: 0, count: 1 });
     await eoi();
-    rig.irq.clear();
-    const buf = drv.alloc(4096);
-    const cid = drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
-    await drv.ringSq(drv.pairs.get(1)!);
-    await drv.waitFor(() => drv.posted(1), 'read completion');
+    rig.interrupts.clear();
+    const buf = driver.memory.alloc(4096);
+    const cid = driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await driver.ringSqTail(1);
+    await waitUntil(() => driver.hasCompletion(1), 'read completion');
     expect(await intxStatus()).toBe(0x8); // asserted while the CQE is unconsumed
     await eoi();
-    expect(rig.irq.count(0)).toBe(1);
-    expect((await drv.take(1, cid)).status).toBe(0); // consumes it and writes the CQ head doorbell
+    expect(rig.interrupts.count(0)).toBe(1);
+    expect((await driver.waitForCompletion(1, cid)).status).toBe(0); // consumes it and writes the CQ head doorbell
     expect(await intxStatus()).toBe(0);
     expect(cleared).toContain(1);
     expect(cleared).toContain(0);
   });
 
   it('Identify with NSID FFFFFFFFh returns the common LBA formats', async () => {
-    rig = await makeRig();
-    await rig.drv.enable();
-    const id = await rig.drv.identify(0, 0xffffffff);
-    expect(id.cqe.status).toBe(0);
+    rig = await startNvmeHarness();
+    await rig.driver.enable();
+    const id = await rig.driver.identify(0, 0xffffffff);
+    expect(id.completion.status).toBe(0);
     expect(id.data[25]).toBe(1);
     expect((new DataView(id.data.buffer).getUint32(132, true) >>> 16) & 0xff).toBe(12);
   });

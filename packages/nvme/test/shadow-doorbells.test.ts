@@ -1,105 +1,101 @@
+import { type NvmeHarness, startNvmeHarness } from '@p2pkit/nvme/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Status } from '../src/index.ts';
-import { makeRig, QueuePair, type Rig } from './helpers.ts';
+import { IoOpcode, Status } from '../src/index.ts';
 
-let rig: Rig;
-afterEach(async () => rig?.cleanup());
+let rig: NvmeHarness;
+afterEach(async () => rig?.close());
 
-async function withDbbuf(r: Rig): Promise<void> {
-  const { drv } = r;
-  await drv.enable();
-  await drv.setFeature(7, 0x00030003);
-  const db = drv.alloc(4096);
-  const ei = drv.alloc(4096);
-  expect((await drv.admin({ opcode: 0x7c, prp1: db + 8n, prp2: ei })).status).toBe(Status.InvalidField);
-  expect((await drv.admin({ opcode: 0x7c, prp1: db, prp2: ei })).status).toBe(0);
-  drv.shadow = { db: drv.ram.view(db, 4096), ei: drv.ram.view(ei, 4096), dbBus: db, eiBus: ei };
+async function withDbbuf(r: NvmeHarness): Promise<void> {
+  const { driver } = r;
+  await driver.enable();
+  await driver.setFeatures(7, 0x00030003);
+  const db = driver.memory.alloc(4096);
+  const ei = driver.memory.alloc(4096);
+  expect((await driver.admin({ opcode: 0x7c, prp1: db + 8n, prp2: ei })).status).toBe(Status.InvalidField);
+  await driver.configureShadowDoorbells();
 }
 
 describe('Doorbell Buffer Config (shadow doorbells + EventIdx)', () => {
   it('lets the driver skip MMIO doorbells while the controller catches up', async () => {
-    rig = await makeRig();
-    const { drv, ctrl } = rig;
+    // In-memory transport: each REGION_WRITE reply arrives on a microtask, before the controller's
+    // queue processing (setImmediate), so the 8 submissions land while the controller is behind.
+    // Over a socket the reply waits for the event loop's poll phase and the controller catches up first.
+    rig = await startNvmeHarness({ transport: 'memory' });
+    const { driver, controller } = rig;
     await withDbbuf(rig);
-    const p = await drv.createQueuePair(1, 64);
-    const buf = drv.alloc(4096);
-    const before = drv.mmioDoorbells;
+    await driver.createQueuePair(1, 64);
+    const buf = driver.memory.alloc(4096);
+    const before = driver.mmioDoorbellWrites;
     const cids: number[] = [];
     for (let i = 0; i < 8; i++) {
-      cids.push(drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw10: i, cdw12: 0 }));
-      await drv.ringSq(p);
+      cids.push(driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw10: i, cdw12: 0 }));
+      await driver.ringSqTail(1);
     }
-    for (const cid of cids) expect((await drv.take(1, cid)).status).toBe(0);
-    const mmio = drv.mmioDoorbells - before;
+    for (const cid of cids) expect((await driver.waitForCompletion(1, cid)).status).toBe(0);
+    const mmio = driver.mmioDoorbellWrites - before;
     // One SQ doorbell for 8 commands, at most one CQ head doorbell for 8 completions.
     expect(mmio).toBeLessThanOrEqual(2);
-    expect(ctrl.stats.shadowDoorbellHits).toBeGreaterThan(0);
+    expect(controller.stats.shadowDoorbellHits).toBeGreaterThan(0);
     // EventIdx for SQ 1 now equals the consumed tail.
-    expect(new DataView(drv.shadow!.ei.buffer, drv.shadow!.ei.byteOffset).getUint32(2 * 4, true)).toBe(8);
+    expect(driver.shadowDoorbells!.eventIndex(2)).toBe(8);
     // Sequential commands afterwards: the driver must ring each time, and all complete.
-    for (let i = 0; i < 5; i++) expect((await drv.rw(1, 2, 1, 0n, 1, buf, 512)).status).toBe(0);
+    for (let i = 0; i < 5; i++)
+      expect((await driver.readWrite(1, { opcode: IoOpcode.Read, nsid: 1, slba: 0n, blocks: 1, buffer: buf, bytes: 512 })).status).toBe(0);
   });
 
   it('reads the shadow CQ head when the CQ is full', async () => {
-    rig = await makeRig();
-    const { drv, ctrl } = rig;
+    rig = await startNvmeHarness();
+    const { driver, controller } = rig;
     await withDbbuf(rig);
-    const cqBus = drv.alloc(64);
-    expect((await drv.admin({ opcode: 5, prp1: cqBus, cdw10: (3 << 16) | 1, cdw11: (1 << 16) | 3 })).status).toBe(0);
-    const sqBus = drv.alloc(16 * 64);
-    expect((await drv.admin({ opcode: 1, prp1: sqBus, cdw10: (15 << 16) | 1, cdw11: (1 << 16) | 1 })).status).toBe(0);
-    const p = new QueuePair(1, 16, { bus: sqBus, bytes: drv.ram.view(sqBus, 1024) }, { bus: cqBus, bytes: drv.ram.view(cqBus, 64) }, 4);
-    drv.pairs.set(1, p);
-    const buf = drv.alloc(4096);
+    await driver.createQueuePair(1, 16, { completionEntries: 4 });
+    const buf = driver.memory.alloc(4096);
     const cids: number[] = [];
-    for (let i = 0; i < 10; i++) cids.push(drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 }));
-    await drv.ringSq(p);
+    for (let i = 0; i < 10; i++) cids.push(driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 }));
+    await driver.ringSqTail(1);
     const got: number[] = [];
-    for (let i = 0; i < 10; i++) got.push((await drv.reap(1)).cid);
+    for (let i = 0; i < 10; i++) got.push((await driver.reap(1)).cid);
     expect(got.sort((a, b) => a - b)).toEqual(cids);
-    expect(ctrl.stats.completionQueueFullStalls).toBeGreaterThan(0);
+    expect(controller.stats.completionQueueFullStalls).toBeGreaterThan(0);
   });
 
   it('ignores a posted CQ head doorbell that a shadow-buffer update already overtook (no spurious error)', async () => {
-    rig = await makeRig();
-    const { drv, host } = rig;
+    rig = await startNvmeHarness();
+    const { driver } = rig;
     await withDbbuf(rig);
-    const errorsBefore = host.guestErrors.length; // withDbbuf provokes one on purpose
-    const cqBus = drv.alloc(8 * 16);
-    expect((await drv.admin({ opcode: 5, prp1: cqBus, cdw10: (7 << 16) | 1, cdw11: (1 << 16) | 3 })).status).toBe(0);
-    const sqBus = drv.alloc(16 * 64);
-    expect((await drv.admin({ opcode: 1, prp1: sqBus, cdw10: (15 << 16) | 1, cdw11: (1 << 16) | 1 })).status).toBe(0);
-    const p = new QueuePair(1, 16, { bus: sqBus, bytes: drv.ram.view(sqBus, 1024) }, { bus: cqBus, bytes: drv.ram.view(cqBus, 128) }, 8);
-    drv.pairs.set(1, p);
-    const buf = drv.alloc(4096);
+    const errorsBefore = rig.guestErrors.length; // withDbbuf provokes one on purpose
+    await driver.createQueuePair(1, 16, { completionEntries: 8 });
+    const buf = driver.memory.alloc(4096);
     // 8 commands into a CQ with 7 usable slots: the 8th completion waits for room.
-    for (let i = 0; i < 8; i++) drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
-    await drv.ringSq(p);
-    for (let i = 0; i < 7; i++) await drv.reap(1, 3000, false);
+    for (let i = 0; i < 8; i++) driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await driver.ringSqTail(1);
+    for (let i = 0; i < 7; i++) await driver.reap(1, { ringCqHead: false });
     // The guest publishes head=7 in the shadow buffer; a 9th command makes the controller look at it.
-    const slot = (2 * 1 + 1) * 4;
-    new DataView(drv.shadow!.db.buffer, drv.shadow!.db.byteOffset).setUint32(slot, 7, true);
-    drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
-    await drv.ringSq(p);
-    await drv.reap(1, 3000, false);
-    await drv.reap(1, 3000, false);
+    const cqHeadDoorbell = 2 * 1 + 1;
+    const slot = cqHeadDoorbell * 4;
+    driver.shadowDoorbells!.setDoorbell(cqHeadDoorbell, 7);
+    driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await driver.ringSqTail(1);
+    await driver.reap(1, { ringCqHead: false });
+    await driver.reap(1, { ringCqHead: false });
     // A posted MMIO head write of an older value (2) arrives only now: stale, not a driver error.
-    await drv.write32(0x1000 + slot, 2);
-    expect(host.guestErrors.slice(errorsBefore)).toEqual([]);
+    await driver.write32(0x1000 + slot, 2);
+    expect(rig.guestErrors.slice(errorsBefore)).toEqual([]);
     // The real update for the two entries just reaped is still taken (head 7 → 1, the tail).
-    await drv.write32(0x1000 + slot, 1);
-    for (let i = 0; i < 7; i++) drv.place(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
-    await drv.ringSq(p);
-    for (let i = 0; i < 7; i++) expect((await drv.reap(1, 3000, false)).status).toBe(0);
-    expect(host.guestErrors.slice(errorsBefore)).toEqual([]);
+    await driver.write32(0x1000 + slot, 1);
+    for (let i = 0; i < 7; i++) driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+    await driver.ringSqTail(1);
+    for (let i = 0; i < 7; i++) expect((await driver.reap(1, { ringCqHead: false })).status).toBe(0);
+    expect(rig.guestErrors.slice(errorsBefore)).toEqual([]);
   });
 
   it('is not offered with doorbellStrategy "mmio"', async () => {
-    rig = await makeRig({ doorbellStrategy: 'mmio' });
-    const { drv } = rig;
-    await drv.enable();
-    const id = await drv.identify(1);
+    rig = await startNvmeHarness({ doorbellStrategy: 'mmio' });
+    const { driver } = rig;
+    await driver.enable();
+    const id = await driver.identify(1);
     expect(new DataView(id.data.buffer).getUint16(256, true) & 0x100).toBe(0);
-    expect((await drv.admin({ opcode: 0x7c, prp1: drv.alloc(4096), prp2: drv.alloc(4096) })).status).toBe(Status.InvalidOpcode);
+    expect((await driver.admin({ opcode: 0x7c, prp1: driver.memory.alloc(4096), prp2: driver.memory.alloc(4096) })).status).toBe(
+      Status.InvalidOpcode,
+    );
   });
 });

@@ -1,0 +1,55 @@
+/**
+ * The host's half of Doorbell Buffer Config (NVMe 2.0 §5.8), as Linux's nvme_dbbuf_*: the driver
+ * stores new SQ tails / CQ heads in the shadow doorbell buffer and writes the MMIO doorbell only
+ * when the controller's EventIdx asks for it.
+ */
+import type { QueueMemory } from './queue-pair.ts';
+
+/** Shadow doorbell and EventIdx buffers in guest memory, indexed like the doorbell registers. */
+export class ShadowDoorbellBuffers {
+  /**
+   * @param doorbells - the shadow doorbell buffer (one page).
+   * @param eventIndexes - the EventIdx buffer (one page), written by the controller.
+   * @param strideBytes - the doorbell stride, `4 << CAP.DSTRD`.
+   */
+  constructor(
+    readonly doorbells: QueueMemory,
+    readonly eventIndexes: QueueMemory,
+    readonly strideBytes: number,
+  ) {}
+
+  /** Doorbell index of queue `qid`: 2·qid for its SQ tail, 2·qid + 1 for its CQ head. */
+  static index(qid: number, completionQueue: boolean): number {
+    return 2 * qid + (completionQueue ? 1 : 0);
+  }
+
+  /** The value the host last stored for doorbell `index`. */
+  doorbell(index: number): number {
+    return this.#view(this.doorbells).getUint32(index * this.strideBytes, true);
+  }
+
+  /** Stores `value` for doorbell `index` without asking whether the controller wants an MMIO write. */
+  setDoorbell(index: number, value: number): void {
+    this.#view(this.doorbells).setUint32(index * this.strideBytes, value, true);
+  }
+
+  /** The EventIdx the controller published for doorbell `index`. */
+  eventIndex(index: number): number {
+    return this.#view(this.eventIndexes).getUint32(index * this.strideBytes, true);
+  }
+
+  /**
+   * Stores `value` for doorbell `index` and tells whether the MMIO doorbell must be written too:
+   * only when EventIdx lies in [old value, new value) (nvme_dbbuf_need_event).
+   */
+  update(index: number, value: number): boolean {
+    const old = this.doorbell(index);
+    this.setDoorbell(index, value);
+    const eventIndex = this.eventIndex(index);
+    return ((value - eventIndex - 1) & 0xffff) < ((value - old) & 0xffff);
+  }
+
+  #view(m: QueueMemory): DataView {
+    return new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+  }
+}

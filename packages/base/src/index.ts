@@ -7,4 +7,5 @@ export { type DeviceContext, IrqIndex, type IrqIndexValue, type IrqSink } from '
 export { DmaError, type DmaSpace } from './dma.ts';
 export { Errno, errnoName } from './errno.ts';
 export { consoleLogger, formatLogDetail, type LogChannel, type Logger, type RecordingLogger, recordingLogger } from './logger.ts';
+export { type RateLimitOptions, rateLimitedLogger } from './rate-limited-logger.ts';
 export { formatBytes, gib, hex, isPowerOfTwo, kib, mib } from './units.ts';

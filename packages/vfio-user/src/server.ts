@@ -1,6 +1,6 @@
 import { UnixListener } from '@p2pkit/native';
 import type { VfioUserDevice } from './device.ts';
-import { consoleLogger, type Logger } from '@p2pkit/base';
+import { consoleLogger, type Logger, rateLimitedLogger } from '@p2pkit/base';
 import { ClientSession, type SessionOptions } from './session.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';
@@ -23,7 +23,9 @@ export class VfioUserServer {
 
   constructor(device: VfioUserDevice, options: ServerOptions = {}) {
     this.device = device;
-    const logger: Logger = options.logger ?? consoleLogger();
+    // Rate limited by default: a client or guest repeating a mistake must not flood stderr. A logger
+    // passed in is used as is (wrap it in rateLimitedLogger for the same protection).
+    const logger: Logger = options.logger ?? rateLimitedLogger(consoleLogger());
     this.options = {
       maxDataXferSize: options.maxDataXferSize ?? 1 << 20,
       maxDmaMaps: options.maxDmaMaps ?? 65535,

@@ -68,12 +68,32 @@ export class DmaWindowTable {
     return window;
   }
 
-  /** Remove the window that exactly matches `[address, +size)`. */
-  remove(address: bigint, size: bigint): void {
-    const i = this.#windows.findIndex((w) => w.address === address && w.size === size);
-    if (i < 0) throw new WindowError(`DMA_UNMAP [0x${address.toString(16)}, +0x${size.toString(16)}) matches no window`, Errno.ENOENT);
-    const [w] = this.#windows.splice(i, 1);
-    w?.region?.unmap();
+  /**
+   * DMA_UNMAP of `[address, address + size)` with Linux type1 IOMMU semantics
+   * (vfio_dma_do_unmap): every window entirely inside the range is removed — none is fine — and a
+   * range that would split a window is refused with EINVAL, leaving every window mapped.
+   * Returns the windows removed.
+   */
+  removeRange(address: bigint, size: bigint): number {
+    const hex = (n: bigint) => `0x${n.toString(16)}`;
+    const end = address + size;
+    if (size === 0n || end > 0xffffffffffffffffn + 1n) {
+      throw new WindowError(`DMA_UNMAP [${hex(address)}, +${hex(size)}): empty or wrapping range`, Errno.EINVAL);
+    }
+    const first = this.#insertionIndex(address);
+    const before = this.#windows[first - 1];
+    if (before && before.address + before.size > address) {
+      throw new WindowError(`DMA_UNMAP [${hex(address)}, +${hex(size)}) starts inside the window at ${hex(before.address)}`, Errno.EINVAL);
+    }
+    let last = first;
+    while (last < this.#windows.length && (this.#windows[last] as DmaWindow).address < end) last++;
+    const tail = this.#windows[last - 1];
+    if (last > first && tail && tail.address + tail.size > end) {
+      throw new WindowError(`DMA_UNMAP [${hex(address)}, +${hex(size)}) ends inside the window at ${hex(tail.address)}`, Errno.EINVAL);
+    }
+    // Views are invalidated before the reply (vfio-user.md DMA_UNMAP: no access after the reply).
+    for (const w of this.#windows.splice(first, last - first)) w.region?.unmap();
+    return last - first;
   }
 
   removeAll(): void {

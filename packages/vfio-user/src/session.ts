@@ -246,7 +246,7 @@ export class ClientSession {
       if (u.address || u.size) throw new MalformedMessageError('DMA_UNMAP ALL with an address or size');
       this.windows.removeAll();
     } else {
-      this.windows.remove(u.address, u.size);
+      this.windows.removeRange(u.address, u.size); // type1 semantics: all windows inside, none split
     }
     return { payload: p.subarray(0, 24) };
   }

@@ -4,15 +4,45 @@
  * per endpoint, per-link TLP counters, live observables, traces, remote endpoints over a msgpackr
  * channel, and `serve()`, the one way to serve a device on a vfio-user socket.
  */
-export * from './codec/frames.ts';
-export * from './counters/index.ts';
-export * from './dma/index.ts';
-export * from './fabric.ts';
-export * from './observe/events.ts';
-export * from './observe/stats.ts';
-export * from './remote/index.ts';
-export * from './render/index.ts';
-export * from './routing/index.ts';
+export {
+  type AccountedTransfer,
+  type CounterSnapshot,
+  type DirectionCounters,
+  type EndpointTotals,
+  FabricCounters,
+  linkBytes,
+  type LinkTotals,
+  TLP_OVERHEAD_BYTES,
+  type TlpBreakdown,
+  tlpBreakdown,
+  tlpCount,
+} from './counters/index.ts';
+export { type DmaRouting, type DmaSpaceOptions, FabricDmaSpace, MAX_TRANSFER_BYTES, type SgEntry, sgTotal } from './dma/index.ts';
+export { type EndpointRegistration, Fabric, type FabricOptions, type RegisteredEndpoint } from './fabric.ts';
+export type { TransactionEvent } from './observe/events.ts';
+export { type LinkRate, type StatsSample, sampledStats } from './observe/stats.ts';
+export { FabricEndpoint } from './pci/join-fabric.ts';
+export {
+  type FrameChannel,
+  type PortLike,
+  portChannel,
+  RemoteEndpointClient,
+  type RemoteEndpointOptions,
+  RemoteEndpointServer,
+  serveRemoteEndpoint,
+  streamChannel,
+} from './remote/index.ts';
+export { type ChartOptions, renderEndpointTable, renderLinkChartHtml, renderLinkChartSvg, renderLinkTable } from './render/index.ts';
+export {
+  type BarBacking,
+  type BarRegistration,
+  type HostMemoryMode,
+  type LinkCrossing,
+  type LinkDirection,
+  type RouteDecision,
+  type TransferDirection,
+} from './routing/index.ts';
+export { type Servable, type ServedDevice, type ServeOptions, serve } from './serve.ts';
 export { ACS_OFF, type AcsSettings, acs, acsRedirect, describeAcs, redirectsCompletions, redirectsRequests } from './topology/acs.ts';
 export {
   type EndpointLike,
@@ -49,6 +79,4 @@ export {
 } from './topology/link.ts';
 export { type FabricLink, type FabricNode, type LinkRole, type NodeKind, Topology } from './topology/model.ts';
 export { endpointsOf, mapEndpoints } from './topology/walk.ts';
-export * from './trace/index.ts';
-export * from './pci/join-fabric.ts';
-export { type Servable, type ServedDevice, type ServeOptions, serve } from './serve.ts';
+export { readTrace, type Trace, type TraceHeader, type TraceRecord, traceTotals, TraceWriter, type TraceWriterOptions } from './trace/index.ts';

@@ -1,15 +1,8 @@
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DmaError } from '@p2pkit/base';
-import {
-  type Fabric,
-  FrameDecoder,
-  RpcPeer,
-  encodeFrame,
-  portChannel,
-  serveRemoteEndpoint,
-  streamChannel,
-} from '../src/index.ts';
+import { type Fabric, portChannel, serveRemoteEndpoint, streamChannel } from '../src/index.ts';
+import { FrameDecoder, RpcPeer, encodeFrame } from '../src/internal.ts';
 import { tsChild, tsWorker } from './fixtures/launch.ts';
 import { A_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 

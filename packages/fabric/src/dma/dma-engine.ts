@@ -11,11 +11,10 @@
  * A transfer spanning several targets (e.g. the end of guest RAM and a BAR) is split at the boundary
  * and each piece is routed and counted on its own.
  */
-import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
+import { DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import { type RouteDecision, type TransferDirection, describeCrossings, isRefused } from '../routing/route.ts';
-import { hex } from '../routing/router.ts';
 import { MAX_TRANSFER_BYTES, type SgEntry, checkRange, sgTotal } from './scatter-gather.ts';
 
 /** What the engine needs from its fabric. `Fabric` implements it. */

@@ -2,13 +2,12 @@
  * The fabric side of a remote endpoint: registers it with the fabric, routes its DMA, serves its
  * peer accesses, and makes its BARs reachable by other endpoints through a proxy backing.
  */
-import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
+import { DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
 import type { FabricDmaSpace } from '../dma/dma-engine.ts';
 import type { Fabric } from '../fabric.ts';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import { type RouteDecision, isRefused } from '../routing/route.ts';
-import { hex } from '../routing/router.ts';
 import type { FrameChannel } from './frame-channel.ts';
 import {
   type BarAddressParams,

@@ -13,7 +13,7 @@
 import { redirectsCompletions, redirectsRequests } from '../topology/acs.ts';
 import type { FabricNode, Topology } from '../topology/model.ts';
 import type { AddressMap } from './address-map.ts';
-import { Errno } from '@p2pkit/base';
+import { Errno, hex } from '@p2pkit/base';
 import type { LinkCrossing, RouteDecision, TransferDirection } from './route.ts';
 
 const MAX_ADDRESS = 1n << 64n;
@@ -26,11 +26,6 @@ interface PeerPath {
   reason: string;
   /** False when the root complex would have to route peer-to-peer and does not. */
   routable: boolean;
-}
-
-/** Hex for messages. */
-export function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 /** Routes transfers of one fabric. Stateless apart from the topology and address map it reads. */

@@ -1,13 +1,14 @@
 import { closeFd } from '@p2pkit/native';
 import * as codec from './codec.ts';
 import type { Header, Message } from './codec.ts';
-import { type DeviceContext, DmaError, Errno, type IrqIndexValue, type Logger } from '@p2pkit/base';
+import { type DeviceContext, Errno, type IrqIndexValue, type Logger } from '@p2pkit/base';
 import { type RegionInfo, RegionFlags, type VfioUserDevice } from './device.ts';
+import { DmaRequests } from './dma-requests.ts';
 import { DmaWindowTable, WindowError } from './dma-windows.ts';
 import { MalformedMessageError } from './errors.ts';
 import { IrqTable } from './irq-table.ts';
 
-import { Command, DeviceFlags, DmaUnmapFlags, HeaderFlags, commandName } from './protocol.ts';
+import { Command, DeviceFlags, DmaUnmapFlags, commandName } from './protocol.ts';
 import { ServerDmaSpace } from './server-dma.ts';
 import type { Transport } from './transport.ts';
 
@@ -36,14 +37,6 @@ export interface SessionOptions {
 
 type Outcome = { payload?: Uint8Array; fds?: number[] } | { errno: number };
 
-interface PendingDma {
-  resolve(payload: Uint8Array): void;
-  reject(e: Error): void;
-  timer: NodeJS.Timeout;
-  address: bigint;
-  length: number;
-}
-
 /**
  * One client connection. Requests are handled synchronously in arrival order. Server→client DMA
  * requests created while a request is being handled wait in an outbox that is flushed only after
@@ -61,13 +54,9 @@ export class ClientSession {
   readonly #options: SessionOptions;
   readonly #log: Logger;
   readonly #regions: RegionInfo[];
+  readonly #requests: DmaRequests;
   #negotiated = false;
   #clientMaxXfer = 1 << 20;
-  #handling = false;
-  #outbox: Buffer[] = [];
-  #nextId = 0x8000;
-  #pending = new Map<number, PendingDma>();
-  #dmaWaiting: (() => void)[] = [];
   #ended = false;
 
   constructor(transport: Transport, device: VfioUserDevice, options: SessionOptions, onEnd: (reason?: Error) => void) {
@@ -78,7 +67,8 @@ export class ClientSession {
     this.#regions = device.regions();
     this.windows = new DmaWindowTable(options.maxDmaMaps);
     this.irqs = new IrqTable(device.irqs());
-    this.dma = new ServerDmaSpace(this.windows, (k, a, n, d) => this.#dmaRequest(k, a, n, d), () =>
+    this.#requests = new DmaRequests(transport, options, this.#log);
+    this.dma = new ServerDmaSpace(this.windows, (k, a, n, d) => this.#requests.request(k, a, n, d), () =>
       Math.min(this.#clientMaxXfer, options.maxDataXferSize, options.dmaMessageBytes),
     );
     const ctx: DeviceContext = {
@@ -120,18 +110,18 @@ export class ClientSession {
     const h = m.header;
     if (codec.isReply(h)) {
       for (const fd of m.fds) closeFd(fd);
-      this.#onDmaReply(h, m.payload);
+      this.#requests.onReply(h, m.payload);
       return;
     }
     this.stats.set(commandName(h.command), (this.stats.get(commandName(h.command)) ?? 0) + 1);
-    this.#handling = true;
+    this.#requests.handling = true;
     let outcome: Outcome;
     try {
       outcome = this.#dispatch(h, m.payload, m.fds);
     } catch (e) {
       outcome = this.#failure(h, e);
     } finally {
-      this.#handling = false;
+      this.#requests.handling = false;
     }
     if (codec.wantsReply(h)) {
       if ('errno' in outcome) this.#transport.send(codec.errorReply(h, outcome.errno));
@@ -139,7 +129,7 @@ export class ClientSession {
     } else if ('errno' in outcome) {
       this.#log.client(`${commandName(h.command)} (no reply wanted) failed`, { errno: outcome.errno });
     }
-    this.#flushOutbox();
+    this.#requests.flushOutbox();
   }
 
   #failure(h: Header, e: unknown): Outcome {
@@ -323,82 +313,11 @@ export class ClientSession {
     this.#device.regionWrite(region, offset, data);
   }
 
-  // --- server → client DMA ---------------------------------------------------------------
-
-  #dmaRequest(kind: 'read' | 'write', address: bigint, length: number, data?: Uint8Array): Promise<Uint8Array> {
-    if (this.#ended) return Promise.reject(new DmaError('client disconnected', address, length, Errno.ENODEV));
-    if (this.#pending.size >= this.#options.maxDmaInFlight) {
-      return new Promise<void>((r) => this.#dmaWaiting.push(r)).then(() => this.#dmaRequest(kind, address, length, data));
-    }
-    const id = this.#allocId();
-    const command = kind === 'read' ? Command.DMA_READ : Command.DMA_WRITE;
-    const payload = codec.encodeDmaAccess({ address, count: BigInt(length), ...(data ? { data } : {}) });
-    const message = codec.encodeMessage({ id, command, flags: HeaderFlags.TYPE_COMMAND, error: 0 }, payload);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        this.#releaseDmaSlot();
-        reject(new DmaError(`DMA_${kind.toUpperCase()} at 0x${address.toString(16)} timed out`, address, length, Errno.ETIMEDOUT));
-      }, this.#options.dmaTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer, address, length });
-      if (this.#handling) this.#outbox.push(message);
-      else this.#transport.send(message);
-    });
-  }
-
-  /** Lets the next waiting DMA request go out once one in flight has finished. */
-  #releaseDmaSlot(): void {
-    this.#dmaWaiting.shift()?.();
-  }
-
-  #allocId(): number {
-    for (;;) {
-      const id = this.#nextId;
-      this.#nextId = this.#nextId === 0xffff ? 0x8000 : this.#nextId + 1;
-      if (!this.#pending.has(id)) return id;
-    }
-  }
-
-  #flushOutbox(): void {
-    while (this.#outbox.length && !this.#transport.closed) this.#transport.send(this.#outbox.shift() as Buffer);
-  }
-
-  #onDmaReply(h: Header, payload: Buffer): void {
-    const p = this.#pending.get(h.id);
-    if (!p) {
-      this.#log.client(`unexpected reply id 0x${h.id.toString(16)} (${commandName(h.command)})`);
-      return;
-    }
-    this.#pending.delete(h.id);
-    clearTimeout(p.timer);
-    this.#releaseDmaSlot();
-    if (h.flags & HeaderFlags.ERROR) {
-      p.reject(new DmaError(`${commandName(h.command)} at 0x${p.address.toString(16)} refused by the client (errno ${h.error})`, p.address, p.length, h.error));
-      return;
-    }
-    if (h.command === Command.DMA_READ) {
-      const data = payload.subarray(16);
-      if (data.length !== p.length) {
-        p.reject(new DmaError(`DMA_READ reply carried ${data.length} bytes, ${p.length} expected`, p.address, p.length, Errno.EIO));
-        return;
-      }
-      p.resolve(data);
-    } else {
-      p.resolve(new Uint8Array(0));
-    }
-  }
-
   #end(reason?: Error): void {
     if (this.#ended) return;
     this.#ended = true;
     if (reason) this.#log.client(`connection ended: ${reason.message}`);
-    for (const [, p] of this.#pending) {
-      clearTimeout(p.timer);
-      p.reject(new DmaError('client disconnected', p.address, p.length, Errno.ENODEV));
-    }
-    this.#pending.clear();
-    for (const w of this.#dmaWaiting.splice(0)) w(); // they fail at once: the session has ended
-    this.#outbox = [];
+    this.#requests.end();
     this.windows.removeAll();
     this.irqs.clear();
     try {

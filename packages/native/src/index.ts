@@ -9,6 +9,6 @@ export { MappedRegion, type Protection } from './mmap.ts';
 export { type FileStat, fileStat } from './fstat.ts';
 export { SharedMemory, punchHole } from './memfd.ts';
 export { EventFd, signalEventFd } from './eventfd.ts';
-export { UnixStream, type ReceivedChunk } from './unix-stream.ts';
+export { UnixStream, type PeerCredentials, type ReceivedChunk } from './unix-stream.ts';
 export { UnixListener } from './unix-listener.ts';
 export { ControlTruncatedError, MAX_FDS_PER_MESSAGE } from './scm-rights.ts';

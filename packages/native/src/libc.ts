@@ -28,6 +28,7 @@ export const libc = {
   dup: lib.func('int dup(int fd)'),
   fstat: bindFstat(),
   poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+  getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),
 };
 
 /** fstat(fd, struct stat *): exported by glibc ≥ 2.33; older glibc only has __fxstat(_STAT_VER = 1, ...). */
@@ -48,6 +49,7 @@ export const C = {
   SOCK_CLOEXEC: 0o2000000,
   SOL_SOCKET: 1,
   SCM_RIGHTS: 1,
+  SO_PEERCRED: 17,
   MSG_CTRUNC: 0x8,
   MSG_DONTWAIT: 0x40,
   MSG_NOSIGNAL: 0x4000,

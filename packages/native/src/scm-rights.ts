@@ -13,7 +13,11 @@ const CONTROL = 128;
 export const SCRATCH_DATA_SIZE = 64 * 1024;
 
 export class ControlTruncatedError extends Error {
-  constructor() {
+  /**
+   * @param data the bytes that were received with the truncated control data: they are part of the
+   * stream, so a framing layer can keep its place and refuse just that message.
+   */
+  constructor(readonly data: Buffer = Buffer.alloc(0)) {
     super('control data truncated (too many fds in one message); the fds that arrived were closed');
     this.name = 'ControlTruncatedError';
   }
@@ -81,11 +85,12 @@ export class ScmScratch {
     const n = Number(libc.recvmsg(fd, this.#ptr, C.MSG_CMSG_CLOEXEC | C.MSG_DONTWAIT));
     if (n < 0) return -koffi.errno();
     const fds = this.#collectFds();
+    const data = Buffer.from(this.#bytes.subarray(this.#data, this.#data + n));
     if (this.#view.getInt32(48, true) & C.MSG_CTRUNC) {
       for (const f of fds) closeFd(f);
-      throw new ControlTruncatedError();
+      throw new ControlTruncatedError(data);
     }
-    return { data: Buffer.from(this.#bytes.subarray(this.#data, this.#data + n)), fds };
+    return { data, fds };
   }
 
   #collectFds(): number[] {

@@ -13,6 +13,13 @@ export interface ReceivedChunk {
   fds: number[];
 }
 
+/** Who is at the other end of a UNIX socket ({@link UnixStream.peerCredentials}). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 interface PendingWrite {
   data: Uint8Array;
   fds: readonly number[];
@@ -115,6 +122,15 @@ export class UnixStream {
     pfd.writeInt16LE(C.POLLRDHUP, 4);
     if (libc.poll(pfd, 1, 0) < 0) return false;
     return (pfd.readUInt16LE(6) & (C.POLLRDHUP | C.POLLHUP | C.POLLERR)) !== 0;
+  }
+
+  /** The peer's process, user and group at connect time (SO_PEERCRED), as the kernel recorded them. */
+  peerCredentials(): PeerCredentials {
+    const cred = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(cred.length);
+    check('getsockopt', libc.getsockopt(this.fd, C.SOL_SOCKET, C.SO_PEERCRED, cred, len), 'SO_PEERCRED');
+    return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
   }
 
   /** Queue `data` (and `fds`, sent with its first byte) for sending. Order is preserved. */

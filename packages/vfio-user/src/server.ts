@@ -1,11 +1,19 @@
-import { UnixListener } from '@p2pkit/native';
+import { type PeerCredentials, UnixListener, type UnixStream } from '@p2pkit/native';
 import type { VfioUserDevice } from './device.ts';
 import { consoleLogger, type Logger, rateLimitedLogger } from '@p2pkit/base';
 import { ClientSession, type SessionOptions } from './session.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';
 
-export interface ServerOptions extends Partial<SessionOptions> {}
+export interface ServerOptions extends Partial<SessionOptions> {
+  /**
+   * Accept only clients whose uid (SO_PEERCRED) is listed. The socket is already mode 0600 in a
+   * directory the user owns; this also holds when someone relaxes those permissions.
+   */
+  allowedUids?: readonly number[];
+  /** Accept only clients running as the server's own uid (added to `allowedUids`). */
+  ownerOnly?: boolean;
+}
 
 /**
  * Serves one device to one client at a time (QEMU connects once per device). When the client goes
@@ -16,6 +24,8 @@ export class VfioUserServer {
   readonly device: VfioUserDevice;
   readonly options: SessionOptions;
   #listener: UnixListener | undefined;
+  /** uids allowed to connect, or undefined for any. */
+  readonly #allowedUids: ReadonlySet<number> | undefined;
   #session: ClientSession | undefined;
   #sessions = 0;
   #waiters: ((s: ClientSession) => void)[] = [];
@@ -35,6 +45,11 @@ export class VfioUserServer {
       maxDmaInFlight: options.maxDmaInFlight ?? 1,
       logger,
     };
+    if (options.allowedUids || options.ownerOnly) {
+      const uids = new Set(options.allowedUids ?? []);
+      if (options.ownerOnly) uids.add(process.getuid?.() ?? 0);
+      this.#allowedUids = uids;
+    }
   }
 
   /** Listen on a UNIX socket path (mode 0600; a stale socket file is replaced). */
@@ -48,8 +63,24 @@ export class VfioUserServer {
     const listener = UnixListener.listen(path);
     this.#listener = listener;
     listener.onConnection((stream) => {
+      if (!this.#mayConnect(stream)) return;
       this.serve(new SocketTransport(stream, this.options.maxDataXferSize));
     });
+  }
+
+  /** The uid check of `allowedUids` / `ownerOnly` (SO_PEERCRED: what the kernel recorded at connect). */
+  #mayConnect(stream: UnixStream): boolean {
+    if (!this.#allowedUids) return true;
+    let peer: PeerCredentials | undefined;
+    try {
+      peer = stream.peerCredentials();
+    } catch (e) {
+      this.options.logger.client(`connection refused: peer credentials unavailable (${(e as Error).message})`);
+    }
+    if (peer && this.#allowedUids.has(peer.uid)) return true;
+    if (peer) this.options.logger.client(`connection from uid ${peer.uid} (pid ${peer.pid}) refused: uid not allowed`);
+    stream.close();
+    return false;
   }
 
   get path(): string | undefined {

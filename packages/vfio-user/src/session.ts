@@ -10,7 +10,7 @@ import { IrqTable } from './irq-table.ts';
 
 import { Command, DeviceFlags, DmaUnmapFlags, commandName } from './protocol.ts';
 import { ServerDmaSpace } from './server-dma.ts';
-import type { Transport } from './transport.ts';
+import type { MessageRefusal, Transport } from './transport.ts';
 
 export interface SessionOptions {
   /** Largest REGION_READ/WRITE and DMA payload we accept (max_data_xfer_size). */
@@ -82,7 +82,7 @@ export class ClientSession {
     };
     device.attach(ctx);
     transport.start(
-      (m) => this.#onMessage(m),
+      (m, refusal) => (refusal ? this.#refuse(m, refusal) : this.#onMessage(m)),
       (reason) => {
         this.#end(reason);
         onEnd(reason);
@@ -104,6 +104,15 @@ export class ClientSession {
     if (!this.#transport.settleIfHungUp?.()) return false;
     this.#end(); // an in-memory transport reports its close later; the session is over now
     return true;
+  }
+
+  /** A message the transport cut short (too large, too many fds): an error reply, a client line. */
+  #refuse(m: Message, refusal: MessageRefusal): void {
+    for (const fd of m.fds) closeFd(fd);
+    const h = m.header;
+    if (codec.isReply(h)) return this.#requests.onReply(h, m.payload, refusal);
+    this.#log.client(`${commandName(h.command)} refused: ${refusal.reason}`, { errno: refusal.errno });
+    if (codec.wantsReply(h)) this.#transport.send(codec.errorReply(h, refusal.errno));
   }
 
   #onMessage(m: Message): void {

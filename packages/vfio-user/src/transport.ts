@@ -1,5 +1,12 @@
 import type { Message } from './codec.ts';
 
+/** Why a transport delivered a message without (all of) its body or fds. */
+export interface MessageRefusal {
+  /** The errno of the error reply. */
+  errno: number;
+  reason: string;
+}
+
 /**
  * A bidirectional, message-framed vfio-user channel. The receiver owns every fd it is handed and
  * must close it; a sender keeps ownership of the fds it sends.
@@ -7,8 +14,12 @@ import type { Message } from './codec.ts';
 export interface Transport {
   /** Send one whole message (header included) with optional fds. */
   send(message: Uint8Array, fds?: readonly number[]): void;
-  /** Start delivering messages. `onClose` fires once, on EOF, error or close(). */
-  start(onMessage: (message: Message) => void, onClose: (reason?: Error) => void): void;
+  /**
+   * Start delivering messages. `onClose` fires once, on EOF, error or close(). A message the
+   * transport had to cut short (too large, too many fds) arrives with a `refusal`: its payload is
+   * empty and the receiver answers it with `refusal.errno`.
+   */
+  start(onMessage: (message: Message, refusal?: MessageRefusal) => void, onClose: (reason?: Error) => void): void;
   close(): void;
   readonly closed: boolean;
   /**

@@ -32,7 +32,16 @@ export {
   serveRemoteEndpoint,
   streamChannel,
 } from './remote/index.ts';
-export { type ChartOptions, renderEndpointTable, renderLinkChartHtml, renderLinkChartSvg, renderLinkTable } from './render/index.ts';
+export {
+  type ChartOptions,
+  heatColour,
+  renderEndpointTable,
+  renderLinkChartHtml,
+  renderLinkChartSvg,
+  renderLinkTable,
+  renderTopologySvg,
+  type TopologySvgOptions,
+} from './render/index.ts';
 export {
   type BarBacking,
   type BarRegistration,
@@ -79,4 +88,22 @@ export {
 } from './topology/link.ts';
 export { type FabricLink, type FabricNode, type LinkRole, type NodeKind, Topology } from './topology/model.ts';
 export { endpointsOf, mapEndpoints } from './topology/walk.ts';
-export { readTrace, type Trace, type TraceHeader, type TraceRecord, traceTotals, TraceWriter, type TraceWriterOptions } from './trace/index.ts';
+export {
+  type LinkTimeline,
+  type PerfettoEvent,
+  type PerfettoTrace,
+  readTrace,
+  sliceTrace,
+  type TimelineOptions,
+  type TimelineSeries,
+  type Trace,
+  TraceFileError,
+  type TraceHeader,
+  type TraceRecord,
+  traceTimeline,
+  traceToPerfetto,
+  traceTotals,
+  type TraceWindow,
+  TraceWriter,
+  type TraceWriterOptions,
+} from './trace/index.ts';

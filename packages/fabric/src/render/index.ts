@@ -1,2 +1,3 @@
 export * from './chart.ts';
 export * from './table.ts';
+export * from './topology-svg.ts';

@@ -4,13 +4,15 @@
  */
 import type { LogChannel, Logger } from './logger.ts';
 
+/** Options of {@link rateLimitedLogger}. */
 export interface RateLimitOptions {
   /** Lines of one kind logged back to back before limiting starts. Default 10. */
   burst?: number;
   /** Lines of one kind per second once the burst is spent. Default 1. */
   perSecond?: number;
-  /** Lines per channel (all kinds together) at once, then per second. Defaults: 10 × burst, 10 × perSecond. */
+  /** Lines per channel (all kinds together) logged back to back. Default 10 × burst. */
   channelBurst?: number;
+  /** Lines per channel (all kinds together) per second once that burst is spent. Default 10 × perSecond. */
   channelPerSecond?: number;
   /** Channels to limit. Default: guest, client and device (info passes untouched). */
   channels?: readonly LogChannel[];

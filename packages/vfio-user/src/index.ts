@@ -13,4 +13,4 @@ export { DmaMapFlags, IrqSetFlags } from './protocol.ts';
 export { type ServerOptions, VfioUserServer } from './server.ts';
 export { ClientSession, type SessionOptions } from './session.ts';
 export { SocketTransport } from './socket-transport.ts';
-export type { Transport } from './transport.ts';
+export type { MessageRefusal, Transport } from './transport.ts';

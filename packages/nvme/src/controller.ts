@@ -18,7 +18,15 @@ import { QueueEngine } from './queue-engine.ts';
 import { CompletionQueue, SubmissionQueue } from './queues.ts';
 import { RegisterFile } from './register-file.ts';
 import { buildCap, Csts, cc, MPS_MAX, MPS_MIN, Reg } from './registers.ts';
-import { type CommandHandler, type CommandHook, CommandRegistry, type LogPageProvider } from './registry.ts';
+import {
+  type CommandHandler,
+  type CommandHook,
+  type CommandOptions,
+  CommandRegistry,
+  type DataDirection,
+  dataDirection,
+  type LogPageProvider,
+} from './registry.ts';
 import { ShadowDoorbells } from './shadow-doorbells.ts';
 import { createStats, type NvmeStats } from './stats.ts';
 
@@ -51,8 +59,8 @@ export class NvmeController implements ControllerCore {
   readonly queues: QueueEngine;
   readonly errorLog = new ErrorLog(ERROR_LOG_ENTRIES);
   readonly health: Health;
-  readonly admin = new CommandRegistry();
-  readonly io = new CommandRegistry();
+  readonly admin = new CommandRegistry('admin');
+  readonly io = new CommandRegistry('I/O');
   readonly logPages = new Map<number, LogPageProvider>();
   readonly cmb: ControllerMemoryBuffer | undefined;
   readonly pmr: PersistentMemoryRegion | undefined;
@@ -126,6 +134,9 @@ export class NvmeController implements ControllerCore {
       vectorIdle: (v) => this.host?.clearInterrupt?.(v),
     });
     this.executor = new CommandExecutor({
+      bus: this.memory,
+      cmb: this.cmb?.memory,
+      pmr: this.pmr?.memory,
       admin: this.admin,
       io: this.io,
       queues: this.queues,
@@ -330,25 +341,49 @@ export class NvmeController implements ControllerCore {
     this.health.evaluateTemperature();
   }
 
-  /** Adds or replaces an admin command (vendor opcodes C0h–FFh). */
-  registerAdminCommand(opcode: number, handler: CommandHandler, opts: { name?: string; effects?: number } = {}): void {
-    this.admin.register(opcode, opts.name ?? `vendor admin 0x${opcode.toString(16)}`, handler, opts.effects);
+  /**
+   * Adds an admin command (vendor opcodes C0h–FFh). Opcode bits 1:0 are its data direction (see
+   * {@link DataDirection}); `opts.data`, when given, must match them. An opcode that is taken (a
+   * built-in command or an earlier registration) throws unless `opts.replace`.
+   */
+  registerAdminCommand(opcode: number, handler: CommandHandler, opts: CommandOptions = {}): void {
+    checkDirection('admin', opcode, opts.data);
+    this.admin.register(opcode, opts.name ?? `vendor admin 0x${opcode.toString(16)}`, handler, opts.effects, opts.replace);
   }
 
-  /** Adds or replaces an I/O command (vendor opcodes 80h–FFh). */
-  registerIoCommand(opcode: number, handler: CommandHandler, opts: { name?: string; effects?: number } = {}): void {
-    this.io.register(opcode, opts.name ?? `vendor I/O 0x${opcode.toString(16)}`, handler, opts.effects);
+  /**
+   * Adds an I/O command (vendor opcodes 80h–FFh), with the same direction and replacement rules as
+   * {@link registerAdminCommand}.
+   */
+  registerIoCommand(opcode: number, handler: CommandHandler, opts: CommandOptions = {}): void {
+    checkDirection('I/O', opcode, opts.data);
+    this.io.register(opcode, opts.name ?? `vendor I/O 0x${opcode.toString(16)}`, handler, opts.effects, opts.replace);
   }
 
-  /** Adds or replaces a log page (vendor LIDs C0h–FFh). */
-  registerLogPage(lid: number, provider: LogPageProvider): void {
-    this.logPages.set(lid & 0xff, provider);
+  /** Adds a log page (vendor LIDs C0h–FFh); a LID that is taken throws unless `opts.replace`. */
+  registerLogPage(lid: number, provider: LogPageProvider, opts: { replace?: boolean } = {}): void {
+    if (!Number.isInteger(lid) || lid < 0 || lid > 0xff) throw new RangeError(`log page identifier ${lid} is not 0..0xff`);
+    if (this.logPages.has(lid) && !opts.replace) {
+      throw new Error(`log page 0x${lid.toString(16)} is already provided; pass { replace: true } to replace it`);
+    }
+    this.logPages.set(lid, provider);
   }
 
   /** Interposes on every command (fault injection, tracing). Returns a remover. */
   intercept(hook: CommandHook): () => void {
     return this.executor.addHook(hook);
   }
+}
+
+/** Throws when a declared data direction disagrees with the opcode's bits 1:0. */
+function checkDirection(kind: string, opcode: number, declared: DataDirection | undefined): void {
+  if (declared === undefined || declared === dataDirection(opcode)) return;
+  const bits = ['none', 'toController', 'toHost', 'bidirectional'].indexOf(declared);
+  const suggestion = (opcode & ~3) | bits;
+  throw new RangeError(
+    `${kind} opcode 0x${opcode.toString(16)}: bits 1:0 say '${dataDirection(opcode)}', not '${declared}' ` +
+      `(NVMe opcodes carry their data direction; '${declared}' would be e.g. 0x${suggestion.toString(16)})`,
+  );
 }
 
 /** Bytes of BAR0 taken by registers and doorbells (≥ 16 KiB, a power of two); MSI-X may follow. */

@@ -6,8 +6,11 @@
  */
 import { SharedMemory } from '@p2pkit/native';
 import {
+  type BarDeclaration,
   type BarIndex,
+  type Capability,
   type DeviceInstance,
+  type ExtendedCapability,
   defineEndpoint,
   type Endpoint,
   type EndpointHandle,
@@ -36,6 +39,15 @@ export interface NvmeOptions extends Omit<NvmeControllerOptions, 'cmb' | 'pmr'> 
   pmr?: { path: string; size: number };
   /** INTx pin for drivers without MSI-X; default 1 (INTA#), 0 for none. */
   interruptPin?: 0 | 1;
+  /**
+   * Extra BARs beside the controller's own: BAR0–1 (registers, 64-bit), BAR2–3 (CMB) and BAR4–5
+   * (PMR) when configured are taken; any other index is free (a 64-bit BAR takes the next one too).
+   */
+  bars?: Partial<Record<BarIndex, BarDeclaration>>;
+  /** Extra standard capabilities (e.g. pci's `vendorSpecific()`), linked after PM, PCIe and MSI-X. */
+  capabilities?: readonly Capability[];
+  /** Extra extended capabilities, linked after the Device Serial Number. */
+  extendedCapabilities?: readonly ExtendedCapability[];
 }
 
 /** An NVMe device instance: serve it (`serve()`, a testbed `Rig`); `controller` is its NVMe state. */
@@ -64,12 +76,15 @@ export async function createNvme(options: NvmeOptions, instance: EndpointInstanc
   const pba = table + roundUp(vectors * 16, PAGE);
   const bar0Size = pow2(pba + roundUp(Math.ceil(vectors / 64) * 8, PAGE));
   if (options.cmb && (options.cmb.size < 2 << 20 || pow2(options.cmb.size) !== options.cmb.size)) {
-    throw new RangeError(`nvme: CMB size must be a power of two ≥ 2 MiB (Linux maps p2p memory in 2 MiB sections), got ${options.cmb.size}`);
+    throw new RangeError(
+      `nvme: CMB size must be a power of two ≥ 2 MiB (Linux maps p2p memory in 2 MiB sections), got ${options.cmb.size}`,
+    );
   }
   if (options.pmr && (options.pmr.size < PAGE || pow2(options.pmr.size) !== options.pmr.size)) {
     throw new RangeError(`nvme: PMR size must be a power of two ≥ 4 KiB, got ${options.pmr.size}`);
   }
 
+  const extraBars = checkExtraBars(options);
   let controller: NvmeController | undefined;
   let functionResets = 0;
   let pmrFile: SharedMemory | undefined;
@@ -120,9 +135,15 @@ export async function createNvme(options: NvmeOptions, instance: EndpointInstanc
             }),
           }
         : {}),
+      ...extraBars,
     },
-    capabilities: [powerManagement(), pciExpress.endpoint({ flr: true }), msix({ vectors, bar: 0, table, pba })],
-    extendedCapabilities: [serialNumber(serialToDsn(options.serial))],
+    capabilities: [
+      powerManagement(),
+      pciExpress.endpoint({ flr: true }),
+      msix({ vectors, bar: 0, table, pba }),
+      ...(options.capabilities ?? []),
+    ],
+    extendedCapabilities: [serialNumber(serialToDsn(options.serial)), ...(options.extendedCapabilities ?? [])],
     interruptPin: options.interruptPin ?? 1,
     attach: (dev) => attachHost(dev),
     detach: () => ctrl().detach(),
@@ -135,7 +156,7 @@ export async function createNvme(options: NvmeOptions, instance: EndpointInstanc
 
   const endpoint = definition.create({ memory: memfdBarMemory, ...instance });
   try {
-    const { cmb: _cmb, pmr: _pmr, ...common } = options;
+    const { cmb: _cmb, pmr: _pmr, bars: _bars, capabilities: _caps, extendedCapabilities: _ext, ...common } = options;
     controller = await NvmeController.create({
       holePuncher: new NativeHolePuncher(),
       ...common,
@@ -164,6 +185,15 @@ export async function createNvme(options: NvmeOptions, instance: EndpointInstanc
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The extra BARs, refused where the controller's own BARs sit. */
+function checkExtraBars(options: NvmeOptions): Partial<Record<BarIndex, BarDeclaration>> {
+  const own = new Set([0, 1, ...(options.cmb ? [2, 3] : []), ...(options.pmr ? [4, 5] : [])]);
+  for (const key of Object.keys(options.bars ?? {})) {
+    if (own.has(Number(key))) throw new RangeError(`nvme: BAR${key} belongs to the controller (registers BAR0–1, CMB BAR2–3, PMR BAR4–5)`);
+  }
+  return options.bars ?? {};
 }
 
 /** A stable Device Serial Number derived from the NVMe serial (FNV-1a, 64-bit). */

@@ -1,5 +1,6 @@
 import { DmaError } from '@p2pkit/base';
 import type { SubmissionEntry } from './command.ts';
+import { type CommandContextDeps, createCommandContext } from './command-context.ts';
 import { CommandError } from './command-error.ts';
 import type { DataTransfer } from './data-transfer.ts';
 import type { ErrorLog } from './error-log.ts';
@@ -17,7 +18,7 @@ import {
 import type { NvmeStats } from './stats.ts';
 import { Status, statusName, withRetryPolicy } from './status.ts';
 
-export interface ExecutorDeps {
+export interface ExecutorDeps extends CommandContextDeps {
   admin: CommandRegistry;
   io: CommandRegistry;
   queues: QueueEngine;
@@ -54,18 +55,11 @@ export class CommandExecutor {
     counts[entry.opcode] = (counts[entry.opcode] ?? 0) + 1;
     this.d.stats.commandsBySq[sq.id] = (this.d.stats.commandsBySq[sq.id] ?? 0) + 1;
     let done = false;
-    const ctx: CommandContext = {
-      entry,
-      queue: admin ? 'admin' : 'io',
-      namespace: this.d.namespaces.active(entry.nsid),
-      toHost: (data) => this.d.transfer.toHost(entry, data),
-      fromHost: (length) => this.d.transfer.fromHost(entry, length),
-      complete: (result) => {
-        if (done) return;
-        done = true;
-        this.finish(sq, entry, result, epoch);
-      },
-    };
+    const ctx = createCommandContext(this.d, entry, admin ? 'admin' : 'io', (result) => {
+      if (done) return;
+      done = true;
+      this.finish(sq, entry, result, epoch);
+    });
     let outcome: CommandOutcome;
     try {
       outcome = await this.chain(ctx, 0);

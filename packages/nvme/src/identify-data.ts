@@ -2,6 +2,7 @@ import type { ControllerCore } from './core.ts';
 import { AER_LIMIT } from './events.ts';
 import { CCTEMP, WCTEMP } from './health.ts';
 import { LBA_FORMATS, type Namespace } from './namespace.ts';
+import { IDENTIFY_VENDOR_SPECIFIC_BYTES } from './options.ts';
 import { CQE_SIZE_LOG, SQE_SIZE_LOG } from './registers.ts';
 
 /** Copy limits reported in Identify Namespace (NVM §4.1.5.1) and enforced by Copy. */
@@ -69,6 +70,12 @@ export function identifyController(core: ControllerCore): Uint8Array {
   out.set(new TextEncoder().encode(o.subsystemNqn.slice(0, 255)), 768);
   // Power state 0: 25 W, active.
   v.setUint16(2048, 2500, true);
+  const vendor = o.identifyVendorSpecific?.();
+  if (vendor) {
+    if (vendor.byteLength > IDENTIFY_VENDOR_SPECIFIC_BYTES)
+      throw new RangeError(`identifyVendorSpecific returned ${vendor.byteLength} bytes, at most 1024 fit`);
+    out.set(vendor, 4096 - IDENTIFY_VENDOR_SPECIFIC_BYTES);
+  }
   return out;
 }
 

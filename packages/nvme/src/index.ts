@@ -18,14 +18,19 @@ export type { CmbOptions, DoorbellStrategy, NamespaceOptions, NvmeControllerOpti
 export { openPmrFile, type PmrFile } from './pmr-file.ts';
 export { Reg } from './registers.ts';
 export {
+  type BusAccess,
   type CommandContext,
   type CommandHandler,
   type CommandHook,
+  type CommandOptions,
   type CommandOutcome,
   type CommandResult,
+  type DataDirection,
   Deferred,
+  dataDirection,
   type LogPageProvider,
   type LogPageRequest,
+  type TransferRange,
 } from './registry.ts';
 export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';

@@ -115,6 +115,11 @@ export interface NvmeControllerOptions {
   schedule?: (task: () => void) => void;
   /** Commands executed concurrently per I/O SQ; default 64. */
   maxInflightPerQueue?: number;
+  /**
+   * Identify Controller bytes 3072–4095 (Vendor Specific, NVMe 2.0 base Figure 275): at most 1024
+   * bytes copied at offset 3072, the rest zero. A function is asked on every Identify.
+   */
+  identifyVendorSpecific?: Uint8Array | (() => Uint8Array);
 }
 
 export interface ResolvedOptions {
@@ -144,7 +149,11 @@ export interface ResolvedOptions {
   holePuncher: HolePuncher;
   schedule: (task: () => void) => void;
   maxInflightPerQueue: number;
+  identifyVendorSpecific: (() => Uint8Array) | undefined;
 }
+
+/** Size of the Vendor Specific area of Identify Controller (bytes 3072–4095). */
+export const IDENTIFY_VENDOR_SPECIFIC_BYTES = 1024;
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new RangeError(`NvmeController options: ${message}`);
@@ -210,5 +219,14 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     holePuncher: o.holePuncher ?? new ZeroFillHolePuncher(),
     schedule: o.schedule ?? ((task) => void setImmediate(task)),
     maxInflightPerQueue: o.maxInflightPerQueue ?? 64,
+    identifyVendorSpecific: resolveVendorSpecific(o.identifyVendorSpecific),
   };
+}
+
+function resolveVendorSpecific(v: NvmeControllerOptions['identifyVendorSpecific']): (() => Uint8Array) | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'function') return v;
+  check(v.byteLength <= IDENTIFY_VENDOR_SPECIFIC_BYTES, `identifyVendorSpecific is ${v.byteLength} bytes, at most 1024 fit`);
+  const copy = v.slice();
+  return () => copy;
 }

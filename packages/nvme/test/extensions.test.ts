@@ -12,10 +12,13 @@ describe('extension API', () => {
   it('registers vendor admin/IO commands and log pages, listed in the effects log', async () => {
     rig = await startNvmeHarness();
     const { driver, controller } = rig;
-    controller.registerAdminCommand(0xc1, async (ctx) => {
-      await ctx.toHost(new TextEncoder().encode('vendor!'));
-      return { dw0: 0x1234 };
-    });
+    controller.registerAdminCommand(
+      0xc2, // bits 1:0 = 10b: data to the host
+      async (ctx) => {
+        await ctx.toHost(new TextEncoder().encode('vendor!'));
+        return { dw0: 0x1234 };
+      },
+    );
     controller.registerIoCommand(
       0x81,
       (ctx) => {
@@ -27,7 +30,7 @@ describe('extension API', () => {
     controller.registerLogPage(0xc0, () => new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
     await rig.driver.bringUp();
     const buf = driver.memory.alloc(4096);
-    const a = await driver.admin({ opcode: 0xc1, prp1: buf });
+    const a = await driver.admin({ opcode: 0xc2, prp1: buf });
     expect(a.dw0).toBe(0x1234);
     expect(new TextDecoder().decode(driver.memory.view(buf, 7))).toBe('vendor!');
     const io = await driver.submit(1, { opcode: 0x81, nsid: 1, cdw10: 77 });
@@ -37,7 +40,7 @@ describe('extension API', () => {
     expect([...log.data]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const fx = await driver.getLogPage(5, 4096);
     const v = new DataView(fx.data.buffer);
-    expect(v.getUint32(0xc1 * 4, true)).toBe(1);
+    expect(v.getUint32(0xc2 * 4, true)).toBe(1);
     expect(v.getUint32(1024 + 0x81 * 4, true)).toBe(3);
   });
 

@@ -8,6 +8,10 @@ export { BootError, type BootOptions, boot, Guest, qemuArgv } from './qemu.ts';
 export { GuestUnresponsiveError, JobError, type JobResult, type RunJobOptions } from './guest-runner.ts';
 export { ChannelError } from './control-channel.ts';
 export { type Provisioned, type ProvisionOptions, provision } from './provision/index.ts';
+export { formatPreflight, PreflightError, type PreflightItem, type PreflightOptions, preflight } from './provision/preflight.ts';
+export { type KernelSource } from './provision/custom-kernel.ts';
+export { type KernelOption, KernelConfigError, type MissingOption, REQUIRED_KERNEL_OPTIONS } from './provision/kernel-config.ts';
+export { type DebianKernel, fetchDebianKernel } from './provision/debian-kernel.ts';
 export {
   consoleReporter,
   type ProgressEvent,

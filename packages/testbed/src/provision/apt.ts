@@ -14,11 +14,11 @@ const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
  * The main Debian archive the host already uses (never hard-coded): the `REPO_URI` of the
  * bookworm `Packages` index target. The security archive has codename `bookworm-security`.
  */
-export async function discoverMirror(): Promise<string> {
+export async function discoverMirror(env?: NodeJS.ProcessEnv): Promise<string> {
   let out: string;
   try {
     out = (
-      await run(['apt-get', 'indextargets', '--format', '$(REPO_URI)', 'Identifier: Packages', 'Codename: bookworm'])
+      await run(['apt-get', 'indextargets', '--format', '$(REPO_URI)', 'Identifier: Packages', 'Codename: bookworm'], env ? { env } : {})
     ).stdout;
   } catch (e) {
     throw new Error(`cannot ask apt for its mirror (apt-get indextargets): ${(e as Error).message}`);

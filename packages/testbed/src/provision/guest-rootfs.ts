@@ -79,7 +79,7 @@ export async function buildHelpers(binDir: string): Promise<string[]> {
  */
 export async function buildRootImage(
   rootfs: string,
-  kernel: KernelInstall,
+  kernel: Pick<KernelInstall, 'abi' | 'modulesDir'>,
   helperBins: readonly string[],
   image: string,
 ): Promise<void> {

@@ -10,14 +10,16 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PrivateApt, discoverMirror } from './apt.ts';
+import { buildCustomKernel, type InspectedKernel, inspectKernel, type KernelSource } from './custom-kernel.ts';
 import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, stampMatches, writeManifest } from './cache.ts';
 import { guestInputsHash } from './guest-assets.ts';
 import { GUEST_PACKAGES, ROOT_IMAGE_FORMAT, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { KERNEL_TREE_FORMAT, type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
 import { acquireLock } from './lock.ts';
+import { PreflightError, preflight } from './preflight.ts';
 import { type ProgressListener, consoleReporter, step } from './progress.ts';
-import { ensureQemu } from './qemu-sysroot.ts';
+import { checkQemu, ensureQemu } from './qemu-sysroot.ts';
 import { ensureTools } from './tools.ts';
 
 /** Options of {@link provision}. */
@@ -30,6 +32,16 @@ export interface ProvisionOptions {
   onProgress?: ProgressListener;
   /** How long to wait for another provisioner holding the lock (default 10 minutes). */
   lockTimeoutMs?: number;
+  /**
+   * Boot this kernel instead of sid's: its configuration is checked before anything else
+   * (`KernelConfigError` lists every missing option), its modules go into a root image and
+   * initramfs of its own (cached per build).
+   */
+  kernel?: KernelSource;
+  /** Run this QEMU instead of sid's; checked first (version ≥ 10.1, `vfio-user-pci` and the other devices). */
+  qemu?: string;
+  /** Check the host before building anything (default true; `PreflightError` lists every missing item). */
+  preflight?: boolean;
 }
 
 /** Everything a boot needs, as absolute paths plus the versions they came from. */
@@ -64,10 +76,24 @@ function manifestUsable(m: Manifest | undefined, inputs: string): m is Manifest 
   );
 }
 
-/** Provision (or reuse) the testbed; safe to call concurrently from several processes. */
+/**
+ * Provision (or reuse) the testbed; safe to call concurrently from several processes. With
+ * `kernel` / `qemu`, those are checked first and the result boots them.
+ */
 export async function provision(options: ProvisionOptions = {}): Promise<Provisioned> {
   const report = options.onProgress ?? consoleReporter;
   const cacheDir = resolveCacheDir(options.cacheDir);
+  // What you bring is checked before anything is downloaded or built.
+  const kernel = options.kernel ? await step(report, 'kernel-config', 'your kernel: find and check its configuration', () => inspectKernel(options.kernel as KernelSource)) : undefined;
+  const qemuVersion = options.qemu ? await step(report, 'qemu-check', `your QEMU ${options.qemu}: version and devices`, () => checkQemu(options.qemu as string)) : undefined;
+  const base = await provisionBase(cacheDir, report, options);
+  let p = base.provisioned;
+  if (options.qemu && qemuVersion) p = { ...p, qemu: { ...p.qemu, binary: options.qemu, version: qemuVersion, debVersion: 'local', sysroot: '' } };
+  if (kernel) p = await withKernel(cacheDir, p, base.manifest, kernel, report, options.lockTimeoutMs);
+  return p;
+}
+
+async function provisionBase(cacheDir: string, report: ProgressListener, options: ProvisionOptions): Promise<{ provisioned: Provisioned; manifest: Manifest }> {
   const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
   await mkdir(cacheDir, { recursive: true });
   const hashes = await guestInputsHash();
@@ -76,7 +102,7 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const quick = await readManifest(cacheDir);
   if (!refresh && manifestUsable(quick, inputs)) {
     report({ step: 'cache', status: 'cached', message: `QEMU ${quick.qemu.version}, kernel ${quick.kernel.abi} in ${cacheDir}` });
-    return fromManifest(cacheDir, quick, true);
+    return { provisioned: fromManifest(cacheDir, quick, true), manifest: quick };
   }
 
   const release = await acquireLock(join(cacheDir, 'provision.lock'), options.lockTimeoutMs ?? 600_000, (pid) =>
@@ -86,11 +112,35 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
     const again = await readManifest(cacheDir); // another process may have finished meanwhile
     if (!refresh && manifestUsable(again, inputs)) {
       report({ step: 'cache', status: 'cached', message: `provisioned by another process in ${cacheDir}` });
-      return fromManifest(cacheDir, again, true);
+      return { provisioned: fromManifest(cacheDir, again, true), manifest: again };
     }
-    const m = await build(cacheDir, report, refresh ? undefined : again, inputs, hashes);
+    const previous = refresh ? undefined : again;
+    if (options.preflight ?? true) {
+      // A rebuild from a previous manifest (changed guest scripts) needs no network.
+      const items = await step(report, 'preflight', 'host tools, apt mirror, disk space', () => preflight(cacheDir, { checkMirror: !previous }));
+      if (items.some((i) => !i.ok)) throw new PreflightError(items);
+    }
+    const m = await build(cacheDir, report, previous, inputs, hashes);
     await writeManifest(cacheDir, m);
-    return fromManifest(cacheDir, m, false);
+    return { provisioned: fromManifest(cacheDir, m, false), manifest: m };
+  } finally {
+    release();
+  }
+}
+
+/** `p` with your kernel: its own root image and initramfs (built once per kernel build, under the lock). */
+async function withKernel(cacheDir: string, p: Provisioned, m: Manifest, k: InspectedKernel, report: ProgressListener, lockTimeoutMs = 600_000): Promise<Provisioned> {
+  const release = await acquireLock(join(cacheDir, 'provision.lock'), lockTimeoutMs, () => {});
+  try {
+    const tools = await ensureTools(join(cacheDir, 'tools'));
+    const built = await step(report, 'custom-kernel', `kernel ${k.release}: modules → root image and initramfs`, () =>
+      buildCustomKernel(cacheDir, k, { rootfs: m.guest.rootfs, guestInputsHash: m.guestInputsHash }, tools),
+    );
+    return {
+      ...p,
+      kernel: { abi: k.release, debVersion: 'local', vmlinuz: built.vmlinuz, modulesDir: built.modulesDir ?? '' },
+      guest: { ...p.guest, rootImage: built.rootImage, initramfs: built.initramfs },
+    };
   } finally {
     release();
   }

@@ -16,10 +16,12 @@ export const BOOT_MODULES = ['virtio_pci', 'virtio_blk', 'ext4'] as const;
 /** Busybox applets the initramfs scripts use. */
 const APPLETS = ['sh', 'mount', 'insmod', 'mkdir', 'cat', 'sleep', 'cp', 'switch_root', 'poweroff', 'ls', 'echo'];
 
-/** Build `output` (gzip'ed newc cpio) from `busybox` and the kernel modules in `modulesDir`. */
-export async function buildInitramfs(busybox: string, modulesDir: string, output: string): Promise<{ modules: string[] }> {
-  const index = await ModuleIndex.load(modulesDir);
-  const order = index.loadOrder(BOOT_MODULES);
+/**
+ * Build `output` (gzip'ed newc cpio) from `busybox` and the kernel modules in `modulesDir`; without
+ * `modulesDir` (a kernel with everything built in) the initramfs holds no modules.
+ */
+export async function buildInitramfs(busybox: string, modulesDir: string | undefined, output: string): Promise<{ modules: string[] }> {
+  const order = modulesDir ? (await ModuleIndex.load(modulesDir)).loadOrder(BOOT_MODULES) : [];
   const entries: CpioEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'newroot', 'p2pkit'].map(
       (path): CpioEntry => ({ type: 'dir', path }),
@@ -32,7 +34,7 @@ export async function buildInitramfs(busybox: string, modulesDir: string, output
   ];
   const names: string[] = [];
   for (const rel of order) {
-    const src = join(modulesDir, rel);
+    const src = join(modulesDir ?? '', rel);
     const name = basename(rel).replace(/\.ko\.(xz|zst|gz)$/, '.ko');
     const data = rel.endsWith('.xz')
       ? (await run(['xz', '-dc', src])).stdoutBytes

@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { extractDeb, type PrivateApt } from './apt.ts';
 import { stamp, stampMatches } from './cache.ts';
 import { run } from './exec.ts';
+import { assertKernelConfig } from './kernel-config.ts';
 import type { HostTools } from './tools.ts';
 
 /** The metapackage the kernel is resolved from. */
 export const KERNEL_META = 'linux-image-amd64';
-
-/** Kernel options the testbed depends on. */
-export const REQUIRED_KERNEL_CONFIG = ['CONFIG_PCI_P2PDMA=y', 'CONFIG_ZONE_DEVICE=y', 'CONFIG_DEVTMPFS=y'] as const;
 
 /** Changes whenever the extracted kernel tree is post-processed differently (checked in its stamp). */
 export const KERNEL_TREE_FORMAT = 'kt-2:hot-modules-uncompressed';
@@ -104,9 +102,7 @@ export async function ensureKernel(
   return install;
 }
 
-/** Throw if the kernel config lacks any of {@link REQUIRED_KERNEL_CONFIG}. */
-export async function checkKernelConfig(configFile: string): Promise<void> {
-  const lines = new Set((await readFile(configFile, 'utf8')).split('\n'));
-  const missing = REQUIRED_KERNEL_CONFIG.filter((c) => !lines.has(c));
-  if (missing.length > 0) throw new Error(`kernel feature missing: ${missing.join(', ')} not set in ${configFile}`);
+/** Throw a `KernelConfigError` listing every required option (kernel-config.ts) the config file lacks. */
+async function checkKernelConfig(configFile: string): Promise<void> {
+  assertKernelConfig(await readFile(configFile, 'utf8'), configFile);
 }

@@ -86,16 +86,21 @@ export async function ensureQemu(tools: HostTools, dir: string, mirror: () => Pr
   return { sysroot, binary, img, version };
 }
 
-/** Fail loudly unless QEMU ≥ 10.1 and every device in {@link REQUIRED_DEVICES} exists. */
+/**
+ * Fail loudly unless QEMU ≥ 10.1 and every device in {@link REQUIRED_DEVICES} exists; one error
+ * names every problem (a QEMU you bring may be too old and lack devices at once).
+ */
 export async function checkQemu(binary: string): Promise<string> {
-  const v = await run([binary, '--version']);
+  const v = await run([binary, '--version']).catch((e: unknown) => {
+    throw new Error(`cannot run QEMU ${binary}: ${(e as Error).message.split('\n')[0]}`);
+  });
   const version = parseQemuVersion(v.stdout);
   if (!version) throw new Error(`cannot parse QEMU version from: ${v.stdout.split('\n')[0]}`);
-  if (!versionAtLeast(version, MIN_QEMU)) {
-    throw new Error(`QEMU ${version} is too old: need ≥ ${MIN_QEMU.join('.')} for the vfio-user-pci client`);
-  }
+  const problems: string[] = [];
+  if (!versionAtLeast(version, MIN_QEMU)) problems.push(`version ${version} is too old: need ≥ ${MIN_QEMU.join('.')} (the vfio-user-pci client first shipped in 10.1)`);
   const help = (await run([binary, '-device', 'help'])).stdout;
   const missing = REQUIRED_DEVICES.filter((d) => !help.includes(`name "${d}"`));
-  if (missing.length > 0) throw new Error(`QEMU ${version} lacks required devices: ${missing.join(', ')}`);
+  if (missing.length > 0) problems.push(`lacks required devices: ${missing.join(', ')}${missing.includes('vfio-user-pci') ? ' (vfio-user-pci: build QEMU ≥ 10.1 with --enable-vfio-user-client)' : ''}`);
+  if (problems.length > 0) throw new Error(`QEMU ${binary} (${version}) cannot run p2pkit guests:\n  ${problems.join('\n  ')}`);
   return version;
 }

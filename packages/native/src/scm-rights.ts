@@ -12,14 +12,17 @@ const CONTROL = 128;
 /** Largest payload carried together with fds in one sendmsg/recvmsg. */
 export const SCRATCH_DATA_SIZE = 64 * 1024;
 
+/** More fds arrived in one message than the receiver accepts; the fds that did arrive were closed. */
 export class ControlTruncatedError extends Error {
   /**
-   * @param data the bytes that were received with the truncated control data: they are part of the
-   * stream, so a framing layer can keep its place and refuse just that message.
+   * The bytes received with the truncated control data: they are part of the stream, so a framing
+   * layer can keep its place and refuse just that message.
    */
-  constructor(readonly data: Buffer = Buffer.alloc(0)) {
+  readonly data: Buffer;
+  constructor(data: Buffer = Buffer.alloc(0)) {
     super('control data truncated (too many fds in one message); the fds that arrived were closed');
     this.name = 'ControlTruncatedError';
+    this.data = data;
   }
 }
 

@@ -15,8 +15,11 @@ export interface ReceivedChunk {
 
 /** Who is at the other end of a UNIX socket ({@link UnixStream.peerCredentials}). */
 export interface PeerCredentials {
+  /** Process id of the peer when it connected. */
   pid: number;
+  /** Effective user id of the peer. */
   uid: number;
+  /** Effective group id of the peer. */
   gid: number;
 }
 

@@ -1,29 +1,40 @@
 /**
- * A GPU stub (class 0x030200, 3D controller): VRAM peers can DMA into, and a copy engine that moves
- * bytes between any two bus addresses. It renders nothing; it exists to be a P2PDMA source/target.
+ * A GPU stub (class 0x030200, 3D controller): VRAM peers can DMA into, a copy engine that moves
+ * bytes between any two bus addresses, and compute hooks — TypeScript functions over a VRAM range —
+ * run from a descriptor queue. It renders nothing; it exists to be a P2PDMA source/target.
  *
  * BAR0 (16 KiB, 32-bit MMIO, little-endian; MSI-X table @0x2000, PBA @0x3000, 1 vector):
- *   0x00 ID        ro  0x50473250 ("P2GP")          0x04 VERSION ro  0x00010000 (1.0)
+ *   0x00 ID        ro  0x50473250 ("P2GP")          0x04 VERSION ro  0x00020000 (2.0)
  *   0x08 VRAM_SIZE ro  64-bit, bytes of BAR2        0x10 SCRATCH rw
+ *   Immediate copy:
  *   0x20 CE_SRC    rw  64-bit source bus address    0x28 CE_DST  rw  64-bit destination bus address
  *   0x30 CE_LEN    rw  bytes                        0x34 CE_GO   wo  write 1 = start (ignored while busy)
  *   0x38 CE_STATUS     bit0 BUSY (ro), bit1 DONE, bit2 ERROR (write 1s to clear DONE/ERROR)
  *   0x3c CE_ERROR  ro  errno of the last failure (EFAULT 14, EPERM 1, ...), 0 after a success
- *   0x40 CE_COPIES ro  finished copies              0x48 CE_BYTES ro 64-bit, bytes copied in total
+ *   0x40 CE_COPIES ro  finished copies              0x48 CE_BYTES ro 64-bit, bytes copied in total (both engines)
+ *   Descriptor queue:
+ *   0x80 Q_BASE    rw  64-bit bus address of the ring (RAM, VRAM, a peer's BAR such as a CMB)
+ *   0x88 Q_SIZE    rw  descriptors (1..4096); writing BASE or SIZE zeroes HEAD and TAIL
+ *   0x8c Q_HEAD    ro  next descriptor the engine runs     0x90 Q_TAIL rw doorbell: the driver's producer index
+ *   0x94 Q_STATUS      bit0 BUSY (ro), bit1 ERROR (sticky, write 1 to clear)
+ *   0x98 Q_DONE    ro  descriptors completed (wraps)       0x9c Q_ERRORS ro descriptors that failed
+ *   0xa0 KERNELS   ro  bit n set = compute kernel n (0..31) is registered
  * BAR2: VRAM, 64-bit prefetchable memory BAR (memfd-backed by default, so QEMU mmaps it).
  *
- * A copy ends with DONE or ERROR in CE_STATUS, then MSI-X vector 0. A range entirely inside this
- * GPU's own BAR2 is VRAM and accessed locally (it never leaves the device); anything else goes
- * through `dev.dma`, so on a fabric it is routed: peer BARs directly below a switch, RAM via the host.
+ * Descriptor (64 bytes, see GpuDesc): OP u32 @0 (GpuOp), FLAGS u32 @4 (bit0 IRQ), SRC u64 @8, DST
+ * u64 @0x10, LENGTH u32 @0x18, KERNEL u32 @0x1c, ARG0/ARG1 u64 @0x20/0x28; the engine writes STATUS
+ * u32 @0x30 (1 DONE, 2 ERROR | errno << 16) and RESULT u32 @0x34. COPY moves LENGTH bytes SRC → DST;
+ * COMPUTE runs kernel KERNEL over VRAM offsets [SRC, +LENGTH). A failed descriptor does not stop the
+ * queue. MSI-X vector 0 fires after an immediate copy and after each descriptor flagged IRQ.
+ * A range entirely inside this GPU's own BAR2 is VRAM and accessed locally (it never leaves the
+ * device); anything else goes through `dev.dma`, so on a fabric it is routed.
  */
-import { DmaError, hex, isPowerOfTwo, mib } from '@p2pkit/base';
+import { isPowerOfTwo, mib } from '@p2pkit/base';
 import {
   type DeviceInstance,
-  DmaRefusedError,
-  type EndpointDefinition,
-  type EndpointHandle,
-  type EndpointInstanceOptions,
   defineEndpoint,
+  type EndpointDefinition,
+  type EndpointInstanceOptions,
   instanceState,
   memfdBarMemory,
   memory,
@@ -31,20 +42,19 @@ import {
   msix,
   pciExpress,
 } from '@p2pkit/pci';
+import {
+  CeStatus,
+  GPU_VRAM_BAR,
+  type GpuKernel,
+  GpuReg,
+  type GpuState,
+  immediateCopy,
+  MAX_QUEUE,
+  QueueStatus,
+  runQueue,
+} from './gpu-engine.ts';
 
-// biome-ignore format: register map
-export const GpuReg = {
-  ID: 0x00, VERSION: 0x04, VRAM_SIZE: 0x08, SCRATCH: 0x10, CE_SRC: 0x20, CE_DST: 0x28, CE_LEN: 0x30,
-  CE_GO: 0x34, CE_STATUS: 0x38, CE_ERROR: 0x3c, CE_COPIES: 0x40, CE_BYTES: 0x48,
-} as const;
-export const CeStatus = { BUSY: 1, DONE: 2, ERROR: 4 } as const;
 export const GPU_ID = 0x5047_3250;
-export const GPU_VRAM_BAR = 2;
-const EPERM = 1;
-const EFAULT = 14;
-const EINVAL = 22;
-/** Largest piece the engine moves at once (QEMU's max_data_xfer_size). */
-const CHUNK = 1 << 20;
 
 /** Options of {@link createGpu}. */
 export interface GpuOptions {
@@ -54,6 +64,8 @@ export interface GpuOptions {
   name?: string;
   /** PCI device ID under vendor 0x1b36. Default 0x00f2. */
   deviceId?: number;
+  /** Compute hooks by kernel id (0..31), run by COMPUTE descriptors over a VRAM range. */
+  kernels?: Readonly<Record<number, GpuKernel>>;
 }
 
 /** A GPU stub instance: serve `endpoint`; `vram` is BAR2's bytes. */
@@ -79,19 +91,17 @@ export async function createGpu(options: GpuOptions = {}, instance: EndpointInst
   };
 }
 
-interface GpuState {
-  regs: DataView;
-  /** Bumped by reset: an in-flight copy of an older generation stops touching registers. */
-  generation: number;
-}
-
 /** The GPU stub's declaration (one per options; {@link createGpu} instantiates it). */
 function gpu(options: GpuOptions): EndpointDefinition {
   const vramSize = options.vramSize ?? mib(64);
   if (!Number.isSafeInteger(vramSize) || vramSize < mib(2) || !isPowerOfTwo(vramSize)) {
     throw new RangeError(`gpu: vramSize must be a power of two ≥ 2 MiB, got ${vramSize}`);
   }
-  const state = instanceState((): GpuState => ({ regs: initialRegs(vramSize), generation: 0 }));
+  const kernels = new Map(Object.entries(options.kernels ?? {}).map(([id, k]) => [Number(id), k] as const));
+  for (const id of kernels.keys())
+    if (!Number.isInteger(id) || id < 0 || id > 31) throw new RangeError(`gpu: kernel id ${id} is not 0..31`);
+  const init = () => initialRegs(vramSize, kernels);
+  const state = instanceState((): GpuState => ({ regs: init(), generation: 0, queueRunning: false, kernels }));
   return defineEndpoint({
     name: options.name ?? 'gpu',
     ids: { vendor: 0x1b36, device: options.deviceId ?? 0x00f2, class: 0x030200, revision: 1 },
@@ -107,10 +117,21 @@ function gpu(options: GpuOptions): EndpointDefinition {
             if (!(value & 1n)) return;
             if (s.regs.getUint32(GpuReg.CE_STATUS, true) & CeStatus.BUSY) return dev.guestError('gpu: CE_GO while the copy engine is busy');
             s.regs.setUint32(GpuReg.CE_STATUS, CeStatus.BUSY, true);
-            void copy(dev, s); // runs after the MMIO reply is sent
+            void immediateCopy(dev, s); // runs after the MMIO reply is sent
           } else if (off === GpuReg.SCRATCH || (off >= GpuReg.CE_SRC && off < GpuReg.CE_GO)) {
-            if (size === 8) s.regs.setBigUint64(off, value, true);
-            else s.regs.setUint32(off, Number(value & 0xffff_ffffn), true);
+            store(s.regs, off, size, value);
+          } else if (off === GpuReg.Q_BASE || off === GpuReg.Q_BASE + 4 || off === GpuReg.Q_SIZE) {
+            if (off === GpuReg.Q_SIZE && (value === 0n || value > BigInt(MAX_QUEUE)))
+              return dev.guestError(`gpu: queue size ${value} not 1..${MAX_QUEUE}`);
+            store(s.regs, off, size, value);
+            s.regs.setUint32(GpuReg.Q_HEAD, 0, true);
+            s.regs.setUint32(GpuReg.Q_TAIL, 0, true);
+          } else if (off === GpuReg.Q_TAIL) {
+            if (value >= BigInt(s.regs.getUint32(GpuReg.Q_SIZE, true))) return dev.guestError(`gpu: queue tail ${value} outside the queue`);
+            store(s.regs, off, 4, value);
+            void runQueue(dev, s);
+          } else if (off === GpuReg.Q_STATUS) {
+            s.regs.setUint32(off, s.regs.getUint32(off, true) & ~(Number(value) & QueueStatus.ERROR), true);
           }
         },
       }),
@@ -120,17 +141,24 @@ function gpu(options: GpuOptions): EndpointDefinition {
     reset: (dev) => {
       const s = state(dev);
       s.generation++;
-      s.regs = initialRegs(vramSize);
+      s.regs = init();
+      s.queueRunning = false;
     },
   });
 }
 
-function initialRegs(vramSize: number): DataView {
+function initialRegs(vramSize: number, kernels: ReadonlyMap<number, GpuKernel>): DataView {
   const regs = new DataView(new ArrayBuffer(0x100));
   regs.setUint32(GpuReg.ID, GPU_ID, true);
-  regs.setUint32(GpuReg.VERSION, 0x0001_0000, true);
+  regs.setUint32(GpuReg.VERSION, 0x0002_0000, true);
   regs.setBigUint64(GpuReg.VRAM_SIZE, BigInt(vramSize), true);
+  regs.setUint32(GpuReg.KERNELS, [...kernels.keys()].reduce((bits, id) => bits | (1 << id), 0) >>> 0, true);
   return regs;
+}
+
+function store(regs: DataView, off: number, size: number, value: bigint): void {
+  if (size === 8) regs.setBigUint64(off, value, true);
+  else regs.setUint32(off, Number(value & 0xffff_ffffn), true);
 }
 
 function readReg(regs: DataView, off: number, size: number): number | bigint {
@@ -138,47 +166,4 @@ function readReg(regs: DataView, off: number, size: number): number | bigint {
   if (size === 8) return regs.getBigUint64(off, true);
   if (size === 4) return regs.getUint32(off, true);
   return size === 2 ? regs.getUint16(off, true) : regs.getUint8(off);
-}
-
-/** VRAM offset of [address, +length) when it lies entirely in this GPU's BAR2; throws EINVAL when it straddles the edge. */
-function vramOffset(dev: EndpointHandle, address: bigint, length: number): number | undefined {
-  const base = dev.bar(GPU_VRAM_BAR).address;
-  if (base === undefined) return undefined;
-  const end = base + BigInt(dev.bar(GPU_VRAM_BAR).size);
-  if (address >= base && address + BigInt(length) <= end) return Number(address - base);
-  if (address < end && address + BigInt(length) > base) throw new DmaError('range straddles the VRAM boundary', address, length, EINVAL);
-  return undefined;
-}
-
-async function copy(dev: EndpointHandle, s: GpuState): Promise<void> {
-  const { regs, generation } = s;
-  const src = regs.getBigUint64(GpuReg.CE_SRC, true);
-  const dst = regs.getBigUint64(GpuReg.CE_DST, true);
-  const length = regs.getUint32(GpuReg.CE_LEN, true);
-  let errno = 0;
-  try {
-    for (let done = 0; done < length; ) {
-      const n = Math.min(CHUNK, length - done);
-      const [from, to] = [src + BigInt(done), dst + BigInt(done)];
-      const inVram = vramOffset(dev, from, n);
-      const data = inVram === undefined ? await dev.dma.read(from, n) : dev.memory(GPU_VRAM_BAR).slice(inVram, inVram + n);
-      if (s.generation !== generation) return;
-      const outVram = vramOffset(dev, to, n);
-      if (outVram === undefined) await dev.dma.write(to, data);
-      else dev.memory(GPU_VRAM_BAR).set(data, outVram);
-      if (s.generation !== generation) return;
-      done += n;
-    }
-  } catch (e) {
-    if (s.generation !== generation) return;
-    errno = e instanceof DmaError ? e.errno : e instanceof DmaRefusedError ? EPERM : EFAULT;
-    dev.guestError(`gpu: copy of ${length} bytes ${hex(src)} → ${hex(dst)} failed: ${(e as Error).message}`, { errno });
-  }
-  regs.setUint32(GpuReg.CE_ERROR, errno, true);
-  if (errno === 0) {
-    regs.setUint32(GpuReg.CE_COPIES, regs.getUint32(GpuReg.CE_COPIES, true) + 1, true);
-    regs.setBigUint64(GpuReg.CE_BYTES, regs.getBigUint64(GpuReg.CE_BYTES, true) + BigInt(length), true);
-  }
-  regs.setUint32(GpuReg.CE_STATUS, errno === 0 ? CeStatus.DONE : CeStatus.ERROR, true);
-  dev.raise(0);
 }

@@ -1,15 +1,19 @@
 /** @p2pkit/devices: GPU and NIC stub endpoints, building blocks for peer-to-peer DMA experiments. */
-export { CeStatus, createGpu, GPU_ID, GPU_VRAM_BAR, type GpuDevice, type GpuOptions, GpuReg } from './gpu.ts';
+
+export { createGpu, GPU_ID, type GpuDevice, type GpuOptions } from './gpu.ts';
 export {
-  cable,
-  createNic,
-  DESCRIPTOR_SIZE,
-  DescFlags,
-  NIC_ID,
-  NicInt,
-  type NicDevice,
-  type NicOptions,
-  type NicRef,
-  NicReg,
-  NicVector,
-} from './nic.ts';
+  CeStatus,
+  GPU_VRAM_BAR,
+  GpuDesc,
+  GpuDescFlags,
+  GpuDescStatus,
+  type GpuKernel,
+  type GpuKernelArgs,
+  GpuOp,
+  GpuReg,
+  QueueStatus,
+} from './gpu-engine.ts';
+export { createNic, type NicDevice, type NicOptions } from './nic.ts';
+export { cable, type NicRef } from './nic-link.ts';
+export { DESCRIPTOR_SIZE, DescFlags, MAX_FRAME, NIC_ID, NicInt, NicReg, NicVector } from './nic-regs.ts';
+export { connectFrameSocket, type FrameSocket, type NicSocketBackend, type NicSocketStats, socketBackend } from './nic-socket.ts';

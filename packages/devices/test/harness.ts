@@ -1,6 +1,7 @@
 /** Drives stub endpoints the way a guest driver would, through the TypeScript vfio-user client. */
-import { EventFd } from '@p2pkit/native';
+
 import { IrqIndex } from '@p2pkit/base';
+import { EventFd } from '@p2pkit/native';
 import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, type VfioUserServer } from '@p2pkit/vfio-user';
 
 export const RAM = 0x4000_0000n;
@@ -19,13 +20,14 @@ export async function connect(server: VfioUserServer, bars: { bar0: bigint; bar2
   await client.write32(RegionIndex.CONFIG, 0x04, 0x6);
   const irqs = Array.from({ length: vectors }, () => EventFd.create());
   const fds = irqs.map((e) => e.fd);
-  await client.setIrqs({
-    index: IrqIndex.MSIX,
-    flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
-    start: 0,
-    count: vectors,
-    fds,
-  });
+  if (vectors > 0)
+    await client.setIrqs({
+      index: IrqIndex.MSIX,
+      flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
+      start: 0,
+      count: vectors,
+      fds,
+    });
   return {
     client,
     irqs,

@@ -47,20 +47,36 @@ export class DataTransfer {
 
   /** Copies `data` to the host buffer of `cmd`. */
   async toHost(cmd: SubmissionEntry, data: Uint8Array): Promise<void> {
-    const segs = await this.segments(cmd, data.byteLength, true);
+    await this.copyToHost(await this.segments(cmd, data.byteLength, true), data);
+  }
+
+  /** Reads `length` bytes from the host buffer of `cmd`. */
+  async fromHost(cmd: SubmissionEntry, length: number): Promise<Uint8Array> {
+    return this.copyFromHost(await this.segments(cmd, length, false), length);
+  }
+
+  /**
+   * Zero-copy views of the host buffer `segments` describe, or undefined (Bit Bucket, DMA by
+   * messages only): see {@link BusMemory.views}. Use them before the next await.
+   */
+  views(segments: readonly Segment[], toHost: boolean): Uint8Array[] | undefined {
+    return this.mem.views(segments, toHost);
+  }
+
+  /** Copies `data` to the host buffer `segments` describe (Bit Bucket pieces skipped). */
+  async copyToHost(segments: readonly Segment[], data: Uint8Array): Promise<void> {
     let off = 0;
-    for (const s of segs) {
+    for (const s of segments) {
       if (!s.bitBucket) await this.mem.write(s.address, data.subarray(off, off + s.length));
       off += s.length;
     }
   }
 
-  /** Reads `length` bytes from the host buffer of `cmd`. */
-  async fromHost(cmd: SubmissionEntry, length: number): Promise<Uint8Array> {
-    const segs = await this.segments(cmd, length, false);
+  /** Reads `length` bytes from the host buffer `segments` describe. */
+  async copyFromHost(segments: readonly Segment[], length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     let off = 0;
-    for (const s of segs) {
+    for (const s of segments) {
       await this.mem.readInto(s.address, out, off, s.length);
       off += s.length;
     }

@@ -1,4 +1,5 @@
 import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
+import type { Segment } from './segments.ts';
 
 /** A piece of controller-owned memory the guest reaches at a bus address (CMB, PMR). */
 export interface LocalWindow {
@@ -12,7 +13,6 @@ export interface MemoryCounters {
   localBytes: number;
   dmaBytes: number;
 }
-
 
 /**
  * The controller's bus-master view: addresses inside its own CMB/PMR are served from their
@@ -43,6 +43,32 @@ export class BusMemory {
       throw new DmaError(`range crosses the end of the ${w.name}`, address, length, Errno.EFAULT);
     }
     return w.memory.subarray(off, off + length);
+  }
+
+  /**
+   * Zero-copy views of `segments` (own CMB/PMR bytes, or guest RAM mmapped from a DMA_MAP fd), in
+   * order, or undefined when some piece has none (a Bit Bucket, DMA answered by messages only): then
+   * copy with read/write. Views are valid only until the next turn of the event loop (a DMA_UNMAP
+   * may arrive): use them synchronously.
+   */
+  views(segments: readonly Segment[], forWrite: boolean): Uint8Array[] | undefined {
+    const out: Uint8Array[] = [];
+    let local = 0;
+    let dma = 0;
+    for (const s of segments) {
+      if (s.bitBucket) return undefined;
+      let v = this.localView(s.address, s.length);
+      if (v) local += s.length;
+      else {
+        v = this.requireDma(s.address, s.length).directView(s.address, s.length, forWrite);
+        if (!v) return undefined;
+        dma += s.length;
+      }
+      out.push(v);
+    }
+    this.counters.localBytes += local;
+    this.counters.dmaBytes += dma;
+    return out;
   }
 
   /** Reads a copy of the range. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readSync, writeSync } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import type { HolePuncher } from './hole-puncher.ts';
 
@@ -86,6 +87,43 @@ export class Namespace {
       done += bytesRead;
     }
     return out;
+  }
+
+  /**
+   * Reads the blocks from `slba` straight into `targets` (consecutive pieces of the transfer, e.g.
+   * mapped guest pages) with synchronous pread(2): no intermediate buffer and no thread-pool hop,
+   * which on a page-cache-resident image costs far less than a promise round trip (the event loop
+   * does block for the duration of a page-cache miss). Past EOF of a sparse image reads zeroes.
+   */
+  readInto(slba: bigint, targets: readonly Uint8Array[]): void {
+    let pos = this.offset(slba);
+    for (const t of targets) {
+      let done = 0;
+      while (done < t.byteLength) {
+        const n = readSync(this.file.fd, t, done, t.byteLength - done, pos + done);
+        if (n === 0) {
+          t.fill(0, done);
+          break;
+        }
+        done += n;
+      }
+      pos += t.byteLength;
+    }
+  }
+
+  /**
+   * Writes `sources` (consecutive pieces of the transfer) from `slba` with synchronous pwrite(2),
+   * like {@link Namespace.readInto}; with `forceUnitAccess` the data is on stable media (fdatasync)
+   * when the promise resolves.
+   */
+  async writeFrom(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean): Promise<void> {
+    let pos = this.offset(slba);
+    for (const s of sources) {
+      let done = 0;
+      while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
+      pos += s.byteLength;
+    }
+    if (forceUnitAccess) await this.file.datasync();
   }
 
   async write(slba: bigint, data: Uint8Array, forceUnitAccess: boolean): Promise<void> {

@@ -12,12 +12,15 @@ export function registerReadWrite(core: ControllerCore): void {
   const mdts = (bytes: number) => core.transfer.checkMdts(bytes);
 
   core.io.register(IoOpcode.Read, 'Read', async (ctx): Promise<CommandResult> => {
-    const { ns, slba, nlb } = requireTransferRange(ctx, mdts);
-    const data = await ns.read(slba, nlb);
-    await ctx.toHost(data);
+    const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
+    const segments = await core.transfer.segments(ctx.entry, bytes, true);
+    // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
+    const views = core.transfer.views(segments, true);
+    if (views) ns.readInto(slba, views);
+    else await core.transfer.copyToHost(segments, await ns.read(slba, nlb));
     health.hostReads++;
-    health.sectorsRead += BigInt(data.byteLength >>> 9);
-    stats.bytesRead += data.byteLength;
+    health.sectorsRead += BigInt(bytes >>> 9);
+    stats.bytesRead += bytes;
     return {};
   });
 
@@ -27,12 +30,15 @@ export function registerReadWrite(core: ControllerCore): void {
     async (ctx): Promise<CommandResult> => {
       const { ns, slba, bytes } = requireTransferRange(ctx, mdts);
       const fua = (ctx.entry.cdw12 >>> 30) & 1;
-      const data = await ctx.fromHost(bytes);
       // FUA, or no volatile write cache: durable before completion.
-      await ns.write(slba, data, fua === 1 || !core.features.volatileWriteCache);
+      const durable = fua === 1 || !core.features.volatileWriteCache;
+      const segments = await core.transfer.segments(ctx.entry, bytes, false);
+      const views = core.transfer.views(segments, false);
+      if (views) await ns.writeFrom(slba, views, durable);
+      else await ns.write(slba, await core.transfer.copyFromHost(segments, bytes), durable);
       health.hostWrites++;
-      health.sectorsWritten += BigInt(data.byteLength >>> 9);
-      stats.bytesWritten += data.byteLength;
+      health.sectorsWritten += BigInt(bytes >>> 9);
+      stats.bytesWritten += bytes;
       return {};
     },
     Effects.LbaContentChange,

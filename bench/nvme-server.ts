@@ -1,0 +1,279 @@
+/**
+ * Benchmark: p2pkit's NVMe controller without a guest — the TypeScript NVMe driver of
+ * `@p2pkit/nvme/testing` against the controller over a real UNIX socket (vfio-user), guest RAM a
+ * DMA_MAPped memfd, doorbellStrategy 'shadow-poll' with Doorbell Buffer Config (so the driver writes
+ * doorbells to guest RAM and the controller polls them: no REGION_WRITE per command), all in ONE
+ * process on ONE core (driver and server share the event loop, so every figure includes the
+ * driver's own cost — the server alone is faster than this).
+ *
+ * Workloads (random offsets in a pre-filled namespace, QD 32 unless said otherwise):
+ *   4k-mem      4 KiB reads, namespace image on tmpfs (/dev/shm) → IOPS, p50/p99 latency
+ *   4k-file     4 KiB reads, namespace image on the disk filesystem (page-cache resident)
+ *   128k-mem    128 KiB reads, QD 8, tmpfs image → GB/s (10^9 B/s), ratio to memcpy
+ *   ctrl-N      N controllers (1, 2, 4, 8) served by this one process, 4 KiB reads QD 32 each,
+ *               tmpfs images → aggregate IOPS and the worst per-device p99
+ *   memcpy      Buffer.copy of 128 KiB blocks (distinct source/target, cycling over 32 MiB) →
+ *               GB/s: the bandwidth ceiling of this machine measured in the same run
+ *
+ * Every workload runs `--reps` times (default 3), rounds interleaved (rep 1 of all workloads, then
+ * rep 2, …), so load from other processes spreads across all of them; reported: median, min–max.
+ *
+ * Run:  npm run bench:server [-- --seconds 3 --reps 3 --only 4k-mem,128k-mem --json]
+ * Profile: node --cpu-prof --cpu-prof-dir=.tmp/prof --import tsx --conditions=source bench/nvme-server.ts --only 4k-mem --reps 1
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { IoOpcode } from '@p2pkit/nvme';
+import { type NvmeHarness, prpsFor, startNvmeHarness } from '@p2pkit/nvme/testing';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    reps: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'size-mib': { type: 'string', default: '64' },
+    /** Writes a .cpuprofile of the measured part of each run (no start-up, no warm-up) to this directory. */
+    profile: { type: 'string' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const REPS = Number(args.reps);
+const NS_BYTES = Number(args['size-mib']) << 20;
+
+interface Result {
+  ops: number;
+  bytes: number;
+  seconds: number;
+  p50us: number;
+  p99us: number;
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+/** A served controller with one namespace (pre-filled image at `imagePath`) and I/O queue 1 on shadow doorbells. */
+interface Rig {
+  h: NvmeHarness;
+  /** One data buffer per queue slot, with its PRPs built once (a PRP list per buffer when needed). */
+  buffers: { prp1: bigint; prp2?: bigint }[];
+}
+
+async function rig(directory: string, name: string, qd: number, blockBytes: number): Promise<Rig> {
+  const imagePath = join(directory, `${name}.raw`);
+  const fill = Buffer.alloc(NS_BYTES);
+  for (let i = 0; i < NS_BYTES; i += 4096) fill.writeUInt32LE(i >>> 12, i);
+  writeFileSync(imagePath, fill);
+  const h = await startNvmeHarness({
+    namespaces: [{ path: imagePath, lbaSize: 4096 }],
+    doorbellStrategy: 'shadow-poll',
+    shadowPoll: { idleStopUs: 1_000_000 },
+    memory: { size: 64 << 20 },
+    directory: await mkdtemp(join(tmpdir(), 'p2pkit-bench-')),
+  });
+  await h.driver.enable();
+  await h.driver.setFeatures(7, 0x00030003);
+  await h.driver.configureShadowDoorbells();
+  await h.driver.createQueuePair(1, 128);
+  const buffers = Array.from({ length: qd }, () => prpsFor(h.driver.memory, h.driver.memory.alloc(blockBytes), blockBytes));
+  return { h, buffers };
+}
+
+/** Random reads of `blockBytes` at queue depth `qd` on each rig for `seconds`; one shared event loop. */
+async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promise<Result[]> {
+  const blocks = NS_BYTES / 4096;
+  const perCmd = blockBytes / 4096;
+  const end = performance.now() + seconds * 1000;
+  return Promise.all(
+    rigs.map(async ({ h, buffers }) => {
+      const { driver } = h;
+      const started = new Map<number, { t: number; buf: Rig['buffers'][number] }>();
+      const lat: number[] = [];
+      let ops = 0;
+      let turns = 0;
+      const submit = (buf: Rig['buffers'][number]) => {
+        const slba = Math.floor(Math.random() * (blocks / perCmd)) * perCmd;
+        const cid = driver.enqueue(1, {
+          opcode: IoOpcode.Read,
+          nsid: 1,
+          ...buf,
+          cdw10: slba,
+          cdw12: perCmd - 1,
+        });
+        started.set(cid, { t: performance.now(), buf });
+      };
+      for (const b of buffers) submit(b);
+      await driver.ringSqTail(1);
+      const t0 = performance.now();
+      let stop = false;
+      while (started.size > 0) {
+        let reaped = 0;
+        while (driver.hasCompletion(1)) {
+          const c = await driver.reap(1, { ringCqHead: false });
+          const s = started.get(c.cid);
+          if (!s) throw new Error(`unexpected cid ${c.cid}`);
+          if (c.status !== 0) throw new Error(`read failed: status 0x${c.status.toString(16)}`);
+          started.delete(c.cid);
+          const now = performance.now();
+          lat.push(now - s.t);
+          ops++;
+          reaped++;
+          if (!stop && now >= end) stop = true;
+          if (!stop) submit(s.buf);
+        }
+        if (reaped > 0) {
+          await driver.ringCqHead(1);
+          if (!stop) await driver.ringSqTail(1);
+        } else {
+          turns++;
+          await nextTurn();
+        }
+      }
+      const elapsed = (performance.now() - t0) / 1000;
+      if (process.env.BENCH_DEBUG) console.error({ mmio: driver.mmioDoorbellWrites, turns, stats: h.controller.stats });
+      const sorted = Float64Array.from(lat).sort();
+      return {
+        ops,
+        bytes: ops * blockBytes,
+        seconds: elapsed,
+        p50us: percentile(sorted, 0.5) * 1000,
+        p99us: percentile(sorted, 0.99) * 1000,
+      };
+    }),
+  );
+}
+
+function memcpy(seconds: number, blockBytes: number): number {
+  const src = Buffer.alloc(32 << 20, 1);
+  const dst = Buffer.alloc(32 << 20);
+  const n = src.length / blockBytes;
+  let bytes = 0;
+  let i = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    for (let k = 0; k < 64; k++) {
+      const off = ((i * 7919) % n) * blockBytes; // not the same block twice in a row
+      src.copy(dst, ((i + n / 2) % n) * blockBytes, off, off + blockBytes);
+      i++;
+      bytes += blockBytes;
+    }
+  }
+  return bytes / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+type Workload = { name: string; run: () => Promise<Record<string, number>> };
+
+let profiled = 0;
+/** Runs `f` under the V8 CPU profiler when --profile is given. */
+async function profiling<T>(name: string, f: () => Promise<T>): Promise<T> {
+  if (!args.profile) return f();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await f();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(args.profile, { recursive: true });
+    writeFileSync(join(args.profile, `${name}.${profiled++}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+async function withRigs<T>(count: number, dir: string, qd: number, blockBytes: number, f: (r: Rig[]) => Promise<T>): Promise<T> {
+  const rigs: Rig[] = [];
+  try {
+    for (let i = 0; i < count; i++) rigs.push(await rig(dir, `ns${i}`, qd, blockBytes));
+    await readLoad(rigs, blockBytes, Math.min(0.3, SECONDS)); // warm-up
+    return await f(rigs);
+  } finally {
+    for (const r of rigs) await r.h.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const shmDir = await mkdtemp('/dev/shm/p2pkit-bench-');
+  const diskDir = await mkdtemp(join(process.cwd(), '.bench-nvme-server-'));
+  const iops = (count: number, dir: string) => () =>
+    withRigs(count, dir, 32, 4096, async (rigs) => {
+      const rs = await profiling(`4k-x${count}`, () => readLoad(rigs, 4096, SECONDS));
+      const total = rs.reduce((a, r) => a + r.ops / r.seconds, 0);
+      return { iops: total, p50us: Math.max(...rs.map((r) => r.p50us)), p99us: Math.max(...rs.map((r) => r.p99us)) };
+    });
+  const workloads: Workload[] = [
+    { name: 'memcpy', run: async () => ({ gbps: memcpy(Math.min(1, SECONDS), 128 << 10) }) },
+    { name: '4k-mem', run: iops(1, shmDir) },
+    { name: '4k-file', run: iops(1, diskDir) },
+    {
+      name: '128k-mem',
+      run: () =>
+        withRigs(1, shmDir, 8, 128 << 10, async (rigs) => {
+          const [r] = (await profiling('128k', () => readLoad(rigs, 128 << 10, SECONDS))) as [Result];
+          return { gbps: r.bytes / r.seconds / 1e9, p50us: r.p50us, p99us: r.p99us };
+        }),
+    },
+    ...[1, 2, 4, 8].map((n) => ({ name: `ctrl-${n}`, run: iops(n, shmDir) })),
+  ];
+  const only = args.only?.split(',');
+  const selected = workloads.filter((w) => !only || only.includes(w.name));
+  const samples = new Map<string, Record<string, number>[]>();
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const w of selected) {
+        const r = await w.run();
+        samples.set(w.name, [...(samples.get(w.name) ?? []), r]);
+        if (!args.json)
+          console.error(
+            `rep ${rep + 1}/${REPS} ${w.name}: ${JSON.stringify(r, (_k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`,
+          );
+      }
+    }
+  } finally {
+    await rm(shmDir, { recursive: true, force: true });
+    await rm(diskDir, { recursive: true, force: true });
+  }
+  const stat = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { median: s[Math.floor(s.length / 2)] as number, min: s[0] as number, max: s[s.length - 1] as number };
+  };
+  const summary: Record<string, Record<string, { median: number; min: number; max: number }>> = {};
+  for (const [name, rs] of samples) {
+    summary[name] = {};
+    for (const key of Object.keys(rs[0] ?? {})) (summary[name] as Record<string, unknown>)[key] = stat(rs.map((r) => r[key] as number));
+  }
+  const memcpyGbps = summary.memcpy?.gbps?.median;
+  const readGbps = summary['128k-mem']?.gbps?.median;
+  const ratio = memcpyGbps && readGbps ? readGbps / memcpyGbps : undefined;
+  if (args.json) {
+    console.log(
+      JSON.stringify(
+        { seconds: SECONDS, reps: REPS, nsBytes: NS_BYTES, summary, ratio128kToMemcpy: ratio, samples: Object.fromEntries(samples) },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const fmt = (v: number) => (v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3));
+  console.log(`\n${SECONDS} s per run, ${REPS} interleaved reps: median (min–max)\n`);
+  console.log('| workload | metric | median | min–max |');
+  console.log('|---|---|---|---|');
+  for (const [name, metrics] of Object.entries(summary)) {
+    for (const [metric, s] of Object.entries(metrics))
+      console.log(`| ${name} | ${metric} | ${fmt(s.median)} | ${fmt(s.min)}–${fmt(s.max)} |`);
+  }
+  if (ratio !== undefined) console.log(`\n128 KiB read GB/s / memcpy GB/s = ${ratio.toFixed(3)}`);
+}
+
+await main();

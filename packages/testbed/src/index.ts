@@ -21,5 +21,7 @@ export {
   silentReporter,
 } from './provision/progress.ts';
 export { resolveCacheDir } from './provision/cache.ts';
+export { type ChromiumInstall, type ChromiumOptions, provisionChromium } from './provision/chromium.ts';
 export { Rig, type RigOptions } from './rig.ts';
 export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';
+export { type GuestShellIo, guestShellArgs, openGuestShell } from './guest-shell.ts';

@@ -160,7 +160,7 @@ async function build(
     network ??= (async () => {
       const mirror = await step(report, 'mirror', 'discover the host mirror (apt-get indextargets)', discoverMirror);
       const apt = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
-      await step(report, 'apt-update', 'private Debian sid package index', () => apt.update(mirror));
+      await step(report, 'apt-update', 'private Debian sid package index', () => apt.update(mirror), () => [join(apt.dir, 'lists')]);
       return { mirror, apt };
     })();
     return network;
@@ -182,15 +182,27 @@ async function build(
     report({ step: 'resolve', status: 'info', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.debVersion} (ABI ${kernel.abi})` });
   }
 
-  const tools = await step(report, 'tools', 'mmdebstrap + kmod from bookworm', () => ensureTools(join(cacheDir, 'tools')));
+  const tools = await step(report, 'tools', 'mmdebstrap + kmod from bookworm', () => ensureTools(join(cacheDir, 'tools')), () => [
+    join(cacheDir, 'tools', 'debs'),
+  ]);
+  const archives = (tree: string) => () => [join(tree, 'var', 'cache', 'apt', 'archives')];
   const rootfsKey = `sid-${shortHash(GUEST_PACKAGES.join(','), qemuDeb, kernel.debVersion, String(RECIPE_VERSION))}`;
   const guestDir = join(cacheDir, 'guest', rootfsKey);
+  const qemuDir = join(cacheDir, 'qemu', safeName(qemuDeb));
   const [qemu, guest] = await Promise.all([
-    step(report, 'qemu-sysroot', `QEMU ${qemuDeb} sysroot (mmdebstrap sid) + version/device checks`, () =>
-      ensureQemu(tools, join(cacheDir, 'qemu', safeName(qemuDeb)), mirror),
+    step(
+      report,
+      'qemu-sysroot',
+      `QEMU ${qemuDeb} sysroot (mmdebstrap sid) + version/device checks`,
+      () => ensureQemu(tools, qemuDir, mirror),
+      archives(join(qemuDir, 'sysroot')),
     ),
-    step(report, 'guest-rootfs', `guest userland (${GUEST_PACKAGES.join(', ')})`, () =>
-      ensureGuestRootfs(tools, guestDir, mirror),
+    step(
+      report,
+      'guest-rootfs',
+      `guest userland (${GUEST_PACKAGES.join(', ')})`,
+      () => ensureGuestRootfs(tools, guestDir, mirror),
+      archives(join(guestDir, 'rootfs')),
     ),
   ]);
   const kernelDir = join(cacheDir, 'kernel', safeName(kernel.abi));
@@ -198,7 +210,7 @@ async function build(
     if (stampMatches(kernelDir, 'format', KERNEL_TREE_FORMAT)) return ensureKernel(undefined, tools, kernelDir, kernel);
     const { apt } = await online();
     return ensureKernel(apt, tools, kernelDir, kernel);
-  });
+  }, () => [join(kernelDir, 'debs')]);
 
   const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`);
   const rootImage = join(imageDir, 'root.ext4');

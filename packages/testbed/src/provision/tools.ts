@@ -53,6 +53,8 @@ export interface BootstrapOptions {
   include: readonly string[];
   /** dpkg `path-exclude` globs (docs, man pages) to keep the tree small. */
   exclude?: readonly string[];
+  /** mmdebstrap variant (default `essential`; `extract` unpacks the packages and their dependencies without installing them). */
+  variant?: 'essential' | 'extract';
 }
 
 /** Bootstrap a Debian tree with `--variant=essential` (no recommends; Valid-Until ignored). */
@@ -61,7 +63,7 @@ export async function mmdebstrap(tools: HostTools, o: BootstrapOptions): Promise
   const argv = [
     'perl',
     tools.mmdebstrap,
-    '--variant=essential',
+    `--variant=${o.variant ?? 'essential'}`,
     `--include=${o.include.join(',')}`,
     '--aptopt=APT::Install-Recommends "false"',
     '--aptopt=Acquire::Check-Valid-Until "false"',

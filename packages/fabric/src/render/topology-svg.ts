@@ -69,7 +69,7 @@ export function renderTopologySvg(topology: Topology, links: readonly LinkTotals
   place(topology.hostBridgeId, 0);
   const maxDepth = Math.max(...depth.values());
   const top = options.title ? 36 : 12;
-  const width = Math.max(1, nextLeaf) * COL + 20;
+  const width = Math.max(1, nextLeaf) * COL + 90; // room for the last link's label
   const height = top + (maxDepth + 1) * ROW + 10;
   const cx = (id: string) => 10 + (x.get(id) as number) * COL + COL / 2;
   const cy = (id: string) => top + (depth.get(id) as number) * ROW + BOX_H / 2;

@@ -22,7 +22,7 @@ export interface TimelineSeries {
 export interface LinkTimeline {
   /** Bucket width in nanoseconds. */
   bucketNs: number;
-  /** Start of each bucket, milliseconds since recording started. */
+  /** Start of each bucket, milliseconds since recording started (the buckets span first to last record). */
   timesMs: number[];
   /** Two series per link (upstream, downstream), in topology order, idle ones included. */
   series: TimelineSeries[];
@@ -40,10 +40,14 @@ export interface TimelineOptions {
  * crosses, reads on the links their completions cross (as the live counters do).
  */
 export function traceTimeline(trace: Trace, options: TimelineOptions = {}): LinkTimeline {
+  // Buckets cover the records only: the idle time before the first one (e.g. a guest job starting) is left out.
   const start = trace.header.startNs;
-  const last = trace.records.reduce((m, r) => Math.max(m, r.t - start), 0);
-  const buckets = options.bucketNs ? Math.max(1, Math.ceil((last + 1) / options.bucketNs)) : Math.max(1, options.buckets ?? 100);
-  const bucketNs = options.bucketNs ?? Math.max(1, Math.ceil((last + 1) / buckets));
+  const first = trace.records.reduce((m, r) => Math.min(m, r.t - start), Number.POSITIVE_INFINITY);
+  const origin = Number.isFinite(first) ? Math.max(0, first) : 0;
+  const last = trace.records.reduce((m, r) => Math.max(m, r.t - start), origin);
+  const span = last - origin + 1;
+  const buckets = options.bucketNs ? Math.max(1, Math.ceil(span / options.bucketNs)) : Math.max(1, options.buckets ?? 100);
+  const bucketNs = options.bucketNs ?? Math.max(1, Math.ceil(span / buckets));
   const series = new Map<string, TimelineSeries>();
   const key = (link: string, direction: LinkDirection) => `${link}:${direction}`;
   const get = (link: string, direction: LinkDirection): TimelineSeries => {
@@ -60,7 +64,7 @@ export function traceTimeline(trace: Trace, options: TimelineOptions = {}): Link
   }
   for (const r of trace.records) {
     if (r.e !== undefined) continue; // refused: nothing crossed a link
-    const b = Math.min(buckets - 1, Math.max(0, Math.floor((r.t - start) / bucketNs)));
+    const b = Math.min(buckets - 1, Math.max(0, Math.floor((r.t - start - origin) / bucketNs)));
     for (const [link, d] of r.d === 'w' ? r.l : r.c) {
       const s = get(link, d === 'u' ? 'upstream' : 'downstream');
       (s.bytes[b] as number) += r.n;
@@ -68,5 +72,5 @@ export function traceTimeline(trace: Trace, options: TimelineOptions = {}): Link
     }
   }
   for (const s of series.values()) s.bytesPerSecond = s.bytes.map((v) => (v * 1e9) / bucketNs);
-  return { bucketNs, timesMs: Array.from({ length: buckets }, (_, i) => (i * bucketNs) / 1e6), series: [...series.values()] };
+  return { bucketNs, timesMs: Array.from({ length: buckets }, (_, i) => (origin + i * bucketNs) / 1e6), series: [...series.values()] };
 }

@@ -8,6 +8,8 @@ provisionCommand(program);
 traceCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`p2pkit: ${(e as Error).message}`);
+  // One line for the user's mistakes; the cause chain only for unexpected failures (P2PKIT_DEBUG=1: stack).
+  console.error(`p2pkit: ${e instanceof Error ? e.message : String(e)}`);
+  if (process.env.P2PKIT_DEBUG === '1' && e instanceof Error) console.error(e.stack);
   process.exit(1);
 });

@@ -9,6 +9,8 @@ import type { Guest } from './qemu.ts';
 
 /** Printed on ttyS1 when the guest shell exits; the host stops piping there. */
 const EXIT_MARK = Buffer.from('P2PKIT-SHELL-EXIT');
+/** The shell's greeting (from its rc file): input is held back until it shows, so no typeahead is lost. */
+const READY_MARK = 'p2pkit guest shell:';
 /** Ctrl-] on the host detaches, as in telnet (the guest shell is left running). */
 const DETACH = 0x1d;
 
@@ -58,6 +60,11 @@ export async function openGuestShell(guest: Pick<Guest, 'run'>, socketPath: stri
   });
   const finished = new Promise<void>((resolve) => {
     let held = Buffer.alloc(0);
+    let seen = '';
+    let ready = false;
+    let inputEnded = false;
+    const queued: Buffer[] = [];
+    const eof = Buffer.from([0x04]); // end of input: Ctrl-D ends the shell at its prompt
     const end = (): void => {
       input.off('data', onInput);
       input.off('end', onEnd);
@@ -68,6 +75,14 @@ export async function openGuestShell(guest: Pick<Guest, 'run'>, socketPath: stri
     };
     // Forward guest output, holding back a tail that could be the start of the exit mark.
     socket.on('data', (chunk: Buffer) => {
+      if (!ready) {
+        seen = (seen + chunk.toString('latin1')).slice(-256);
+        if (seen.includes(READY_MARK)) {
+          ready = true;
+          for (const q of queued.splice(0)) socket.write(q);
+          if (inputEnded) socket.write(eof);
+        }
+      }
       const text = Buffer.concat([held, chunk]);
       const at = text.indexOf(EXIT_MARK);
       if (at >= 0) {
@@ -88,10 +103,12 @@ export async function openGuestShell(guest: Pick<Guest, 'run'>, socketPath: stri
         end();
         return;
       }
-      socket.write(bytes);
+      if (ready) socket.write(bytes);
+      else queued.push(bytes);
     };
     const onEnd = (): void => {
-      socket.write(Buffer.from([0x04])); // end of input: Ctrl-D ends the shell at its prompt
+      inputEnded = true;
+      if (ready) socket.write(eof);
     };
     input.on('data', onInput);
     input.on('end', onEnd);

@@ -23,13 +23,15 @@ export function uplotAssets(): { js: string; css: string } {
  */
 export const CHART_INIT = `
 (function () {
+  var steps = uPlot.paths.stepped({ align: 1 });
   function draw(el) {
     var d = JSON.parse(el.getAttribute('data-chart'));
     var width = Math.max(320, el.clientWidth || 560);
     var series = [{ label: 'time (ms)', value: function (u, v) { return v == null ? '' : v.toFixed(2) + ' ms'; } }];
     var data = [d.x];
     d.series.forEach(function (s) {
-      series.push({ label: s.label, stroke: s.color, width: 2, dash: s.dash ? [6, 4] : undefined, points: { show: false },
+      series.push({ label: s.label, stroke: s.color, width: 1.5, dash: s.dash ? [6, 4] : undefined, points: { show: false },
+        paths: steps, // one value per bucket: steps, not a line between samples
         value: function (u, v) { return v == null ? '' : v.toFixed(1) + ' MB/s'; } });
       data.push(s.values);
     });

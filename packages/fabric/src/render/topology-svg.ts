@@ -70,7 +70,7 @@ export function renderTopologySvg(topology: Topology, links: readonly LinkTotals
   const maxDepth = Math.max(...depth.values());
   const top = options.title ? 36 : 12;
   const width = Math.max(1, nextLeaf) * COL + 90; // room for the last link's label
-  const height = top + (maxDepth + 1) * ROW + 10;
+  const height = top + maxDepth * ROW + BOX_H + 12; // down to the bottom row's boxes
   const cx = (id: string) => 10 + (x.get(id) as number) * COL + COL / 2;
   const cy = (id: string) => top + (depth.get(id) as number) * ROW + BOX_H / 2;
   const totals = new Map(links.map((l) => [l.link, l]));

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { buildGuestTool, kv } from './guest-tool.ts';
 
 const MiB = 1 << 20;
-const copyTool = buildGuestTool(join(import.meta.dirname, '../../examples/p2p-copy/guest/nvme-copy.c'));
+const copyTool = buildGuestTool(join(import.meta.dirname, '../../packages/cli/guest/nvme-copy.c'));
 const tool = (args: string) => `install -m755 "$JOB_IN/nvme-copy" ./nvme-copy && ./nvme-copy ${args}`;
 
 describe('p2p between p2pkit NVMe controllers on a modelled fabric', () => {

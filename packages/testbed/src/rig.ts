@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consoleLogger, type Logger } from '@p2pkit/base';
+import { consoleLogger, type Logger, rateLimitedLogger } from '@p2pkit/base';
 import {
   endpointsOf,
   Fabric,
@@ -39,7 +39,7 @@ export interface RigOptions {
   devices: Readonly<Record<string, Servable>>;
   /** Folder for the sockets (default: a new temporary folder, removed on close). */
   dir?: string;
-  /** Log channels for every server (default: stderr). */
+  /** Log channels for every server (default: stderr, rate limited with rateLimitedLogger so a looping guest cannot flood it). */
   logger?: Logger;
 }
 
@@ -74,7 +74,7 @@ export class Rig implements Disposable {
     const socketOf = (id: string) => join(this.dir, `${id}.sock`);
     this.topology = mapEndpoints(description, (ep) => (ids.has(ep.id) ? { ...ep, device: { kind: 'vfio-user', socket: socketOf(ep.id) } } : ep));
     this.fabric = new Fabric(this.topology);
-    const logger = options.logger ?? consoleLogger('p2pkit');
+    const logger = options.logger ?? rateLimitedLogger(consoleLogger('p2pkit'));
     try {
       for (const id of ids) {
         const served = serve(options.devices[id] as Servable, { socket: socketOf(id), fabric: this.fabric, id, logger });

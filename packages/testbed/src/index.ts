@@ -24,4 +24,19 @@ export { resolveCacheDir } from './provision/cache.ts';
 export { type ChromiumInstall, type ChromiumOptions, provisionChromium } from './provision/chromium.ts';
 export { Rig, type RigOptions } from './rig.ts';
 export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';
+export {
+  defineScenario,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioDefinition,
+  type ScenarioDevices,
+  type ScenarioGuestOptions,
+  type ScenarioSetup,
+  type ScenarioStep,
+  scenarioSteps,
+} from './scenario/define.ts';
+export { type CheckResult, type StepResult } from './scenario/checks.ts';
+export { formatScenarioTable, type ScenarioEvent, type ScenarioResult } from './scenario/result.ts';
+export { defaultRunDir, findScenarioFiles, type LoadedScenario, loadScenarios, runScenarios, type RunScenariosOptions } from './scenario/run.ts';
+export { ScenarioSession, type SessionOptions } from './scenario/session.ts';
 export { type GuestShellIo, guestShellArgs, openGuestShell } from './guest-shell.ts';

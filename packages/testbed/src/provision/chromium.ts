@@ -1,25 +1,29 @@
 /**
  * Chromium's headless shell from Debian sid in a private tree, for checking p2pkit's HTML reports
  * in a real browser (playwright-core / puppeteer-core take the `executable`). Nothing is installed
- * on the host: mmdebstrap (`--variant=extract`) unpacks `chromium-headless-shell`, its shared
- * libraries, a font and patchelf into `$CACHE/chromium/sysroot`; the browser binaries get the
- * sysroot's dynamic loader as their interpreter (so the sub-processes Chromium re-executes from
- * /proc/self/exe work too) and a wrapper script sets the library path and a private fontconfig.
+ * on the host: a private apt state for sid resolves `chromium-headless-shell`, a font and patchelf
+ * with all their dependencies, `apt-get download` fetches them and `dpkg-deb -x` unpacks them into
+ * `$CACHE/chromium/sysroot` — without mesa's GPU drivers (LLVM and friends, ~60% of the tree):
+ * headless Chromium renders on the CPU and only links libgbm, which does not need them. The browser
+ * binaries get the sysroot's dynamic loader as their interpreter (so the sub-processes Chromium
+ * re-executes from /proc/self/exe work too) and a wrapper script sets the library path and a
+ * private fontconfig.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { discoverMirror } from './apt.ts';
+import { discoverMirror, extractDeb, PrivateApt } from './apt.ts';
 import { isStamped, resolveCacheDir, stamp } from './cache.ts';
 import { run } from './exec.ts';
 import { acquireLock } from './lock.ts';
 import { consoleReporter, type ProgressListener, step } from './progress.ts';
-import { ensureTools, mmdebstrap } from './tools.ts';
 
 /** Debian packages of the browser tree (their dependencies come along). */
 const CHROMIUM_PACKAGES = ['chromium-headless-shell', 'fonts-dejavu-core', 'patchelf'];
 const BROWSER_DIR = ['usr', 'lib', 'chromium'];
 const PATCHED = ['chromium-headless-shell', 'chrome_crashpad_handler'];
+/** Dependencies left out: mesa's gallium drivers and what only they pull in (a DRM GPU is never used). */
+const SKIPPED = /^(mesa-libgallium|libllvm\d+|libz3-\d+|libclang-cpp\d+)$/;
 
 /** Options of {@link provisionChromium}. */
 export interface ChromiumOptions {
@@ -69,7 +73,8 @@ export async function provisionChromium(options: ChromiumOptions = {}): Promise<
       'chromium',
       `headless Chromium from Debian sid (${CHROMIUM_PACKAGES.join(', ')})`,
       () => build(cacheDir, dir),
-      () => [join(dir, 'sysroot', 'var', 'cache', 'apt', 'archives')],
+      // apt-get download fetches into the apt cache's partial/ and copies finished files to debs/.
+      () => [join(cacheDir, 'apt', 'chromium-sid', 'cache', 'archives'), join(dir, 'debs')],
     );
     return install;
   } finally {
@@ -79,17 +84,31 @@ export async function provisionChromium(options: ChromiumOptions = {}): Promise<
 
 async function build(cacheDir: string, dir: string): Promise<ChromiumInstall> {
   await rm(join(dir, '.done'), { force: true });
-  await mkdir(dir, { recursive: true }); // mmdebstrap needs the target's parent
+  await mkdir(dir, { recursive: true });
   const sysroot = join(dir, 'sysroot');
-  const tools = await ensureTools(join(cacheDir, 'tools'));
-  await mmdebstrap(tools, {
-    suite: 'sid',
-    mirror: await discoverMirror(),
-    target: sysroot,
-    include: CHROMIUM_PACKAGES,
-    variant: 'extract',
-    exclude: ['/usr/share/man/*', '/usr/share/doc/*', '/usr/share/locale/*', '/usr/share/info/*'],
-  });
+  const debs = join(dir, 'debs');
+  await rm(sysroot, { recursive: true, force: true });
+  await rm(debs, { recursive: true, force: true });
+  await mkdir(debs, { recursive: true });
+  // Its own apt state: the QEMU provisioner may be using the testbed's sid state at the same time.
+  const apt = new PrivateApt(join(cacheDir, 'apt', 'chromium-sid'), 'sid');
+  await apt.update(await discoverMirror());
+  const specs = (await resolveClosure(apt)).filter((s) => !SKIPPED.test(s.split('=')[0] as string));
+  try {
+    await run(['apt-get', ...apt.options, 'download', ...specs], { cwd: debs, timeoutMs: 900_000 });
+  } catch (e) {
+    throw new Error(`download of the browser packages failed: ${(e as Error).message.split('\n').slice(-4).join(' ')}`);
+  }
+  const files = readdirSync(debs).filter((f) => f.endsWith('.deb'));
+  if (files.length !== specs.length) throw new Error(`apt-get download fetched ${files.length} of ${specs.length} packages`);
+  // Two unpackers at a time: xz decompression is the slow part and the machine has two cores.
+  const queue = [...files];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) await extractDeb(join(debs, f), sysroot);
+    }),
+  );
+  await rm(debs, { recursive: true, force: true });
   const lib = join(sysroot, 'usr', 'lib', 'x86_64-linux-gnu');
   const loader = join(lib, 'ld-linux-x86-64.so.2');
   if (!existsSync(loader)) throw new Error(`no dynamic loader in the browser tree (${loader})`);
@@ -132,6 +151,17 @@ exec '${join(browser, 'chromium-headless-shell')}' "$@"
   );
   await chmod(executable, 0o755);
   const version = (await run([executable, '--version'], { timeoutMs: 60_000 })).stdout.trim() || 'unknown';
-  await stamp(dir, { version, packages: CHROMIUM_PACKAGES });
+  await stamp(dir, { version, packages: CHROMIUM_PACKAGES, unpacked: specs.length });
   return { executable, version, sysroot, fromCache: false };
+}
+
+/** `name=version` of the packages and every dependency, as apt would install them on an empty system. */
+async function resolveClosure(apt: PrivateApt): Promise<string[]> {
+  const r = await run(['apt-get', ...apt.options, '-s', '-o', 'APT::Install-Recommends=false', 'install', ...CHROMIUM_PACKAGES], {
+    timeoutMs: 120_000,
+  });
+  const specs = [...r.stdout.matchAll(/^Inst (\S+) \((\S+)/gm)].map((m) => `${m[1]}=${m[2]}`);
+  if (!specs.some((s) => s.startsWith('chromium-headless-shell=')))
+    throw new Error(`apt cannot install chromium-headless-shell from sid:\n${r.stdout.slice(-500)}`);
+  return specs;
 }

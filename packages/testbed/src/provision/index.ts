@@ -210,7 +210,7 @@ async function build(
     if (stampMatches(kernelDir, 'format', KERNEL_TREE_FORMAT)) return ensureKernel(undefined, tools, kernelDir, kernel);
     const { apt } = await online();
     return ensureKernel(apt, tools, kernelDir, kernel);
-  }, () => [join(kernelDir, 'debs')]);
+  }, () => [join(cacheDir, 'apt', 'sid', 'cache', 'archives'), join(kernelDir, 'debs')]);
 
   const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`);
   const rootImage = join(imageDir, 'root.ext4');

@@ -53,8 +53,6 @@ export interface BootstrapOptions {
   include: readonly string[];
   /** dpkg `path-exclude` globs (docs, man pages) to keep the tree small. */
   exclude?: readonly string[];
-  /** mmdebstrap variant (default `essential`; `extract` unpacks the packages and their dependencies without installing them). */
-  variant?: 'essential' | 'extract';
 }
 
 /** Bootstrap a Debian tree with `--variant=essential` (no recommends; Valid-Until ignored). */
@@ -63,7 +61,7 @@ export async function mmdebstrap(tools: HostTools, o: BootstrapOptions): Promise
   const argv = [
     'perl',
     tools.mmdebstrap,
-    `--variant=${o.variant ?? 'essential'}`,
+    '--variant=essential',
     `--include=${o.include.join(',')}`,
     '--aptopt=APT::Install-Recommends "false"',
     '--aptopt=Acquire::Check-Valid-Until "false"',

@@ -8,7 +8,8 @@ import { MalformedMessageError } from '../errors.ts';
 
 const EMPTY = new Uint8Array(0);
 
-type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes' | 'pad';
+/** Wire type of one field. */
+export type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes' | 'pad';
 
 interface Options {
   /** Encoders write the encoded byte length here, whatever the input says (header size, argsz). */
@@ -19,7 +20,8 @@ interface Options {
   readonly min?: number;
 }
 
-interface Field<N extends string = string, K extends Kind = Kind, L extends boolean = boolean> {
+/** One field of a layout, as declared and (after layout()) with its offset. */
+export interface Field<N extends string = string, K extends Kind = Kind, L extends boolean = boolean> {
   readonly name: N;
   readonly kind: K;
   /** Width in bytes. */
@@ -32,7 +34,8 @@ interface Field<N extends string = string, K extends Kind = Kind, L extends bool
 }
 
 /** What follows the fixed fields: nothing, raw bytes (`data`), or NUL-terminated JSON (`json`). */
-type Tail = 'none' | 'data' | 'json';
+/** What follows the fixed fields: nothing, raw data, or NUL-terminated JSON. */
+export type Tail = 'none' | 'data' | 'json';
 
 export interface Layout<F extends readonly Field[] = readonly Field[], T extends Tail = Tail> {
   readonly name: string;

@@ -41,7 +41,9 @@ export interface GpuKernelArgs {
 
 /**
  * A compute hook: runs over `range`, a view of VRAM (changes land in VRAM, peers see them at
- * once). Returns the 32-bit RESULT written back into the descriptor (default 0).
+ * once). Returns the 32-bit RESULT written back into the descriptor (default 0). It runs on the
+ * server's event loop: a long kernel should await now and then (e.g. per MiB), or register reads
+ * wait for it.
  */
 export type GpuKernel = (range: Uint8Array, args: GpuKernelArgs) => number | undefined | Promise<number | undefined>;
 
@@ -60,6 +62,13 @@ const EINVAL = 22;
 const ENOSYS = 38;
 /** Largest piece the engine moves at once (QEMU's max_data_xfer_size). */
 const CHUNK = 1 << 20;
+
+/**
+ * Lets the event loop run (socket reads, MMIO replies). Transfers between memfd-backed memories
+ * resolve without I/O, so a long copy would otherwise starve the vfio-user sessions and QEMU would
+ * give up waiting for a register read.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** An engine failure with the errno the guest sees. */
 class EngineError extends Error {
@@ -104,6 +113,7 @@ async function copyRange(dev: EndpointHandle, s: GpuState, src: bigint, dst: big
     const data = await busRead(dev, src + BigInt(done), n);
     if (s.generation !== generation) return false;
     await busWrite(dev, dst + BigInt(done), data);
+    await yieldToEventLoop();
     if (s.generation !== generation) return false;
     done += n;
   }
@@ -204,6 +214,8 @@ export async function runQueue(dev: EndpointHandle, s: GpuState): Promise<void> 
         r.setUint32(GpuReg.Q_STATUS, r.getUint32(GpuReg.Q_STATUS, true) | QueueStatus.ERROR, true);
       }
       if (irq) dev.raise(0);
+      if (r.getUint32(GpuReg.Q_HEAD, true) === r.getUint32(GpuReg.Q_TAIL, true)) break; // idle: BUSY clears now
+      await yieldToEventLoop();
     }
   } finally {
     if (s.generation === generation) {

@@ -8,6 +8,8 @@ import type { NicState } from './nic-link.ts';
 import { bump, DESCRIPTOR_SIZE, DescFlags, NicInt, NicReg, NicVector } from './nic-regs.ts';
 
 const flagsBytes = (flags: number) => Uint8Array.of(flags & 0xff, flags >> 8);
+/** Lets socket reads and MMIO replies run between frames (memfd-backed DMA resolves without I/O). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Sends the frames of descriptors TX_HEAD..TX_TAIL-1; one TX interrupt per drained batch. */
 export async function transmit(s: NicState): Promise<void> {
@@ -45,6 +47,7 @@ export async function transmit(s: NicState): Promise<void> {
       if (r.getUint32(NicReg.TX_HEAD, true) === head) r.setUint32(NicReg.TX_HEAD, (head + 1) % size, true); // unless the ring was re-initialised
       r.setUint32(NicReg.INT_STATUS, r.getUint32(NicReg.INT_STATUS, true) | NicInt.TX, true);
       sent = true;
+      if (r.getUint32(NicReg.TX_HEAD, true) !== r.getUint32(NicReg.TX_TAIL, true)) await yieldToEventLoop(); // more to send
     }
   } finally {
     if (s.generation === generation) {
@@ -88,6 +91,7 @@ export async function receive(s: NicState): Promise<void> {
       r.setUint32(NicReg.INT_STATUS, r.getUint32(NicReg.INT_STATUS, true) | NicInt.RX, true);
       bump(r, NicReg.RX_FRAMES);
       received = true;
+      if (s.rxQueue.length > 0) await yieldToEventLoop(); // more to place
     }
   } finally {
     if (s.generation === generation) {

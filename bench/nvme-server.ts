@@ -10,6 +10,8 @@
  *   4k-mem      4 KiB reads, namespace image on tmpfs (/dev/shm) → IOPS, p50/p99 latency
  *   4k-file     4 KiB reads, namespace image on the disk filesystem (page-cache resident)
  *   128k-mem    128 KiB reads, QD 8, tmpfs image → GB/s (10^9 B/s), ratio to memcpy
+ *   *-copy      the same with the data path before zero-copy (a promise read of the image into a
+ *               Buffer on the thread pool, then a copy to the host pages): before/after in one run
  *   ctrl-N      N controllers (1, 2, 4, 8) served by this one process, 4 KiB reads QD 32 each,
  *               tmpfs images → aggregate IOPS and the worst per-device p99
  *   memcpy      Buffer.copy of 128 KiB blocks (distinct source/target, cycling over 32 MiB) →
@@ -53,6 +55,9 @@ interface Result {
   p99us: number;
 }
 
+const debug = (m: string) => {
+  if (process.env.BENCH_DEBUG) console.error(`[${(performance.now() / 1000).toFixed(3)}] ${m}`);
+};
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -67,11 +72,12 @@ interface Rig {
   buffers: { prp1: bigint; prp2?: bigint }[];
 }
 
-async function rig(directory: string, name: string, qd: number, blockBytes: number): Promise<Rig> {
+async function rig(directory: string, name: string, qd: number, blockBytes: number, copyPath: boolean): Promise<Rig> {
   const imagePath = join(directory, `${name}.raw`);
   const fill = Buffer.alloc(NS_BYTES);
   for (let i = 0; i < NS_BYTES; i += 4096) fill.writeUInt32LE(i >>> 12, i);
   writeFileSync(imagePath, fill);
+  debug(`rig ${name}`);
   const h = await startNvmeHarness({
     namespaces: [{ path: imagePath, lbaSize: 4096 }],
     doorbellStrategy: 'shadow-poll',
@@ -79,10 +85,15 @@ async function rig(directory: string, name: string, qd: number, blockBytes: numb
     memory: { size: 64 << 20 },
     directory: await mkdtemp(join(tmpdir(), 'p2pkit-bench-')),
   });
+  // The data path before zero-copy (for before/after in one run): image → Buffer by a promise read
+  // on the thread pool, then copied to the host pages.
+  if (copyPath) h.controller.transfer.views = () => undefined;
+  debug('enable');
   await h.driver.enable();
   await h.driver.setFeatures(7, 0x00030003);
   await h.driver.configureShadowDoorbells();
   await h.driver.createQueuePair(1, 128);
+  debug('ready');
   const buffers = Array.from({ length: qd }, () => prpsFor(h.driver.memory, h.driver.memory.alloc(blockBytes), blockBytes));
   return { h, buffers };
 }
@@ -99,6 +110,7 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
       const lat: number[] = [];
       let ops = 0;
       let turns = 0;
+      let lastCompletion = performance.now();
       const submit = (buf: Rig['buffers'][number]) => {
         const slba = Math.floor(Math.random() * (blocks / perCmd)) * perCmd;
         const cid = driver.enqueue(1, {
@@ -124,6 +136,7 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
           started.delete(c.cid);
           const now = performance.now();
           lat.push(now - s.t);
+          lastCompletion = now;
           ops++;
           reaped++;
           if (!stop && now >= end) stop = true;
@@ -134,6 +147,9 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
           if (!stop) await driver.ringSqTail(1);
         } else {
           turns++;
+          if (performance.now() - lastCompletion > 10_000) {
+            throw new Error(`no completion for 10 s with ${started.size} commands outstanding: ${JSON.stringify(h.controller.stats)}`);
+          }
           await nextTurn();
         }
       }
@@ -179,7 +195,7 @@ async function profiling<T>(name: string, f: () => Promise<T>): Promise<T> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
   await session.post('Profiler.start');
   try {
     return await f();
@@ -191,38 +207,65 @@ async function profiling<T>(name: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-async function withRigs<T>(count: number, dir: string, qd: number, blockBytes: number, f: (r: Rig[]) => Promise<T>): Promise<T> {
+async function withRigs<T>(
+  count: number,
+  dir: string,
+  qd: number,
+  blockBytes: number,
+  f: (r: Rig[]) => Promise<T>,
+  copyPath = false,
+): Promise<T> {
   const rigs: Rig[] = [];
   try {
-    for (let i = 0; i < count; i++) rigs.push(await rig(dir, `ns${i}`, qd, blockBytes));
+    for (let i = 0; i < count; i++) rigs.push(await rig(dir, `ns${i}`, qd, blockBytes, copyPath));
     await readLoad(rigs, blockBytes, Math.min(0.3, SECONDS)); // warm-up
     return await f(rigs);
   } finally {
-    for (const r of rigs) await r.h.close();
+    for (const r of rigs) {
+      debug('closing');
+      await r.h.close();
+      debug('closed');
+    }
   }
 }
 
 async function main(): Promise<void> {
   const shmDir = await mkdtemp('/dev/shm/p2pkit-bench-');
   const diskDir = await mkdtemp(join(process.cwd(), '.bench-nvme-server-'));
-  const iops = (count: number, dir: string) => () =>
-    withRigs(count, dir, 32, 4096, async (rigs) => {
-      const rs = await profiling(`4k-x${count}`, () => readLoad(rigs, 4096, SECONDS));
-      const total = rs.reduce((a, r) => a + r.ops / r.seconds, 0);
-      return { iops: total, p50us: Math.max(...rs.map((r) => r.p50us)), p99us: Math.max(...rs.map((r) => r.p99us)) };
-    });
+  const iops =
+    (count: number, dir: string, copyPath = false) =>
+    () =>
+      withRigs(
+        count,
+        dir,
+        32,
+        4096,
+        async (rigs) => {
+          const rs = await profiling(`4k-x${count}${copyPath ? '-copy' : ''}`, () => readLoad(rigs, 4096, SECONDS));
+          const total = rs.reduce((a, r) => a + r.ops / r.seconds, 0);
+          return { iops: total, p50us: Math.max(...rs.map((r) => r.p50us)), p99us: Math.max(...rs.map((r) => r.p99us)) };
+        },
+        copyPath,
+      );
+  const bandwidth = (copyPath: boolean) => () =>
+    withRigs(
+      1,
+      shmDir,
+      8,
+      128 << 10,
+      async (rigs) => {
+        const [r] = (await profiling(`128k${copyPath ? '-copy' : ''}`, () => readLoad(rigs, 128 << 10, SECONDS))) as [Result];
+        return { gbps: r.bytes / r.seconds / 1e9, p50us: r.p50us, p99us: r.p99us };
+      },
+      copyPath,
+    );
   const workloads: Workload[] = [
     { name: 'memcpy', run: async () => ({ gbps: memcpy(Math.min(1, SECONDS), 128 << 10) }) },
     { name: '4k-mem', run: iops(1, shmDir) },
     { name: '4k-file', run: iops(1, diskDir) },
-    {
-      name: '128k-mem',
-      run: () =>
-        withRigs(1, shmDir, 8, 128 << 10, async (rigs) => {
-          const [r] = (await profiling('128k', () => readLoad(rigs, 128 << 10, SECONDS))) as [Result];
-          return { gbps: r.bytes / r.seconds / 1e9, p50us: r.p50us, p99us: r.p99us };
-        }),
-    },
+    { name: '4k-mem-copy', run: iops(1, shmDir, true) },
+    { name: '128k-mem', run: bandwidth(false) },
+    { name: '128k-mem-copy', run: bandwidth(true) },
     ...[1, 2, 4, 8].map((n) => ({ name: `ctrl-${n}`, run: iops(n, shmDir) })),
   ];
   const only = args.only?.split(',');
@@ -233,10 +276,9 @@ async function main(): Promise<void> {
       for (const w of selected) {
         const r = await w.run();
         samples.set(w.name, [...(samples.get(w.name) ?? []), r]);
-        if (!args.json)
-          console.error(
-            `rep ${rep + 1}/${REPS} ${w.name}: ${JSON.stringify(r, (_k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`,
-          );
+        console.error(
+          `rep ${rep + 1}/${REPS} ${w.name}: ${JSON.stringify(r, (_k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`,
+        );
       }
     }
   } finally {
@@ -255,10 +297,22 @@ async function main(): Promise<void> {
   const memcpyGbps = summary.memcpy?.gbps?.median;
   const readGbps = summary['128k-mem']?.gbps?.median;
   const ratio = memcpyGbps && readGbps ? readGbps / memcpyGbps : undefined;
+  const copyGbps = summary['128k-mem-copy']?.gbps?.median;
+  const copyRatio = memcpyGbps && copyGbps ? copyGbps / memcpyGbps : undefined;
+  const iopsGain = (summary['4k-mem']?.iops?.median ?? Number.NaN) / (summary['4k-mem-copy']?.iops?.median ?? Number.NaN);
   if (args.json) {
     console.log(
       JSON.stringify(
-        { seconds: SECONDS, reps: REPS, nsBytes: NS_BYTES, summary, ratio128kToMemcpy: ratio, samples: Object.fromEntries(samples) },
+        {
+          seconds: SECONDS,
+          reps: REPS,
+          nsBytes: NS_BYTES,
+          summary,
+          ratio128kToMemcpy: ratio,
+          ratio128kCopyPathToMemcpy: copyRatio,
+          iops4kZeroCopyOverCopyPath: iopsGain,
+          samples: Object.fromEntries(samples),
+        },
         null,
         2,
       ),
@@ -274,6 +328,8 @@ async function main(): Promise<void> {
       console.log(`| ${name} | ${metric} | ${fmt(s.median)} | ${fmt(s.min)}–${fmt(s.max)} |`);
   }
   if (ratio !== undefined) console.log(`\n128 KiB read GB/s / memcpy GB/s = ${ratio.toFixed(3)}`);
+  if (copyRatio !== undefined) console.log(`128 KiB read GB/s (copy path) / memcpy GB/s = ${copyRatio.toFixed(3)}`);
+  if (Number.isFinite(iopsGain)) console.log(`4 KiB IOPS zero-copy / copy path = ${iopsGain.toFixed(2)}`);
 }
 
 await main();

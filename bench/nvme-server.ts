@@ -110,6 +110,7 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
       const lat: number[] = [];
       let ops = 0;
       let turns = 0;
+      let unrung = 0;
       let lastCompletion = performance.now();
       const submit = (buf: Rig['buffers'][number]) => {
         const slba = Math.floor(Math.random() * (blocks / perCmd)) * perCmd;
@@ -140,11 +141,16 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
           ops++;
           reaped++;
           if (!stop && now >= end) stop = true;
-          if (!stop) submit(s.buf);
+          if (!stop) {
+            submit(s.buf);
+            unrung++;
+          }
         }
         if (reaped > 0) {
           await driver.ringCqHead(1);
-          if (!stop) await driver.ringSqTail(1);
+          // Ring for what was resubmitted, even when the run ended half-way through this batch.
+          if (unrung > 0) await driver.ringSqTail(1);
+          unrung = 0;
         } else {
           turns++;
           if (performance.now() - lastCompletion > 10_000) {

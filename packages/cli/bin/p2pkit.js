@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx (a dependency of @p2pkit/cli, resolved from this file, so the
-// bin works from any working directory) with the workspace's source condition.
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Runs the TypeScript CLI in this process: tsx (a dependency of @p2pkit/cli, resolved from this
+// file, so the bin works from any working directory) compiles on the fly, and a resolve hook
+// (source-condition.js) adds the workspace's `source` export condition. One process, so Ctrl-C and SIGTERM reach the
+// command itself (serve and shell shut down cleanly) and start-up pays for one Node only.
+import { readFileSync } from 'node:fs';
+import { register } from 'node:module';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const tsx = import.meta.resolve('tsx');
-const r = spawnSync(
-  process.execPath,
-  ['--import', tsx, '--conditions=source', join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
-  },
-);
-process.exit(r.status ?? 1);
+// The version needs no TypeScript: answer it before loading the compiler.
+if (process.argv.length === 3 && ['--version', '-V'].includes(process.argv[2])) {
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+  process.exit(0);
+}
+
+const { register: registerTsx } = await import('tsx/esm/api');
+registerTsx();
+register('./source-condition.js', import.meta.url);
+await import('../src/main.ts');

@@ -10,6 +10,7 @@ export { ChannelError } from './control-channel.ts';
 export { type Provisioned, type ProvisionOptions, provision } from './provision/index.ts';
 export { formatPreflight, PreflightError, type PreflightItem, type PreflightOptions, preflight } from './provision/preflight.ts';
 export { type KernelSource } from './provision/custom-kernel.ts';
+export { checkQemu } from './provision/qemu-sysroot.ts';
 export { type KernelOption, KernelConfigError, type MissingOption, REQUIRED_KERNEL_OPTIONS } from './provision/kernel-config.ts';
 export { type DebianKernel, fetchDebianKernel } from './provision/debian-kernel.ts';
 export {
@@ -38,5 +39,5 @@ export {
 export { type CheckResult, type StepResult } from './scenario/checks.ts';
 export { formatScenarioTable, type ScenarioEvent, type ScenarioResult } from './scenario/result.ts';
 export { defaultRunDir, findScenarioFiles, type LoadedScenario, loadScenarios, runScenarios, type RunScenariosOptions } from './scenario/run.ts';
-export { ScenarioSession, type SessionOptions } from './scenario/session.ts';
+export { ScenarioSession, type ScenarioSessionOptions } from './scenario/session.ts';
 export { type GuestShellIo, guestShellArgs, openGuestShell } from './guest-shell.ts';

@@ -39,6 +39,8 @@ export interface RigOptions {
   devices: Readonly<Record<string, Servable>>;
   /** Folder for the sockets (default: a new temporary folder, removed on close). */
   dir?: string;
+  /** A socket path for some endpoint ids (the others get `<dir>/<id>.sock`). */
+  sockets?: Readonly<Record<string, string>>;
   /** Log channels for every server (default: stderr, rate limited with rateLimitedLogger so a looping guest cannot flood it). */
   logger?: Logger;
 }
@@ -71,7 +73,7 @@ export class Rig implements Disposable {
 
     this.#ownsDir = !options.dir;
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'p2pkit-rig-'));
-    const socketOf = (id: string) => join(this.dir, `${id}.sock`);
+    const socketOf = (id: string) => options.sockets?.[id] ?? join(this.dir, `${id}.sock`);
     this.topology = mapEndpoints(description, (ep) => (ids.has(ep.id) ? { ...ep, device: { kind: 'vfio-user', socket: socketOf(ep.id) } } : ep));
     this.fabric = new Fabric(this.topology);
     const logger = options.logger ?? rateLimitedLogger(consoleLogger('p2pkit'));

@@ -1,24 +1,50 @@
-import { provision } from '@p2pkit/testbed';
 import type { Command } from 'commander';
-import { provisionDisplay } from '../progress/provision-progress.ts';
+import { ExitCode } from '../exit.ts';
+import { type MachineFlags, machineOptions, provisionOptions } from '../machine-options.ts';
 
-/** `p2pkit provision`: build or reuse the QEMU + kernel + guest cache. */
+interface ProvisionFlags extends MachineFlags {
+  refresh?: boolean;
+  check?: boolean;
+  json?: boolean;
+}
+
+/** `p2pkit provision`: check the host, build or reuse the QEMU + kernel + guest cache, print the artefact paths. */
 export function provisionCommand(program: Command): void {
-  program
-    .command('provision')
-    .description('provision QEMU (Debian sid), the sid kernel with CONFIG_PCI_P2PDMA=y and guest tools into the cache')
-    .option('--cache <dir>', 'cache folder (default: $P2PKIT_CACHE or ~/.cache/p2pkit)')
-    .option('--refresh', "re-resolve sid's current versions even if a cache exists")
-    .action(async (opts: { cache?: string; refresh?: boolean }) => {
-      const t0 = Date.now();
-      // A live step list on a terminal, plain lines otherwise (CI logs).
-      const display = provisionDisplay();
-      const p = await provision({
-        ...(opts.cache ? { cacheDir: opts.cache } : {}),
-        ...(opts.refresh ? { refresh: true } : {}),
-        onProgress: display.listener,
-      }).finally(() => display.stop());
-      console.log(`QEMU ${p.qemu.version} (${p.qemu.debVersion}), kernel ${p.kernel.abi}, cache ${p.cacheDir}`);
-      console.log(`${p.fromCache ? 'reused the cache' : 'provisioned'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    });
+  machineOptions(
+    program
+      .command('provision')
+      .description('check the host, then provision QEMU (Debian sid), the sid kernel with CONFIG_PCI_P2PDMA=y and guest tools into the cache')
+      .option('--refresh', "re-resolve sid's current versions even if a cache exists")
+      .option('--check', 'only check the host (tools, apt mirror, disk space) and list what is missing')
+      .option('--json', 'print the result (paths, versions) as JSON on stdout'),
+  ).action(async (f: ProvisionFlags) => {
+    const { formatPreflight, preflight, provision, resolveCacheDir } = await import('@p2pkit/testbed');
+    if (f.check) {
+      const items = await preflight(resolveCacheDir(f.cache));
+      const ok = items.every((i) => i.ok);
+      if (f.json) process.stdout.write(`${JSON.stringify({ ok, items }, null, 2)}\n`);
+      else process.stdout.write(`${formatPreflight(items)}\n${ok ? 'the host has everything provisioning needs' : 'fix the MISSING items above'}\n`);
+      process.exitCode = ok ? ExitCode.ok : ExitCode.environment;
+      return;
+    }
+    const t0 = Date.now();
+    // A live step list on a terminal, plain lines otherwise (CI logs).
+    const { provisionDisplay } = await import('../progress/provision-progress.ts');
+    const display = provisionDisplay();
+    const p = await provision({ ...provisionOptions(f), ...(f.refresh ? { refresh: true } : {}), onProgress: display.listener }).finally(() => display.stop());
+    if (f.json) {
+      process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
+      return;
+    }
+    const lines = [
+      `QEMU ${p.qemu.version} (${p.qemu.debVersion}): ${p.qemu.binary}`,
+      `kernel ${p.kernel.abi} (${p.kernel.debVersion}): ${p.kernel.vmlinuz}`,
+      `  modules: ${p.kernel.modulesDir || '(none: everything built in)'}`,
+      `initramfs: ${p.guest.initramfs}`,
+      `root image: ${p.guest.rootImage}`,
+      `cache: ${p.cacheDir}`,
+      `${p.fromCache ? 'reused the cache' : 'provisioned'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
 }

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import type { JobResult, RunJobOptions } from '../guest-runner.ts';
 import type { Guest } from '../qemu.ts';
 import type { CheckRecorder } from './checks.ts';
-import type { ScenarioContext } from './define.ts';
-import type { ScenarioSession } from './session.ts';
+import type { RecordingLogger } from '@p2pkit/base';
+import type { Provisioned } from '../provision/index.ts';
+import type { Rig } from '../rig.ts';
+import type { ScenarioContext, ScenarioDevices } from './define.ts';
 
 const tail = (text: string, lines: number): string => text.trimEnd().split('\n').slice(-lines).join('\n');
 
@@ -34,8 +36,17 @@ export function loggedGuest(guest: Guest, log: (line: string) => void): Guest {
   });
 }
 
+/** What a step context needs from its session (ScenarioSession implements it). */
+export interface SessionView {
+  current(): { guest: Guest; rig: Rig; devices: ScenarioDevices };
+  readonly serverLog: RecordingLogger;
+  readonly options: { readonly provisioned: Provisioned; readonly outDir: string };
+  log(line: string): void;
+  restart(): Promise<void>;
+}
+
 /** The context of one step: the session's current boot plus the step's check recorder. */
-export function scenarioContext(session: ScenarioSession, checks: CheckRecorder, scratch: string): ScenarioContext {
+export function scenarioContext(session: SessionView, checks: CheckRecorder, scratch: string): ScenarioContext {
   return {
     get guest() {
       return session.current().guest;

@@ -18,7 +18,7 @@ import { type Scenario, type ScenarioDevices, scenarioSteps } from './define.ts'
 import type { ScenarioEvent, ScenarioResult } from './result.ts';
 
 /** Options of {@link ScenarioSession.start}. */
-export interface SessionOptions {
+export interface ScenarioSessionOptions {
   provisioned: Provisioned;
   /** The scenario's output folder (created). */
   outDir: string;
@@ -47,6 +47,8 @@ export class ScenarioSession {
   readonly serverLog: RecordingLogger;
   /** Why the scenario could not start (devices, rig or boot), if it could not. */
   setupError: string | undefined;
+  /** The exception behind `setupError` (a `BootError` names the run folder with the logs). */
+  setupCause: unknown;
   #booted: Booted | undefined;
   #generation = 0;
   #finished: ScenarioResult | undefined;
@@ -55,7 +57,7 @@ export class ScenarioSession {
 
   private constructor(
     readonly scenario: Scenario,
-    readonly options: SessionOptions,
+    readonly options: ScenarioSessionOptions,
   ) {
     this.steps = scenarioSteps(scenario).map(([name]) => name);
     mkdirSync(options.outDir, { recursive: true });
@@ -64,7 +66,7 @@ export class ScenarioSession {
   }
 
   /** Create the devices, serve them and boot; a failure is kept in `setupError` (steps then fail at once). */
-  static async start(scenario: Scenario, options: SessionOptions): Promise<ScenarioSession> {
+  static async start(scenario: Scenario, options: ScenarioSessionOptions): Promise<ScenarioSession> {
     const s = new ScenarioSession(scenario, options);
     s.#emit({ type: 'scenario-start', scenario: scenario.name, outDir: options.outDir });
     s.log(`scenario ${scenario.name}${options.file ? ` (${options.file})` : ''}: QEMU ${options.provisioned.qemu.version}, kernel ${options.provisioned.kernel.abi}`);
@@ -72,6 +74,7 @@ export class ScenarioSession {
       try {
         s.#booted = await s.#bootOnce();
       } catch (e) {
+        s.setupCause = e;
         s.setupError = describeError(e);
         s.log(`setup failed: ${s.setupError}`);
       }

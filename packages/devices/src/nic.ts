@@ -38,6 +38,7 @@ import {
 import { type NicState, registerNic, stateOf, unplug } from './nic-link.ts';
 import { NIC_ID, NicReg } from './nic-regs.ts';
 import { receive, transmit } from './nic-rings.ts';
+import { type NicSocketBackend, socketBackend } from './nic-socket.ts';
 
 const MAX_RING = 65536;
 /** Field offsets inside a ring's registers. */
@@ -51,6 +52,8 @@ export interface NicOptions {
   mac?: string;
   /** PCI device ID under vendor 0x1b36. Default 0x00f3. */
   deviceId?: number;
+  /** Link the NIC to a host-side backend listening on this UNIX socket path (see `socketBackend`); closed with the NIC. */
+  socket?: string;
 }
 
 let instances = 0;
@@ -59,17 +62,27 @@ let instances = 0;
 export interface NicDevice extends DeviceInstance {
   /** Its MAC address, `02:50:32:50:00:01` style. */
   readonly mac: string;
+  /** The host-side backend when created with `options.socket`. */
+  readonly backend: NicSocketBackend | undefined;
 }
 
 /** Creates a NIC stub (link down until cabled to another NIC or to a socket backend). */
 export async function createNic(options: NicOptions = {}, instance: EndpointInstanceOptions = {}): Promise<NicDevice> {
   const endpoint = nic(options).create({ memory: memfdBarMemory, ...instance });
   const mac = [...stateOf(endpoint).mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  let backend: NicSocketBackend | undefined;
+  try {
+    if (options.socket !== undefined) backend = await socketBackend(endpoint, options.socket);
+  } catch (e) {
+    endpoint.close();
+    throw e;
+  }
   const close = async () => {
+    await backend?.close();
     unplug(stateOf(endpoint));
     endpoint.close();
   };
-  return { endpoint, mac, close, [Symbol.asyncDispose]: close };
+  return { endpoint, mac, backend, close, [Symbol.asyncDispose]: close };
 }
 
 /** The NIC stub's declaration ({@link createNic} instantiates it). */

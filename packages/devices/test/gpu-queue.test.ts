@@ -51,6 +51,7 @@ async function ring(d: Driver, tail: number): Promise<void> {
   await until(async () => (await d.client.read32(RegionIndex.BAR0, GpuReg.Q_HEAD)) === tail, `queue head ${tail}`);
 }
 
+// #region kernel
 /** Kernel 1: adds ARG0 to every byte, answers the byte sum of the result. */
 const addBytes: GpuKernel = (range, { arg0 }) => {
   let sum = 0;
@@ -60,6 +61,7 @@ const addBytes: GpuKernel = (range, { arg0 }) => {
   }
   return sum;
 };
+// #endregion kernel
 
 const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 
@@ -73,6 +75,7 @@ describe('gpu descriptor queue', () => {
     expect(await d.client.read32(RegionIndex.BAR0, GpuReg.KERNELS)).toBe(0b1010);
     expect(await d.client.read32(RegionIndex.BAR0, GpuReg.VERSION)).toBe(0x0002_0000);
 
+    // #region queue
     const ringBytes = ram.bytes.subarray(0, 8 * GpuDesc.SIZE); // ring at RAM + 0
     const data = pattern(200_000, 5);
     ram.bytes.set(data, 0x1_0000);
@@ -81,6 +84,7 @@ describe('gpu descriptor queue', () => {
     put(ringBytes, 128, { op: GpuOp.COPY, flags: GpuDescFlags.IRQ, src: VRAM + 0x2000n, dst: RAM + 0x8_0000n, length: data.length });
     await initQueue(d, RAM, 8);
     await ring(d, 3);
+    // #endregion queue
 
     const expected = data.map((b) => (b + 3) & 0xff);
     expect(Buffer.compare(ram.bytes.subarray(0x8_0000, 0x8_0000 + data.length), expected)).toBe(0);

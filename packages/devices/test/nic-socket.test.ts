@@ -67,6 +67,7 @@ it('outside frames land in a peer BAR, the NIC transmits from one, and the upstr
   const pmr = peer.handle.memory(2);
   const reg = (off: number) => d.client.read32(RegionIndex.BAR0, off);
 
+  // #region socket
   await using backend = await socketBackend(nic, join(dir, 'nic.sock'));
   expect(await reg(NicReg.LINK)).toBe(1);
   // RX ring at STORE + 1 MiB, buffers at STORE + 0, 32 KiB apart; TX ring at STORE + 1 MiB + 4 KiB.
@@ -82,6 +83,7 @@ it('outside frames land in a peer BAR, the NIC transmits from one, and the upstr
   for (const [i, f] of sent.entries()) expect(Buffer.compare(pmr.subarray(i * 0x8000, i * 0x8000 + f.length), f)).toBe(0);
   expect(new DataView(pmr.buffer, pmr.byteOffset + 0x10_0000 + 2 * DESCRIPTOR_SIZE).getUint16(8, true)).toBe(100);
   expect(backend.stats).toMatchObject({ framesIn: 3, bytesIn: 2 * FRAME + 100 });
+  // #endregion socket
   const up = () => fabric.link('rp0').upstream.bytes + fabric.link('rp0').downstream.bytes;
   expect(up()).toBe(0);
 
@@ -130,4 +132,15 @@ it('drops transmitted frames while no process is connected, hangs up on bad leng
   await backend.close();
   expect(await d.client.read32(RegionIndex.BAR0, NicReg.LINK)).toBe(0);
   await expect(connectFrameSocket(sock)).rejects.toThrow();
+});
+
+it('createNic({ socket }) owns its backend: linked at once, closed with the NIC', async () => {
+  const path = join(dir, 'owned.sock');
+  const nic = await createNic({ socket: path });
+  expect(nic.backend?.path).toBe(path);
+  expect(nic.endpoint.regionRead(RegionIndex.BAR0, BigInt(NicReg.LINK), 4)[0]).toBe(1);
+  const client = await connectFrameSocket(path);
+  await client.close();
+  await nic.close();
+  await expect(connectFrameSocket(path)).rejects.toThrow();
 });

@@ -24,6 +24,7 @@ import { type CommandContext, CommandError, type CommandResult, Effects, type Nv
 import { crc32c } from './crc32c.ts';
 import { type NoloadStats, Place, readSource, writeDestination } from './locations.ts';
 
+// #region opcodes
 /** NoLoad opcodes. */
 // biome-ignore format: table
 export const NoloadOpcode = {
@@ -31,6 +32,7 @@ export const NoloadOpcode = {
   Decompress: 0x88, DecompressFromHost: 0x89, DecompressToHost: 0x8a,
   Crc32c: 0x8c, Crc32cFromHost: 0x8d,
 } as const;
+// #endregion opcodes
 
 /** Container around the deflate stream (CTL bits 9:8). */
 export const Format = { Gzip: 0, Zlib: 1, RawDeflate: 2 } as const;
@@ -62,6 +64,8 @@ async function transform(fn: 'compress' | 'decompress', format: number, level: n
   throw new CommandError(Status.InvalidField, `CTL format ${format} is reserved`);
 }
 
+// #region run
+/** One NoLoad command: read the source, transform it, write the destination; DW0/DW1 as documented above. */
 async function run(ctx: CommandContext, fn: Fn, stats: NoloadStats): Promise<CommandResult> {
   const ctl = ctx.entry.cdw13;
   const [source, destination, format, level] = [ctl & 0xf, (ctl >>> 4) & 0xf, (ctl >>> 8) & 3, (ctl >>> 12) & 0xf];
@@ -91,7 +95,9 @@ async function run(ctx: CommandContext, fn: Fn, stats: NoloadStats): Promise<Com
   stats.bytesOut += output.length;
   return { dw0: output.length, dw1: crc32c(output) };
 }
+// #endregion run
 
+// #region register
 /** Registers the NoLoad commands on `controller`; returns their statistics (also log page C0h). */
 export function registerNoloadCommands(controller: NvmeController): NoloadStats {
   const stats: NoloadStats = { commands: { compress: 0, decompress: 0, crc32c: 0 }, bytesIn: 0, bytesOut: 0 };
@@ -105,3 +111,4 @@ export function registerNoloadCommands(controller: NvmeController): NoloadStats 
   for (const op of [NoloadOpcode.Crc32c, NoloadOpcode.Crc32cFromHost]) add(op, 'crc32c', Effects.None);
   return stats;
 }
+// #endregion register

@@ -26,6 +26,7 @@ function cmbRange(ctx: CommandContext, offset: bigint, length: number): Uint8Arr
   return cmb.subarray(Number(offset), Number(offset) + length);
 }
 
+// #region source
 /** Reads the source named by CTL bits 3:0. Range errors are the host's mistakes (CommandError). */
 export async function readSource(ctx: CommandContext, place: number): Promise<Uint8Array> {
   const e = ctx.entry;
@@ -42,6 +43,7 @@ export async function readSource(ctx: CommandContext, place: number): Promise<Ui
       throw new CommandError(Status.InvalidField, `CTL source ${place} is reserved`);
   }
 }
+// #endregion source
 
 /** Writes `data` to the destination named by CTL bits 7:4 (capacity already checked against DSTLEN). */
 export async function writeDestination(ctx: CommandContext, place: number, data: Uint8Array): Promise<void> {

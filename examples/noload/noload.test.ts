@@ -35,6 +35,7 @@ afterEach(async () => {
 const sample = (n: number) =>
   new TextEncoder().encode(Array.from({ length: Math.ceil(n / 24) }, (_, i) => `line ${i} of the sample\n`).join('')).slice(0, n);
 
+// #region harness
 /** A harness serving a NoLoad-equipped controller (the commands on a plain createNvme, as createNoload does). */
 async function start(): Promise<NvmeHarness> {
   const harness = await startNvmeHarness({ cmb: { size: 4 << 20 }, namespaces: [{ sizeBytes: 8 << 20 }] });
@@ -44,6 +45,7 @@ async function start(): Promise<NvmeHarness> {
   await harness.driver.bringUp();
   return harness;
 }
+// #endregion harness
 
 describe('NoLoad commands', () => {
   it('CRC-32C and compress from host memory, decompress from the namespace back to host memory', async () => {
@@ -53,6 +55,7 @@ describe('NoLoad commands', () => {
     const buf = memory.alloc(128 << 10);
     memory.view(buf, data.length).set(data);
 
+    // #region host-to-namespace
     const crc = await driver.submit(1, {
       opcode: NoloadOpcode.Crc32cFromHost,
       nsid: 1,
@@ -81,6 +84,7 @@ describe('NoLoad commands', () => {
     const compressed = memory.view(out, z.dw0).slice();
     expect(z.dw1).toBe(crc32c(compressed));
     expect(Buffer.compare(gunzipSync(compressed), data)).toBe(0);
+    // #endregion host-to-namespace
 
     // namespace → host: NLB in CDW12 as for Read; trailing zeros of the last block are ignored.
     memory.view(buf, data.length).fill(0);
@@ -100,7 +104,7 @@ describe('NoLoad commands', () => {
 
   it('works on data in its CMB: CMB → CMB in every format, and a data pointer that points into the CMB', async () => {
     h = await start();
-    const { driver, memory } = h;
+    const { driver } = h;
     const cmb = await h.mapBar(2); // what the guest CPU sees of the CMB
     const data = sample(300_000);
     cmb.set(data, 0);

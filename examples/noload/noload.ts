@@ -45,6 +45,7 @@ function identifyBytes(): Uint8Array {
   return out;
 }
 
+// #region log-page
 /** Log page C0h: commands per function (3 × u64), bytes in, bytes out (u64 each). */
 function logPage(stats: NoloadStats): Uint8Array {
   const out = new Uint8Array(64);
@@ -54,7 +55,9 @@ function logPage(stats: NoloadStats): Uint8Array {
   });
   return out;
 }
+// #endregion log-page
 
+// #region options
 /** The `createNvme` options of a NoLoad: a CMB, the Identify vendor bytes and the vendor capability. */
 export function noloadNvmeOptions(options: NoloadOptions): NvmeOptions {
   const { cmbSize = 64 << 20, ...nvme } = options;
@@ -67,13 +70,16 @@ export function noloadNvmeOptions(options: NoloadOptions): NvmeOptions {
     capabilities: [vendorSpecific(new TextEncoder().encode('NOLOAD\u0001')), ...(nvme.capabilities ?? [])],
   };
 }
+// #endregion options
 
+// #region install
 /** Adds the NoLoad commands and log page C0h to a controller; returns the statistics they keep. */
 export function installNoload(controller: NvmeController): NoloadStats {
   const stats = registerNoloadCommands(controller);
   controller.registerLogPage(NOLOAD_LOG_PAGE, () => logPage(stats));
   return stats;
 }
+// #endregion install
 
 /** Creates a NoLoad device; serve it like any NVMe device (`serve()`, a testbed `Rig`). */
 export async function createNoload(options: NoloadOptions, instance?: EndpointInstanceOptions): Promise<NoloadDevice> {

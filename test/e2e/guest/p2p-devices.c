@@ -76,6 +76,7 @@ static uint8_t *p2pmem(const char *allocate, size_t bytes) {
   return p;
 }
 
+/* #region pagemap */
 /* Bus address behind a mapped page, from /proc/self/pagemap (PFN bits 54:0; root sees them). */
 static uint64_t bus_address(volatile void *va) {
   static int fd = -1;
@@ -89,6 +90,7 @@ static uint64_t bus_address(volatile void *va) {
   }
   return (entry & ((1ULL << 55) - 1)) * 4096 + ((uintptr_t)va & 4095);
 }
+/* #endregion pagemap */
 
 /* Bus address of a p2pmem buffer, checked to be one contiguous range (the allocator hands out one). */
 static uint64_t contiguous_bus(uint8_t *buf, size_t bytes) {

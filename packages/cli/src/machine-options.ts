@@ -2,7 +2,7 @@
  * The flags that pick what a guest boots — your kernel (`--kernel` + `--modules`, or
  * `--kernel-tree`), your QEMU (`--qemu`), the cache folder — shared by provision, run and shell.
  */
-import type { ProvisionOptions } from '@p2pkit/testbed';
+import type { Provisioned, ProvisionOptions } from '@p2pkit/testbed';
 import type { Command } from 'commander';
 import { UsageError } from './exit.ts';
 
@@ -39,4 +39,15 @@ export function provisionOptions(f: MachineFlags): ProvisionOptions {
       ? { kernel: { image: f.kernel, ...(f.modules ? { modules: f.modules } : {}), ...config } }
       : {};
   return { ...kernel, ...(f.qemu ? { qemu: f.qemu } : {}), ...(f.cache ? { cacheDir: f.cache } : {}) };
+}
+
+/**
+ * `provision()` with the live step display on stderr. A failed step is not drawn: the command's
+ * error line says the same, once.
+ */
+export async function provisionShown(options: ProvisionOptions): Promise<Provisioned> {
+  const { provision } = await import('@p2pkit/testbed');
+  const { provisionDisplay } = await import('./progress/provision-progress.ts');
+  const display = provisionDisplay();
+  return provision({ ...options, onProgress: (e) => e.status !== 'fail' && display.listener(e) }).finally(() => display.stop());
 }

@@ -11,12 +11,30 @@ type Register = (program: Command) => void;
 
 /** Every command: its one-line summary (for the top-level help) and how to load it. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Register> }> = {
-  provision: { summary: 'check the host, provision QEMU, the kernel and guest tools into the cache; print the artefact paths', load: async () => (await import('./commands/provision.ts')).provisionCommand },
-  serve: { summary: 'serve p2pkit devices (nvme, gpu, nic, hello, your module) on one fabric and print the QEMU arguments for them', load: async () => (await import('./commands/serve.ts')).serveCommand },
-  run: { summary: 'run scenario files (a file or a folder) in guests and print a pass/fail table', load: async () => (await import('./commands/run.ts')).runCommand },
-  shell: { summary: 'boot a scenario (or two p2pkit NVMe on a switch) and open a shell in the guest', load: async () => (await import('./commands/shell.ts')).shellCommand },
-  demo: { summary: 'copy through p2pmem and through host memory in a guest; report bytes per link', load: async () => (await import('./commands/demo.ts')).demoCommand },
-  trace: { summary: 'render per-link traffic of a fabric trace file as tables, SVG, HTML or Perfetto', load: async () => (await import('./commands/trace.ts')).traceCommand },
+  provision: {
+    summary: 'check the host, provision QEMU, the kernel and guest tools into the cache; print the artefact paths',
+    load: async () => (await import('./commands/provision.ts')).provisionCommand,
+  },
+  serve: {
+    summary: 'serve p2pkit devices (nvme, gpu, nic, hello, your module) on one fabric and print the QEMU arguments for them',
+    load: async () => (await import('./commands/serve.ts')).serveCommand,
+  },
+  run: {
+    summary: 'run scenario files (a file or a folder) in guests and print a pass/fail table',
+    load: async () => (await import('./commands/run.ts')).runCommand,
+  },
+  shell: {
+    summary: 'boot a scenario (or two p2pkit NVMe on a switch) and open a shell in the guest',
+    load: async () => (await import('./commands/shell.ts')).shellCommand,
+  },
+  demo: {
+    summary: 'copy through p2pmem and through host memory in a guest; report bytes per link',
+    load: async () => (await import('./commands/demo.ts')).demoCommand,
+  },
+  trace: {
+    summary: 'render per-link traffic of a fabric trace file as tables, SVG, HTML or Perfetto',
+    load: async () => (await import('./commands/trace.ts')).traceCommand,
+  },
 };
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -31,7 +49,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const wanted = argv[2] === 'help' ? argv[3] : argv[2];
   const entry = wanted ? COMMANDS[wanted] : undefined;
   if (entry) (await entry.load())(program);
-  else for (const [name, c] of Object.entries(COMMANDS)) program.command(name).description(c.summary).allowUnknownOption().helpOption(false);
+  else
+    for (const [name, c] of Object.entries(COMMANDS)) program.command(name).description(c.summary).allowUnknownOption().helpOption(false);
   for (const c of program.commands) c.exitOverride();
   await program.parseAsync(argv);
   // A command is done when its action returns: leftover handles (a raw-mode stdin) must not keep us alive.

@@ -23,7 +23,10 @@ describe('p2pkit command line', () => {
   });
 
   it('exits 2 on an unknown flag, an unknown command and a bad flag combination, without a stack trace', () => {
-    const runs = [['serve', '--bogus'], ['frobnicate'], ['run', 'scenarios', '--modules', '/tmp'], ['serve', 'ssd']].map((args) => ({ args, r: p2pkit(...args) }));
+    const runs = [['serve', '--bogus'], ['frobnicate'], ['run', 'scenarios', '--modules', '/tmp'], ['serve', 'ssd']].map((args) => ({
+      args,
+      r: p2pkit(...args),
+    }));
     for (const { args, r } of runs) {
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).not.toMatch(/^\s+at /m);

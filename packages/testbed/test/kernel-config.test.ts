@@ -31,7 +31,11 @@ describe('kernel configuration check', () => {
   it('accepts a complete config and lists every missing option with its fix', () => {
     expect(missingKernelOptions(config())).toEqual([]);
     const missing = missingKernelOptions(config({ PCI_P2PDMA: 'n', ZONE_DEVICE: 'm', NET_9P: 'n' }));
-    expect(missing.map((m) => [m.option.name, m.found])).toEqual([['PCI_P2PDMA', 'n'], ['ZONE_DEVICE', 'm'], ['NET_9P', 'n']]);
+    expect(missing.map((m) => [m.option.name, m.found])).toEqual([
+      ['PCI_P2PDMA', 'n'],
+      ['ZONE_DEVICE', 'm'],
+      ['NET_9P', 'n'],
+    ]);
     const text = new KernelConfigError('/boot/config-x', missing).message;
     expect(text).toContain('CONFIG_PCI_P2PDMA is not set (need =y: p2pmem');
     expect(text).toContain('CONFIG_ZONE_DEVICE =m (need =y');
@@ -48,7 +52,9 @@ describe('kernel configuration check', () => {
     writeFileSync(join(dir, 'vmlinuz-6.1.0-50-amd64'), bzImage('6.1.0-50-amd64'));
     writeFileSync(join(dir, 'config-6.1.0-50-amd64'), config({ PCI_P2PDMA: 'n' }));
     mkdirSync(join(dir, 'modules', '6.1.0-50-amd64', 'kernel'), { recursive: true });
-    const err = await inspectKernel({ image: join(dir, 'vmlinuz-6.1.0-50-amd64'), modules: join(dir, 'modules', '6.1.0-50-amd64') }).catch((e: unknown) => e);
+    const err = await inspectKernel({ image: join(dir, 'vmlinuz-6.1.0-50-amd64'), modules: join(dir, 'modules', '6.1.0-50-amd64') }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(KernelConfigError);
     expect((err as KernelConfigError).source).toBe(join(dir, 'config-6.1.0-50-amd64'));
     expect((err as KernelConfigError).missing.map((m) => m.option.name)).toEqual(['PCI_P2PDMA']);
@@ -67,12 +73,20 @@ describe('kernel configuration check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'p2pkit-kernel-'));
     writeFileSync(join(dir, 'bzImage'), bzImage('7.0.0-a'));
     mkdirSync(join(dir, '7.0.0-b', 'kernel'), { recursive: true });
-    await expect(inspectKernel({ image: join(dir, 'bzImage'), modules: join(dir, '7.0.0-b') })).rejects.toThrow(/release 7.0.0-a, but the modules folder .* is for 7.0.0-b/);
+    await expect(inspectKernel({ image: join(dir, 'bzImage'), modules: join(dir, '7.0.0-b') })).rejects.toThrow(
+      /release 7.0.0-a, but the modules folder .* is for 7.0.0-b/,
+    );
   });
 
   it('extracts CONFIG_IKCONFIG from an xz-compressed kernel payload', async () => {
     const text = config({ IKCONFIG: 'y', ...Object.fromEntries(REQUIRED_KERNEL_OPTIONS.map((o) => [o.name, 'y'])) });
-    const vmlinux = Buffer.concat([Buffer.alloc(2 << 20, 0x90), Buffer.from('IKCFG_ST'), gzipSync(text), Buffer.from('IKCFG_ED'), Buffer.alloc(4096)]);
+    const vmlinux = Buffer.concat([
+      Buffer.alloc(2 << 20, 0x90),
+      Buffer.from('IKCFG_ST'),
+      gzipSync(text),
+      Buffer.from('IKCFG_ED'),
+      Buffer.alloc(4096),
+    ]);
     const xz = execFileSync('xz', ['-c', '--check=crc32'], { input: vmlinux });
     const dir = mkdtempSync(join(tmpdir(), 'p2pkit-kernel-'));
     writeFileSync(join(dir, 'bzImage'), bzImage('7.0.0-ik', Buffer.concat([xz, Buffer.alloc(512)])));

@@ -38,6 +38,9 @@ describe('host preflight', () => {
     expect(disk?.ok).toBe(false);
     expect(disk?.fix).toMatch(/P2PKIT_CACHE/);
     if (process.getuid?.() !== 0) return; // the root check fails for other users by design
-    expect(items.filter((i) => !i.ok && i !== disk), formatPreflight(items)).toEqual([]);
+    expect(
+      items.filter((i) => !i.ok && i !== disk),
+      formatPreflight(items),
+    ).toEqual([]);
   }, 60_000);
 });

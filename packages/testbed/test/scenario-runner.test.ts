@@ -30,7 +30,9 @@ describe('scenario runner', () => {
       ['a step that throws', false, 0],
     ]);
     expect(r?.steps[1]?.checks[0]).toEqual({ name: 'size', ok: false, detail: 'expected 64, got 32' });
-    expect(r?.steps[2]?.error).toMatch(/^Error: scenario Runner self-test \(no guest\) has no topology: it boots nothing\n\s*at .*no-guest\.scenario\.ts/);
+    expect(r?.steps[2]?.error).toMatch(
+      /^Error: scenario Runner self-test \(no guest\) has no topology: it boots nothing\n\s*at .*no-guest\.scenario\.ts/,
+    );
     expect(r?.error).toBe('1 device-model error(s) logged, first: device model bug: register 0x40 callback threw');
     expect(events.filter((e) => e === 'check')).toHaveLength(6);
     expect(events.at(0)).toBe('scenario-start');

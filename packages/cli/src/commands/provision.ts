@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../exit.ts';
-import { type MachineFlags, machineOptions, provisionOptions } from '../machine-options.ts';
+import { type MachineFlags, machineOptions, provisionOptions, provisionShown } from '../machine-options.ts';
 
 interface ProvisionFlags extends MachineFlags {
   refresh?: boolean;
@@ -13,25 +13,28 @@ export function provisionCommand(program: Command): void {
   machineOptions(
     program
       .command('provision')
-      .description('check the host, then provision QEMU (Debian sid), the sid kernel with CONFIG_PCI_P2PDMA=y and guest tools into the cache')
+      .description(
+        'check the host, then provision QEMU (Debian sid), the sid kernel with CONFIG_PCI_P2PDMA=y and guest tools into the cache',
+      )
       .option('--refresh', "re-resolve sid's current versions even if a cache exists")
       .option('--check', 'only check the host (tools, apt mirror, disk space) and list what is missing')
       .option('--json', 'print the result (paths, versions) as JSON on stdout'),
   ).action(async (f: ProvisionFlags) => {
-    const { formatPreflight, preflight, provision, resolveCacheDir } = await import('@p2pkit/testbed');
+    const { formatPreflight, preflight, resolveCacheDir } = await import('@p2pkit/testbed');
     if (f.check) {
       const items = await preflight(resolveCacheDir(f.cache));
       const ok = items.every((i) => i.ok);
       if (f.json) process.stdout.write(`${JSON.stringify({ ok, items }, null, 2)}\n`);
-      else process.stdout.write(`${formatPreflight(items)}\n${ok ? 'the host has everything provisioning needs' : 'fix the MISSING items above'}\n`);
+      else
+        process.stdout.write(
+          `${formatPreflight(items)}\n${ok ? 'the host has everything provisioning needs' : 'fix the MISSING items above'}\n`,
+        );
       process.exitCode = ok ? ExitCode.ok : ExitCode.environment;
       return;
     }
     const t0 = Date.now();
     // A live step list on a terminal, plain lines otherwise (CI logs).
-    const { provisionDisplay } = await import('../progress/provision-progress.ts');
-    const display = provisionDisplay();
-    const p = await provision({ ...provisionOptions(f), ...(f.refresh ? { refresh: true } : {}), onProgress: display.listener }).finally(() => display.stop());
+    const p = await provisionShown({ ...provisionOptions(f), ...(f.refresh ? { refresh: true } : {}) });
     if (f.json) {
       process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
       return;

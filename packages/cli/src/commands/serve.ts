@@ -13,7 +13,10 @@ export function serveCommand(program: Command): void {
   program
     .command('serve')
     .description('serve p2pkit devices on one fabric (one socket each) and print the QEMU arguments for them')
-    .argument('[devices...]', 'nvme[:cmb=64M,pmr=4M,ns=1G,ns=/path.img:2G,doorbell=shadow,serial=S,queues=N,id=ID] | gpu[:vram=64M] | nic[:mac=…] | hello | ./module.ts[#export][:k=v,…]')
+    .argument(
+      '[devices...]',
+      'nvme[:cmb=64M,pmr=4M,ns=1G,ns=/path.img:2G,doorbell=shadow,serial=S,queues=N,id=ID] | gpu[:vram=64M] | nic[:mac=…] | hello | ./module.ts[#export][:k=v,…]',
+    )
     .option('--socket <path>', 'socket of the (single) device')
     .option('--dir <dir>', 'folder for sockets and namespace images (default: a new temporary folder, removed at exit)')
     .option('--topology <file>', 'a topology: .json description, or .ts exporting a topology, { topology, devices } or a scenario')
@@ -23,7 +26,10 @@ export function serveCommand(program: Command): void {
     .option('--cache <dir>', 'cache folder of the provisioned QEMU')
     .option('--stats [ms]', 'print per-link traffic every <ms> while it flows (default 1000)')
     .option('--json', 'print the plan as one JSON line on stdout (and --stats samples as JSON lines)')
-    .addHelpText('after', '\nExamples:\n  p2pkit serve nvme --socket /tmp/nvme.sock\n  p2pkit serve nvme:cmb=64M nvme:cmb=64M --stats\n  p2pkit serve --topology my-rig.ts')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  p2pkit serve nvme --socket /tmp/nvme.sock\n  p2pkit serve nvme:cmb=64M nvme:cmb=64M --stats\n  p2pkit serve --topology my-rig.ts',
+    )
     .action(async (specs: string[], f: ServeFlags) => {
       if (f.socket && specs.length > 1) throw new UsageError('--socket names the socket of one device; with several, use --dir');
       parseDeviceSpecs(specs); // usage mistakes are reported before the device models load

@@ -1,9 +1,15 @@
 /** What `p2pkit run` does once its flags are parsed (loaded only for that command). */
 import { resolve } from 'node:path';
-import { defaultRunDir, formatScenarioTable, loadScenarios, type ProvisionOptions, provision, runScenarios, type ScenarioEvent } from '@p2pkit/testbed';
+import {
+  defaultRunDir,
+  formatScenarioTable,
+  loadScenarios,
+  type ProvisionOptions,
+  runScenarios,
+  type ScenarioEvent,
+} from '@p2pkit/testbed';
 import { ExitCode, UsageError } from '../exit.ts';
-import type { MachineFlags } from '../machine-options.ts';
-import { provisionDisplay } from '../progress/provision-progress.ts';
+import { type MachineFlags, provisionShown } from '../machine-options.ts';
 
 /** Flags of `p2pkit run`. */
 export interface RunFlags extends MachineFlags {
@@ -30,14 +36,18 @@ export async function runScenarioCommand(paths: readonly string[], options: Prov
   const scenarios = await loadScenarios(paths).catch((e: unknown) => {
     throw new UsageError((e as Error).message);
   });
-  const display = provisionDisplay();
-  const provisioned = await provision({ ...options, onProgress: display.listener }).finally(() => display.stop());
+  const provisioned = await provisionShown(options);
   process.stderr.write(`[run] ${scenarios.length} scenario(s) on QEMU ${provisioned.qemu.version}, kernel ${provisioned.kernel.abi}\n`);
   const outDir = f.out ? resolve(f.out) : defaultRunDir();
   const results = await runScenarios(scenarios, { provisioned, outDir, onEvent: progress });
   const ok = results.every((r) => r.ok);
   if (f.json) {
-    const kernel = { release: provisioned.kernel.abi, image: provisioned.kernel.vmlinuz };
+    const kernel = {
+      release: provisioned.kernel.abi,
+      image: provisioned.kernel.vmlinuz,
+      modules: provisioned.kernel.modulesDir,
+      rootImage: provisioned.guest.rootImage,
+    };
     process.stdout.write(`${JSON.stringify({ ok, outDir, qemu: provisioned.qemu, kernel, results }, null, 2)}\n`);
   } else {
     process.stdout.write(`${formatScenarioTable(results)}\noutput: ${outDir}\n`);

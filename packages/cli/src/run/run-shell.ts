@@ -10,13 +10,11 @@ import {
   loadScenarios,
   openGuestShell,
   type ProvisionOptions,
-  provision,
   type Scenario,
   ScenarioSession,
 } from '@p2pkit/testbed';
 import { ExitCode, UsageError } from '../exit.ts';
-import type { MachineFlags } from '../machine-options.ts';
-import { provisionDisplay } from '../progress/provision-progress.ts';
+import { type MachineFlags, provisionShown } from '../machine-options.ts';
 import { createDevice, parseDeviceSpecs } from '../serve/device-spec.ts';
 import { layoutTopology } from '../serve/plan.ts';
 
@@ -38,7 +36,10 @@ async function shellScenario(target: readonly string[]): Promise<Scenario> {
   const specs = parseDeviceSpecs(target.length > 0 ? target : ['nvme:cmb=64M', 'nvme']);
   return defineScenario({
     name: 'shell',
-    topology: layoutTopology(specs.map((s) => s.id), 'switch'),
+    topology: layoutTopology(
+      specs.map((s) => s.id),
+      'switch',
+    ),
     devices: async ({ dir }) => {
       const devices: Record<string, Servable> = {};
       for (const s of specs) devices[s.id] = (await createDevice(s, dir)).device;
@@ -51,8 +52,7 @@ async function shellScenario(target: readonly string[]): Promise<Scenario> {
 /** Boot, open the shell on this terminal, shut down; resolves with the exit code. */
 export async function runShell(target: readonly string[], options: ProvisionOptions, f: ShellFlags): Promise<number> {
   const scenario = await shellScenario(target);
-  const display = provisionDisplay();
-  const provisioned = await provision({ ...options, onProgress: display.listener }).finally(() => display.stop());
+  const provisioned = await provisionShown(options);
   // A short folder: UNIX socket paths are limited to 108 bytes.
   const sockDir = mkdtempSync(join(tmpdir(), 'p2pkit-sh-'));
   const socket = join(sockDir, 'ttyS1.sock');

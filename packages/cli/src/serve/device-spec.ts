@@ -39,7 +39,9 @@ export function parseDeviceSpecs(texts: readonly string[]): DeviceSpec[] {
   const counts = new Map<string, number>();
   const specs = texts.map((text): DeviceSpec => {
     const isModule = /[/\\]|\.(m?ts|m?js)(#|:|$)/.test(text.split(':')[0] ?? '');
-    const [head = '', rest = ''] = isModule ? splitModule(text) : [text.split(':')[0] ?? '', text.slice((text.split(':')[0] ?? '').length + 1)];
+    const [head = '', rest = ''] = isModule
+      ? splitModule(text)
+      : [text.split(':')[0] ?? '', text.slice((text.split(':')[0] ?? '').length + 1)];
     const options = new Map<string, string[]>();
     for (const pair of rest ? rest.split(',') : []) {
       const eq = pair.indexOf('=');
@@ -51,13 +53,20 @@ export function parseDeviceSpecs(texts: readonly string[]): DeviceSpec[] {
     if (!kind) throw new UsageError(`device ${text}: unknown kind '${head}' (nvme, gpu, nic, hello, or a path to your module: ./dev.ts)`);
     const allowed = KEYS[kind];
     for (const key of options.keys()) {
-      if (allowed && !allowed.includes(key)) throw new UsageError(`device ${text}: unknown option '${key}' for ${kind} (${allowed.join(', ')})`);
+      if (allowed && !allowed.includes(key))
+        throw new UsageError(`device ${text}: unknown option '${key}' for ${kind} (${allowed.join(', ')})`);
     }
     const base = kind === 'module' ? 'dev' : kind;
     const n = counts.get(base) ?? 0;
     counts.set(base, n + 1);
     const [path = '', exportName = 'default'] = head.split('#');
-    return { kind, id: options.get('id')?.[0] ?? `${base}${n}`, ...(kind === 'module' ? { module: { path, exportName } } : {}), options, text };
+    return {
+      kind,
+      id: options.get('id')?.[0] ?? `${base}${n}`,
+      ...(kind === 'module' ? { module: { path, exportName } } : {}),
+      options,
+      text,
+    };
   });
   const ids = specs.map((s) => s.id);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -99,7 +108,8 @@ export async function createDevice(spec: DeviceSpec, dir: string): Promise<{ dev
         return at > 0 ? { path, sizeBytes: parseSize(v.slice(at + 1), `${spec.id} ns`) } : { path };
       });
       const doorbell = one(spec, 'doorbell');
-      if (doorbell && !['mmio', 'shadow', 'shadow-poll'].includes(doorbell)) throw new UsageError(`${spec.id} doorbell: '${doorbell}' is not mmio, shadow or shadow-poll`);
+      if (doorbell && !['mmio', 'shadow', 'shadow-poll'].includes(doorbell))
+        throw new UsageError(`${spec.id} doorbell: '${doorbell}' is not mmio, shadow or shadow-poll`);
       const queues = one(spec, 'queues');
       const device = await createNvme({
         serial: one(spec, 'serial') ?? spec.id.toUpperCase(),
@@ -111,13 +121,21 @@ export async function createDevice(spec: DeviceSpec, dir: string): Promise<{ dev
         namespaces: ns,
       });
       const mib = (n: number) => `${n / 2 ** 20} MiB`;
-      const parts = [`NVMe serial ${one(spec, 'serial') ?? spec.id.toUpperCase()}`, cmb ? `CMB ${mib(cmb)}` : '', pmr ? `PMR ${mib(pmr)}` : '', `${ns.length} namespace(s): ${ns.map((n) => n.path).join(', ')}`];
+      const parts = [
+        `NVMe serial ${one(spec, 'serial') ?? spec.id.toUpperCase()}`,
+        cmb ? `CMB ${mib(cmb)}` : '',
+        pmr ? `PMR ${mib(pmr)}` : '',
+        `${ns.length} namespace(s): ${ns.map((n) => n.path).join(', ')}`,
+      ];
       return { device, summary: parts.filter(Boolean).join(', ') };
     }
     case 'gpu': {
       const { createGpu } = await import('@p2pkit/devices');
       const vram = size(spec, 'vram');
-      return { device: await createGpu({ name: spec.id, ...(vram ? { vramSize: vram } : {}) }), summary: `GPU stub, VRAM ${(vram ?? 64 << 20) / 2 ** 20} MiB` };
+      return {
+        device: await createGpu({ name: spec.id, ...(vram ? { vramSize: vram } : {}) }),
+        summary: `GPU stub, VRAM ${(vram ?? 64 << 20) / 2 ** 20} MiB`,
+      };
     }
     case 'nic': {
       const { createNic } = await import('@p2pkit/devices');
@@ -136,10 +154,14 @@ export async function createDevice(spec: DeviceSpec, dir: string): Promise<{ dev
       const file = isAbsolute(path) ? path : resolve(path);
       const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       const value = mod[exportName];
-      if (value === undefined) throw new UsageError(`${path} has no export '${exportName}' (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+      if (value === undefined)
+        throw new UsageError(`${path} has no export '${exportName}' (exports: ${Object.keys(mod).join(', ') || 'none'})`);
       const args = Object.fromEntries([...spec.options].filter(([k]) => k !== 'id').map(([k, v]) => [k, v.at(-1)]));
       const made = typeof value === 'function' ? await (value as (o: Record<string, unknown>) => unknown)(args) : value;
-      if (!isServable(made)) throw new UsageError(`${path}#${exportName} is not a device: export a defineEndpoint() declaration, an Endpoint, a device instance or a factory returning one`);
+      if (!isServable(made))
+        throw new UsageError(
+          `${path}#${exportName} is not a device: export a defineEndpoint() declaration, an Endpoint, a device instance or a factory returning one`,
+        );
       return { device: made, summary: `${path}#${exportName}` };
     }
   }

@@ -15,7 +15,10 @@ export type Layout = 'switch' | 'root-ports' | 'root-bus';
 
 /** Endpoints attached by plain id under one switch (p2p capable), one root port each, or on the root bus. */
 export function layoutTopology(ids: readonly string[], layout: Layout): TopologyDescription {
-  if (layout === 'root-bus') return topology().attach(...ids).build();
+  if (layout === 'root-bus')
+    return topology()
+      .attach(...ids)
+      .build();
   if (layout === 'root-ports') {
     const t = topology();
     for (const [i, id] of ids.entries()) t.rootPort(`rp${i}`, (rp) => rp.attach(id));
@@ -23,7 +26,11 @@ export function layoutTopology(ids: readonly string[], layout: Layout): Topology
   }
   if (layout !== 'switch') throw new UsageError(`--layout: '${layout}' is not switch, root-ports or root-bus`);
   return topology()
-    .rootPort('rp0', (rp) => rp.switch('sw0', (sw) => ids.forEach((id, i) => sw.downstream(`dn${i}`).attach(id))))
+    .rootPort('rp0', (rp) =>
+      rp.switch('sw0', (sw) => {
+        for (const [i, id] of ids.entries()) sw.downstream(`dn${i}`).attach(id);
+      }),
+    )
     .build();
 }
 
@@ -31,7 +38,9 @@ export function layoutTopology(ids: readonly string[], layout: Layout): Topology
 export interface TopologyFile {
   topology: TopologyDescription;
   /** Devices by endpoint id, or a factory (a scenario's `devices`). */
-  devices?: Record<string, Servable> | ((setup: { dir: string; generation: number }) => Record<string, Servable> | Promise<Record<string, Servable>>);
+  devices?:
+    | Record<string, Servable>
+    | ((setup: { dir: string; generation: number }) => Record<string, Servable> | Promise<Record<string, Servable>>);
 }
 
 /**
@@ -44,12 +53,19 @@ export async function loadTopologyFile(path: string): Promise<TopologyFile> {
   if (extname(file) === '.json') return { topology: JSON.parse(readFileSync(file, 'utf8')) as TopologyDescription };
   const value = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
   const asDescription = (v: unknown): TopologyDescription | undefined =>
-    v instanceof TopologyBuilder ? v.build() : typeof v === 'object' && v !== null && 'rootPorts' in v && 'endpoints' in v ? (v as TopologyDescription) : undefined;
+    v instanceof TopologyBuilder
+      ? v.build()
+      : typeof v === 'object' && v !== null && 'rootPorts' in v && 'endpoints' in v
+        ? (v as TopologyDescription)
+        : undefined;
   const direct = asDescription(value);
   if (direct) return { topology: direct };
   const withDevices = value as { topology?: unknown; devices?: TopologyFile['devices'] } | undefined;
   const t = asDescription(withDevices?.topology);
-  if (!t) throw new UsageError(`--topology: the default export of ${path} is neither a topology, { topology, devices }, nor a scenario with a topology`);
+  if (!t)
+    throw new UsageError(
+      `--topology: the default export of ${path} is neither a topology, { topology, devices }, nor a scenario with a topology`,
+    );
   return { topology: t, ...(withDevices?.devices ? { devices: withDevices.devices } : {}) };
 }
 
@@ -74,7 +90,15 @@ export function qemuArguments(served: TopologyDescription, memory: string, diskD
       truncateSync(d.image, device.sizeMiB * 2 ** 20); // sparse
     }
   }
-  return ['-machine', 'q35,memory-backend=mem', '-object', `memory-backend-memfd,id=mem,size=${memory},share=on`, '-m', memory, ...plan.args];
+  return [
+    '-machine',
+    'q35,memory-backend=mem',
+    '-object',
+    `memory-backend-memfd,id=mem,size=${memory},share=on`,
+    '-m',
+    memory,
+    ...plan.args,
+  ];
 }
 
 /** Arguments as shell words, one option per line (JSON -device values single-quoted). */

@@ -11,7 +11,13 @@ import { shortHash, stamp, stampMatches } from './cache.ts';
 import { run } from './exec.ts';
 import { buildHelpers, buildRootImage, ROOT_IMAGE_FORMAT } from './guest-rootfs.ts';
 import { buildInitramfs } from './initramfs.ts';
-import { KernelConfigError, type MissingOption, missingKernelOptions, parseKernelConfig, REQUIRED_KERNEL_OPTIONS } from './kernel-config.ts';
+import {
+  KernelConfigError,
+  type MissingOption,
+  missingKernelOptions,
+  parseKernelConfig,
+  REQUIRED_KERNEL_OPTIONS,
+} from './kernel-config.ts';
 import { bzImageRelease, extractIkconfig, moduleIkconfig } from './kernel-image.ts';
 import type { HostTools } from './tools.ts';
 
@@ -55,7 +61,13 @@ function releaseDir(dir: string, release: string | undefined): string {
   return dir;
 }
 
-async function findConfig(image: string, release: string, modulesDir: string | undefined, explicit: string | undefined, tree: string | undefined) {
+async function findConfig(
+  image: string,
+  release: string,
+  modulesDir: string | undefined,
+  explicit: string | undefined,
+  tree: string | undefined,
+) {
   const files = [
     explicit,
     tree && join(tree, '.config'),
@@ -78,9 +90,13 @@ async function findConfig(image: string, release: string, modulesDir: string | u
 export async function inspectKernel(source: KernelSource): Promise<InspectedKernel> {
   const tree = 'tree' in source ? source.tree : undefined;
   const image = tree ? join(tree, 'arch', 'x86', 'boot', 'bzImage') : 'image' in source ? source.image : '';
-  if (!existsSync(image)) throw new Error(tree ? `${image} missing: build the tree first (make bzImage modules)` : `kernel image ${image} not found`);
+  if (!existsSync(image))
+    throw new Error(tree ? `${image} missing: build the tree first (make bzImage modules)` : `kernel image ${image} not found`);
   const fromImage = bzImageRelease(await readFile(image));
-  const fromTree = tree && existsSync(join(tree, 'include/config/kernel.release')) ? (await readFile(join(tree, 'include/config/kernel.release'), 'utf8')).trim() : undefined;
+  const fromTree =
+    tree && existsSync(join(tree, 'include/config/kernel.release'))
+      ? (await readFile(join(tree, 'include/config/kernel.release'), 'utf8')).trim()
+      : undefined;
   const given = 'modules' in source && source.modules ? source.modules : undefined;
   if (given && !existsSync(given)) throw new Error(`modules folder ${given} not found`);
   const modulesDir = given ? releaseDir(given, fromImage) : undefined;
@@ -96,7 +112,10 @@ export async function inspectKernel(source: KernelSource): Promise<InspectedKern
     // Options built as modules need the modules folder: without it only built-ins exist in the guest.
     for (const option of REQUIRED_KERNEL_OPTIONS) {
       if (config.get(option.name) === 'm') {
-        missing.push({ option: { ...option, need: 'y', menu: `${option.menu} — or give the modules folder (--modules <dir>)` }, found: 'm' });
+        missing.push({
+          option: { ...option, need: 'y', menu: `${option.menu} — or give the modules folder (--modules <dir>)` },
+          found: 'm',
+        });
       }
     }
   }
@@ -122,7 +141,15 @@ export async function buildCustomKernel(
   tools: HostTools,
 ): Promise<CustomKernelBuild> {
   const stat = (p: string | undefined) => (p && existsSync(p) ? `${p}:${statSync(p).size}:${statSync(p).mtimeMs}` : '-');
-  const key = shortHash(stat(k.image), stat(k.modulesDir && join(k.modulesDir, 'modules.dep')), stat(k.modulesDir), k.tree ?? '', base.rootfs, base.guestInputsHash, ROOT_IMAGE_FORMAT);
+  const key = shortHash(
+    stat(k.image),
+    stat(k.modulesDir && join(k.modulesDir, 'modules.dep')),
+    stat(k.modulesDir),
+    k.tree ?? '',
+    base.rootfs,
+    base.guestInputsHash,
+    ROOT_IMAGE_FORMAT,
+  );
   const root = join(cacheDir, 'custom-kernel');
   const dir = join(root, `${k.release.replace(/[^A-Za-z0-9.+_-]/g, '_')}-${key}`);
   const rootImage = join(dir, 'root.ext4');
@@ -137,7 +164,9 @@ export async function buildCustomKernel(
   await mkdir(dir, { recursive: true });
   if (k.tree && modulesDir === installed) {
     // DEPMOD: the host has no kmod; the testbed's extracted one does the job.
-    await run(['make', '-s', '-C', k.tree, 'modules_install', `INSTALL_MOD_PATH=${join(dir, 'modules')}`, `DEPMOD=${tools.depmod}`], { timeoutMs: 1_800_000 });
+    await run(['make', '-s', '-C', k.tree, 'modules_install', `INSTALL_MOD_PATH=${join(dir, 'modules')}`, `DEPMOD=${tools.depmod}`], {
+      timeoutMs: 1_800_000,
+    });
   } else if (k.modulesDir && modulesDir === installed) {
     await cp(k.modulesDir, installed, { recursive: true });
     await run([tools.depmod, '-b', join(dir, 'modules'), k.release]);

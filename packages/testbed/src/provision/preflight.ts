@@ -90,7 +90,12 @@ async function aptMirror(env: NodeJS.ProcessEnv, reach: boolean): Promise<Prefli
     const missing = /ENOENT|cannot run/.test((e as Error).message);
     const detail = missing ? 'apt-get not found on PATH' : ((e as Error).message.split('\n')[0] ?? '');
     return [
-      { name, ok: false, detail, fix: missing ? 'a Debian bookworm host (apt-get, dpkg)' : 'apt-get update (a bookworm entry in /etc/apt/sources.list)' },
+      {
+        name,
+        ok: false,
+        detail,
+        fix: missing ? 'a Debian bookworm host (apt-get, dpkg)' : 'apt-get update (a bookworm entry in /etc/apt/sources.list)',
+      },
       keyring,
     ];
   }
@@ -98,12 +103,25 @@ async function aptMirror(env: NodeJS.ProcessEnv, reach: boolean): Promise<Prefli
   // apt-helper uses apt's configuration (proxies included), like the later apt-get calls.
   const dir = mkdtempSync(join(tmpdir(), 'p2pkit-preflight-'));
   try {
-    const r = await run(['/usr/lib/apt/apt-helper', 'download-file', `${mirror.replace(/\/?$/, '/')}dists/sid/Release.gpg`, join(dir, 'r')], {
-      env, allowFailure: true, timeoutMs: 30_000,
-    });
+    const r = await run(
+      ['/usr/lib/apt/apt-helper', 'download-file', `${mirror.replace(/\/?$/, '/')}dists/sid/Release.gpg`, join(dir, 'r')],
+      {
+        env,
+        allowFailure: true,
+        timeoutMs: 30_000,
+      },
+    );
     if (r.exitCode === 0) return [{ name, ok: true, detail: `${mirror} reachable` }, keyring];
     const why = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-1)[0] ?? '';
-    return [{ name, ok: false, detail: `${mirror} unreachable: ${why}`, fix: 'network access to the mirror (or an apt proxy in /etc/apt/apt.conf.d)' }, keyring];
+    return [
+      {
+        name,
+        ok: false,
+        detail: `${mirror} unreachable: ${why}`,
+        fix: 'network access to the mirror (or an apt proxy in /etc/apt/apt.conf.d)',
+      },
+      keyring,
+    ];
   } catch (e) {
     return [{ name, ok: false, detail: `cannot run apt-helper: ${(e as Error).message}`, fix: 'apt-get install apt' }, keyring];
   } finally {
@@ -118,7 +136,9 @@ function freeDisk(cacheDir: string, minFree: number): PreflightItem {
   const s = statfsSync(at);
   const free = s.bavail * s.bsize;
   const detail = `${(free / GiB).toFixed(1)} GiB free at ${at}`;
-  return free >= minFree ? { name, ok: true, detail } : { name, ok: false, detail, fix: 'free some space, or put the cache elsewhere (P2PKIT_CACHE=/big/disk)' };
+  return free >= minFree
+    ? { name, ok: true, detail }
+    : { name, ok: false, detail, fix: 'free some space, or put the cache elsewhere (P2PKIT_CACHE=/big/disk)' };
 }
 
 /** Check the host for provisioning; never throws, returns every item with its result. */
@@ -128,13 +148,23 @@ export async function preflight(cacheDir: string, options: PreflightOptions = {}
   const basics: PreflightItem[] = [
     process.platform === 'linux'
       ? { name: 'Linux host', ok: true, detail: process.platform }
-      : { name: 'Linux host', ok: false, detail: process.platform, fix: 'a Debian bookworm x86_64 host (QEMU, memfd and vfio-user sockets are Linux-only)' },
+      : {
+          name: 'Linux host',
+          ok: false,
+          detail: process.platform,
+          fix: 'a Debian bookworm x86_64 host (QEMU, memfd and vfio-user sockets are Linux-only)',
+        },
     process.arch === 'x64'
       ? { name: 'x86_64', ok: true, detail: process.arch }
       : { name: 'x86_64', ok: false, detail: process.arch, fix: 'an x86_64 host (the guest kernel and QEMU sysroot are amd64)' },
     isRoot
       ? { name: 'root privileges', ok: true, detail: 'uid 0' }
-      : { name: 'root privileges', ok: false, detail: `uid ${process.getuid?.()}`, fix: 'run as root (mmdebstrap builds the QEMU and guest trees in root mode)' },
+      : {
+          name: 'root privileges',
+          ok: false,
+          detail: `uid ${process.getuid?.()}`,
+          fix: 'run as root (mmdebstrap builds the QEMU and guest trees in root mode)',
+        },
   ];
   const checks = await Promise.all([
     aptMirror(env, options.checkMirror ?? true),
@@ -149,5 +179,7 @@ export async function preflight(cacheDir: string, options: PreflightOptions = {}
 
 /** One line per item (`ok` or `MISSING`, name, what was found), a `fix:` line under each missing one. */
 export function formatPreflight(items: readonly PreflightItem[]): string {
-  return items.map((i) => (i.ok ? `  ok       ${i.name}: ${i.detail}` : `  MISSING  ${i.name}: ${i.detail}\n           fix: ${i.fix ?? '-'}`)).join('\n');
+  return items
+    .map((i) => (i.ok ? `  ok       ${i.name}: ${i.detail}` : `  MISSING  ${i.name}: ${i.detail}\n           fix: ${i.fix ?? '-'}`))
+    .join('\n');
 }

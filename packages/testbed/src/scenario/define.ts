@@ -120,7 +120,8 @@ export type Scenario<D extends ScenarioDevices = ScenarioDevices> = ScenarioDefi
 /** Declare a scenario (the default export of a scenario file). */
 export function defineScenario<D extends ScenarioDevices = ScenarioDevices>(definition: ScenarioDefinition<D>): Scenario<D> {
   if (!definition.name?.trim()) throw new TypeError('defineScenario: a name is required');
-  if (typeof definition.steps !== 'function' && Object.keys(definition.steps).length === 0) throw new TypeError(`scenario ${definition.name}: no steps`);
+  if (typeof definition.steps !== 'function' && Object.keys(definition.steps).length === 0)
+    throw new TypeError(`scenario ${definition.name}: no steps`);
   return { ...definition, [BRAND]: true };
 }
 

@@ -36,11 +36,22 @@ export function formatScenarioTable(results: readonly ScenarioResult[]): string 
     const checks = r.steps.flatMap((s) => s.checks);
     const failed = checks.filter((c) => !c.ok).length;
     rows.push([r.ok ? 'PASS' : 'FAIL', r.name, `${checks.length - failed}/${checks.length}`, seconds(r.durationMs), r.outDir]);
-    for (const s of r.steps) rows.push([s.ok ? '  ok' : '  FAIL', `  ${s.name}`, `${s.checks.filter((c) => c.ok).length}/${s.checks.length}`, seconds(s.durationMs), '']);
+    for (const s of r.steps)
+      rows.push([
+        s.ok ? '  ok' : '  FAIL',
+        `  ${s.name}`,
+        `${s.checks.filter((c) => c.ok).length}/${s.checks.length}`,
+        seconds(s.durationMs),
+        '',
+      ]);
   }
   const head = ['result', 'scenario / step', 'checks', 'time', 'output'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   const problems = results.flatMap((r) => [
     ...(r.error ? [`${r.name}: ${r.error.split('\n')[0]}`] : []),

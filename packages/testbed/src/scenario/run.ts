@@ -37,7 +37,8 @@ export async function loadScenarios(paths: readonly string[]): Promise<LoadedSce
   const loaded: LoadedScenario[] = [];
   for (const file of files) {
     const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    if (!isScenario(mod.default)) throw new Error(`${relative(process.cwd(), file)}: the default export is not a defineScenario(...) value`);
+    if (!isScenario(mod.default))
+      throw new Error(`${relative(process.cwd(), file)}: the default export is not a defineScenario(...) value`);
     loaded.push({ file, scenario: mod.default });
   }
   return loaded;
@@ -63,7 +64,11 @@ export function defaultRunDir(base = process.cwd()): string {
 
 /** A folder name for a scenario: its name in lowercase, `-` for anything but letters and digits. */
 function folderName(name: string, taken: Set<string>): string {
-  const base = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'scenario';
+  const base =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'scenario';
   let n = base;
   for (let i = 2; taken.has(n); i++) n = `${base}-${i}`;
   taken.add(n);

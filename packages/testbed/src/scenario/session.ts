@@ -69,7 +69,9 @@ export class ScenarioSession {
   static async start(scenario: Scenario, options: ScenarioSessionOptions): Promise<ScenarioSession> {
     const s = new ScenarioSession(scenario, options);
     s.#emit({ type: 'scenario-start', scenario: scenario.name, outDir: options.outDir });
-    s.log(`scenario ${scenario.name}${options.file ? ` (${options.file})` : ''}: QEMU ${options.provisioned.qemu.version}, kernel ${options.provisioned.kernel.abi}`);
+    s.log(
+      `scenario ${scenario.name}${options.file ? ` (${options.file})` : ''}: QEMU ${options.provisioned.qemu.version}, kernel ${options.provisioned.kernel.abi}`,
+    );
     if (scenario.topology) {
       try {
         s.#booted = await s.#bootOnce();
@@ -104,7 +106,10 @@ export class ScenarioSession {
     try {
       rig = new Rig({ topology: description, devices, logger: this.serverLog });
       const served = [...rig.served.values()];
-      const trace = served.length > 0 ? rig.fabric.startTrace(join(this.options.outDir, this.#generation ? `fabric-${this.#generation + 1}.p2pt` : 'fabric.p2pt')) : undefined;
+      const trace =
+        served.length > 0
+          ? rig.fabric.startTrace(join(this.options.outDir, this.#generation ? `fabric-${this.#generation + 1}.p2pt` : 'fabric.p2pt'))
+          : undefined;
       const g = this.scenario.guest ?? {};
       const nvmes =
         endpointsOf(description).filter((ep) => ep.device.kind === 'qemu-nvme').length +
@@ -167,7 +172,12 @@ export class ScenarioSession {
 
   /** The current boot (throws when the scenario has none). */
   current(): Booted {
-    if (!this.#booted) throw new Error(this.scenario.topology ? 'the guest is not running (setup failed)' : `scenario ${this.scenario.name} has no topology: it boots nothing`);
+    if (!this.#booted)
+      throw new Error(
+        this.scenario.topology
+          ? 'the guest is not running (setup failed)'
+          : `scenario ${this.scenario.name} has no topology: it boots nothing`,
+      );
     return this.#booted;
   }
 

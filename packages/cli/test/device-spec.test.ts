@@ -1,6 +1,8 @@
 /** `p2pkit serve` device specs and layouts (no devices are created here). */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDeviceSpecs } from '../src/serve/device-spec.ts';
+import { createDevice, type DeviceSpec, parseDeviceSpecs } from '../src/serve/device-spec.ts';
 import { formatArguments, layoutTopology, servedIds } from '../src/serve/plan.ts';
 
 describe('device specs', () => {
@@ -44,5 +46,29 @@ describe('layouts and QEMU arguments', () => {
   it('prints one option per line, JSON -device values quoted for the shell', () => {
     const text = formatArguments(['-m', '1G', '-device', '{"driver":"vfio-user-pci","socket":{"path":"/s","type":"unix"}}']);
     expect(text).toBe(`  -m 1G \\\n  -device '{"driver":"vfio-user-pci","socket":{"path":"/s","type":"unix"}}'`);
+  });
+});
+
+describe('devices from your module', () => {
+  const fixture = join(import.meta.dirname, 'fixtures', 'scratch-device.ts');
+
+  it('calls a factory export with the key=values and serves what it returns', async () => {
+    const [spec] = parseDeviceSpecs([`${fixture}#createScratch:size=8192,id=acc0`]);
+    const { device, summary } = await createDevice(spec as DeviceSpec, tmpdir());
+    const mod = await import('./fixtures/scratch-device.ts');
+    expect(mod.calls).toEqual([{ size: '8192' }]); // id= is the endpoint's, not the factory's
+    expect(device).toBe((await import('../../../examples/hello-endpoint/hello.ts')).hello);
+    expect(summary).toBe(`${fixture}#createScratch`);
+  });
+
+  it('names a missing export and a value that is not a device', async () => {
+    const [missing] = parseDeviceSpecs([`${fixture}#nope`]);
+    await expect(createDevice(missing as DeviceSpec, tmpdir())).rejects.toThrow(
+      /has no export 'nope' \(exports: calls, createScratch, notADevice\)/,
+    );
+    const [wrong] = parseDeviceSpecs([`${fixture}#notADevice`]);
+    await expect(createDevice(wrong as DeviceSpec, tmpdir())).rejects.toThrow(
+      /#notADevice is not a device: export a defineEndpoint\(\) declaration/,
+    );
   });
 });

@@ -3,8 +3,9 @@
  * UNIX socket, so the client and server run on different cores as with QEMU.
  * Usage: bench-server.ts <vfio-user|bare> <socket path> <reply size>
  */
+
+import type { DeviceContext } from '@p2pkit/base';
 import { UnixListener, type UnixStream } from '@p2pkit/native';
-import { type DeviceContext } from '@p2pkit/base';
 import { type IrqInfo, type RegionInfo, type VfioUserDevice, VfioUserServer } from '@p2pkit/vfio-user';
 
 const [mode, path, replySizeArg] = process.argv.slice(2) as [string, string, string];
@@ -12,7 +13,9 @@ const [mode, path, replySizeArg] = process.argv.slice(2) as [string, string, str
 class RegisterFile implements VfioUserDevice {
   #regs = Buffer.alloc(4096);
   regions(): RegionInfo[] {
-    return Array.from({ length: 9 }, (_, index) => (index === 0 || index === 7 ? { index, size: 4096n, flags: 3 } : { index, size: 0n, flags: 0 }));
+    return Array.from({ length: 9 }, (_, index) =>
+      index === 0 || index === 7 ? { index, size: 4096n, flags: 3 } : { index, size: 0n, flags: 0 },
+    );
   }
   irqs(): IrqInfo[] {
     return Array.from({ length: 5 }, (_, index) => ({ index, count: 0, flags: 1 }));

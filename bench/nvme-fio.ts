@@ -43,10 +43,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNvme, type NvmeDevice, type NvmeStats } from '@p2pkit/nvme';
-import { qemuNvme, topology } from '@p2pkit/fabric';
-import { boot, type Guest, type JobResult, provision, Rig } from '@p2pkit/testbed';
 import { recordingLogger } from '@p2pkit/base';
+import { qemuNvme, topology } from '@p2pkit/fabric';
+import { createNvme, type NvmeDevice, type NvmeStats } from '@p2pkit/nvme';
+import { boot, type Guest, type JobResult, provision, Rig } from '@p2pkit/testbed';
 
 class BenchError extends Error {}
 

@@ -348,10 +348,10 @@ function formatMessage(m: ExtractorMessage): string {
  * checkout's folder nor change when unrelated lines above move.
  */
 function normalizeReport(text: string): string {
-  const escape = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escapeRegExp = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return text
     .replace(/\r\n/g, '\n')
-    .replace(new RegExp(`${escape(BUILD_DIR + sep)}(\\S+?\\.d\\.[cm]?ts)(?::\\d+:\\d+)?`, 'g'), (_, file: string) =>
+    .replace(new RegExp(`${escapeRegExp(BUILD_DIR + sep)}(\\S+?\\.d\\.[cm]?ts)(?::\\d+:\\d+)?`, 'g'), (_, file: string) =>
       file.split(sep).join('/'),
     )
     .replaceAll(ROOT + sep, '');

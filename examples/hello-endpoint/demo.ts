@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { serve } from '@p2pkit/fabric';
 import { RegionIndex, VfioUserClient } from '@p2pkit/vfio-user';
 import { copyThroughHello } from './drive.ts';
-import { Reg, hello } from './hello.ts';
+import { hello, Reg } from './hello.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'p2pkit-demo-'));
 const socket = join(dir, 'hello.sock');
@@ -30,4 +30,3 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-

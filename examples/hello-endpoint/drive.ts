@@ -3,8 +3,9 @@
  * enable bus mastering, bind an MSI-X vector, program a copy in guest RAM (a memfd), wait for the
  * interrupt. Shared by the demo and the tests.
  */
-import { EventFd, SharedMemory } from '@p2pkit/native';
+
 import { IrqIndex } from '@p2pkit/base';
+import { EventFd, SharedMemory } from '@p2pkit/native';
 import { IrqSetFlags, RegionIndex, type VfioUserClient } from '@p2pkit/vfio-user';
 import { Reg, Status } from './hello.ts';
 
@@ -20,7 +21,13 @@ export async function copyThroughHello(client: VfioUserClient, payload: Uint8Arr
   using ram = SharedMemory.create('guest-ram', 1 << 20);
   using irq = EventFd.create();
   await client.dmaMap({ address: GUEST_RAM_BASE, size: BigInt(ram.size), flags: 3, fd: ram.fd.fd });
-  await client.setIrqs({ index: IrqIndex.MSIX, flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER, start: 0, count: 1, fds: [irq.fd] });
+  await client.setIrqs({
+    index: IrqIndex.MSIX,
+    flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
+    start: 0,
+    count: 1,
+    fds: [irq.fd],
+  });
   const command = await client.read32(RegionIndex.CONFIG, 0x04);
   await client.write32(RegionIndex.CONFIG, 0x04, (command & 0xffff) | 0x6); // memory space + bus master
   ram.bytes.set(payload, 0);

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@p2pkit/fabric';
 import { recordingLogger } from '@p2pkit/base';
+import { serve } from '@p2pkit/fabric';
 import { RegionIndex, VfioUserClient } from '@p2pkit/vfio-user';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { copyThroughHello } from './drive.ts';

@@ -4,7 +4,7 @@
  *   0x00 SCRATCH (rw)  0x08 SRC (64-bit)  0x10 DST (64-bit)  0x18 LEN  0x1c CTRL (write 1 = go)
  *   0x20 STATUS (1 busy, 2 done, 4 error; write 1s to clear)  0x24 COPIES (finished copies)
  */
-import { type EndpointHandle, defineEndpoint, instanceState, mmio, msix, pciExpress, powerManagement, serialNumber } from '@p2pkit/pci';
+import { defineEndpoint, type EndpointHandle, instanceState, mmio, msix, pciExpress, powerManagement, serialNumber } from '@p2pkit/pci';
 
 export const Reg = { SCRATCH: 0x00, SRC: 0x08, DST: 0x10, LEN: 0x18, CTRL: 0x1c, STATUS: 0x20, COPIES: 0x24 } as const;
 export const Status = { BUSY: 1, DONE: 2, ERROR: 4 } as const;
@@ -41,7 +41,8 @@ export const hello = defineEndpoint({
         const s = state(dev);
         if (off + size > REGISTER_BYTES) {
           // Logged once per reset, so a guest looping over the BAR cannot flood the log.
-          if (!s.ignoredWriteLogged) dev.guestError(`hello: write past the registers ignored (BAR0 ${size} bytes at 0x${off.toString(16)})`);
+          if (!s.ignoredWriteLogged)
+            dev.guestError(`hello: write past the registers ignored (BAR0 ${size} bytes at 0x${off.toString(16)})`);
           s.ignoredWriteLogged = true;
           return;
         }

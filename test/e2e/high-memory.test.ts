@@ -52,7 +52,9 @@ describe('8 GiB guest: NVMe data buffers above 4 GiB', () => {
     expect(Number(terse[4])).toBe(0); // errors
     expect(Number(terse[46])).toBe(128 * 1024); // KiB written
     expect(Number(terse[5])).toBe(128 * 1024); // KiB read back and verified
-    console.log(`8 GiB guest: ${seen.above4g} of ${seen.commands} Read/Write commands had PRP1 above 4 GiB (max 0x${seen.max.toString(16)})`);
+    console.log(
+      `8 GiB guest: ${seen.above4g} of ${seen.commands} Read/Write commands had PRP1 above 4 GiB (max 0x${seen.max.toString(16)})`,
+    );
     expect(seen.max).toBeGreaterThanOrEqual(FOUR_GIB);
     expect(seen.above4g).toBeGreaterThan(seen.commands / 4);
     expect(deviceBugs(s.log)).toEqual([]);

@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNvme, type NvmeDevice, type NvmeOptions } from '@p2pkit/nvme';
+import { type RecordingLogger, recordingLogger } from '@p2pkit/base';
 import { topology } from '@p2pkit/fabric';
+import { createNvme, type NvmeDevice, type NvmeOptions } from '@p2pkit/nvme';
 import { type BootOptions, boot, type Guest, provision, Rig } from '@p2pkit/testbed';
-import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
 
 export interface NvmeScenario {
   guest: Guest;

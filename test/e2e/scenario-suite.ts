@@ -11,8 +11,8 @@ import {
   type ProvisionOptions,
   provision,
   ScenarioSession,
-  scenarioSteps,
   type StepResult,
+  scenarioSteps,
 } from '@p2pkit/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

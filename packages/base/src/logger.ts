@@ -31,7 +31,8 @@ export function formatLogDetail(detail?: Record<string, unknown>): string {
 
 /** Writes each channel to stderr with its own prefix; `info` only when `verbose`. */
 export function consoleLogger(name = 'p2pkit', verbose = false): Logger {
-  const out = (tag: string) => (m: string, d?: Record<string, unknown>) => process.stderr.write(`[${name}] ${tag}: ${m}${formatLogDetail(d)}\n`);
+  const out = (tag: string) => (m: string, d?: Record<string, unknown>) =>
+    process.stderr.write(`[${name}] ${tag}: ${m}${formatLogDetail(d)}\n`);
   return {
     guest: out('guest error'),
     client: out('client error'),

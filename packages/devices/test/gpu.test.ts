@@ -1,6 +1,6 @@
-import { SharedMemory } from '@p2pkit/native';
 import { mib, recordingLogger } from '@p2pkit/base';
 import { Fabric, FabricEndpoint, topology } from '@p2pkit/fabric';
+import { SharedMemory } from '@p2pkit/native';
 import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
 import { CeStatus, createGpu, GPU_ID, GpuReg } from '../src/index.ts';

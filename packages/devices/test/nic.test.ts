@@ -1,5 +1,5 @@
-import { SharedMemory } from '@p2pkit/native';
 import { recordingLogger } from '@p2pkit/base';
+import { SharedMemory } from '@p2pkit/native';
 import { RegionIndex, VfioUserServer } from '@p2pkit/vfio-user';
 import { expect, it } from 'vitest';
 import { cable, createNic, DESCRIPTOR_SIZE, DescFlags, NIC_ID, NicInt, NicReg, NicVector } from '../src/index.ts';

@@ -14,14 +14,22 @@
  * fabric.stats$(500).subscribe((s) => console.log(renderLinkTable(s.links, fabric.topology)));
  * ```
  */
-import { type DmaSpace } from '@p2pkit/base';
+
 import type { Writable } from 'node:stream';
+import type { DmaSpace } from '@p2pkit/base';
 import { type Observable, Subject, share } from 'rxjs';
 import { type CounterSnapshot, type EndpointTotals, FabricCounters, type LinkTotals } from './counters/link-counters.ts';
 import { type DmaRouting, type DmaSpaceOptions, FabricDmaSpace } from './dma/dma-engine.ts';
 import type { TransactionEvent } from './observe/events.ts';
 import { type StatsSample, sampledStats } from './observe/stats.ts';
-import { type AddressRange, AddressMap, type BarBacking, type BarRegistration, type BarState, type HostMemoryMode } from './routing/address-map.ts';
+import {
+  AddressMap,
+  type AddressRange,
+  type BarBacking,
+  type BarRegistration,
+  type BarState,
+  type HostMemoryMode,
+} from './routing/address-map.ts';
 import type { RouteDecision, TransferDirection } from './routing/route.ts';
 import { Router } from './routing/router.ts';
 import type { TopologyDescription } from './topology/description.ts';
@@ -210,7 +218,13 @@ export class Fabric implements DmaRouting {
 
   /** Live counters, sampled at most every `periodMs` while traffic flows (plus one sample on subscribe). */
   stats$(periodMs = 250): Observable<StatsSample> {
-    return sampledStats(this.events, () => this.snapshot(), () => this.nowNs(), this.topology, periodMs);
+    return sampledStats(
+      this.events,
+      () => this.snapshot(),
+      () => this.nowNs(),
+      this.topology,
+      periodMs,
+    );
   }
 
   /** Starts recording every transaction to a msgpack trace (file path or stream). Close the writer to stop. */

@@ -10,8 +10,8 @@ export {
   type DirectionCounters,
   type EndpointTotals,
   FabricCounters,
-  linkBytes,
   type LinkTotals,
+  linkBytes,
   TLP_OVERHEAD_BYTES,
   type TlpBreakdown,
   tlpBreakdown,
@@ -42,14 +42,14 @@ export {
   renderTopologySvg,
   type TopologySvgOptions,
 } from './render/index.ts';
-export {
-  type BarBacking,
-  type BarRegistration,
-  type HostMemoryMode,
-  type LinkCrossing,
-  type LinkDirection,
-  type RouteDecision,
-  type TransferDirection,
+export type {
+  BarBacking,
+  BarRegistration,
+  HostMemoryMode,
+  LinkCrossing,
+  LinkDirection,
+  RouteDecision,
+  TransferDirection,
 } from './routing/index.ts';
 export { type Servable, type ServedDevice, type ServeOptions, serve } from './serve.ts';
 export { ACS_OFF, type AcsSettings, acs, acsRedirect, describeAcs, redirectsCompletions, redirectsRequests } from './topology/acs.ts';
@@ -100,10 +100,10 @@ export {
   TraceFileError,
   type TraceHeader,
   type TraceRecord,
-  traceTimeline,
-  traceToPerfetto,
-  traceTotals,
   type TraceWindow,
   TraceWriter,
   type TraceWriterOptions,
+  traceTimeline,
+  traceToPerfetto,
+  traceTotals,
 } from './trace/index.ts';

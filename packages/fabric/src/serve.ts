@@ -50,7 +50,8 @@ export interface ServedDevice extends Disposable {
 export function serve(device: Servable, options: ServeOptions): ServedDevice {
   if (options.fabric && options.id === undefined) throw new TypeError('serve: `id` (the topology endpoint) is required with `fabric`');
   const created = !(device instanceof Endpoint) && 'create' in device;
-  const endpoint = device instanceof Endpoint ? device : 'create' in device ? device.create(instanceOptions(options.logger)) : device.endpoint;
+  const endpoint =
+    device instanceof Endpoint ? device : 'create' in device ? device.create(instanceOptions(options.logger)) : device.endpoint;
   let fabricEndpoint: FabricEndpoint | undefined;
   let server: VfioUserServer | undefined;
   try {

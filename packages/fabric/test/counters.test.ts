@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { mib } from '@p2pkit/base';
+import { describe, expect, it } from 'vitest';
 import { Fabric, tlpBreakdown, tlpCount, topology } from '../src/index.ts';
 import { A_BAR, B_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 

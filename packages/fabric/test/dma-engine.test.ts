@@ -1,6 +1,6 @@
 import { DmaError, Errno, mib } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { type BarBacking } from '../src/index.ts';
+import type { BarBacking } from '../src/index.ts';
 import { A_BAR, B_BAR, C_BAR, D_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 
 const pattern = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);

@@ -1,6 +1,6 @@
 /** Shared fixtures: a fake vfio-user DmaSpace and the standard switch topology. */
 import { DmaError, type DmaSpace, mib } from '@p2pkit/base';
-import { type BarBacking, Fabric, type FabricOptions, acsRedirect, topology } from '../src/index.ts';
+import { acsRedirect, type BarBacking, Fabric, type FabricOptions, topology } from '../src/index.ts';
 
 /**
  * Guest RAM `[0, ram.length)` served through directView (like mmapped DMA_MAP windows); anything
@@ -16,21 +16,28 @@ export class FakeBaseDma implements DmaSpace {
 
   private remoteRange(address: bigint, length: number): Uint8Array | undefined {
     for (const [base, bytes] of this.remote) {
-      if (address >= base && address + BigInt(length) <= base + BigInt(bytes.length)) return bytes.subarray(Number(address - base), Number(address - base) + length);
+      if (address >= base && address + BigInt(length) <= base + BigInt(bytes.length))
+        return bytes.subarray(Number(address - base), Number(address - base) + length);
     }
     return undefined;
   }
 
   async read(address: bigint, length: number): Promise<Uint8Array> {
     this.calls.read++;
-    const r = address + BigInt(length) <= BigInt(this.ram.length) ? this.ram.subarray(Number(address), Number(address) + length) : this.remoteRange(address, length);
+    const r =
+      address + BigInt(length) <= BigInt(this.ram.length)
+        ? this.ram.subarray(Number(address), Number(address) + length)
+        : this.remoteRange(address, length);
     if (!r) throw new DmaError('fake base: unmapped', address, length, 14);
     return r.slice();
   }
 
   async write(address: bigint, data: Uint8Array): Promise<void> {
     this.calls.write++;
-    const r = address + BigInt(data.length) <= BigInt(this.ram.length) ? this.ram.subarray(Number(address), Number(address) + data.length) : this.remoteRange(address, data.length);
+    const r =
+      address + BigInt(data.length) <= BigInt(this.ram.length)
+        ? this.ram.subarray(Number(address), Number(address) + data.length)
+        : this.remoteRange(address, data.length);
     if (!r) throw new DmaError('fake base: unmapped', address, data.length, 14);
     r.set(data);
   }

@@ -1,6 +1,6 @@
-import { SharedMemory } from '@p2pkit/native';
 import { mib, recordingLogger } from '@p2pkit/base';
-import { type EndpointHandle, defineEndpoint, instanceState, memfdBarMemory, memory, mmio } from '@p2pkit/pci';
+import { SharedMemory } from '@p2pkit/native';
+import { defineEndpoint, type EndpointHandle, instanceState, memfdBarMemory, memory, mmio } from '@p2pkit/pci';
 import { MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
 import { Fabric, FabricEndpoint, topology } from '../src/index.ts';
@@ -49,7 +49,10 @@ async function client(server: VfioUserServer, bar2: bigint) {
 }
 
 async function go(c: VfioUserClient, src: bigint, dst: bigint, len: number, dev: FabricEndpoint) {
-  for (const [off, v] of [[0, src], [8, dst]] as const) {
+  for (const [off, v] of [
+    [0, src],
+    [8, dst],
+  ] as const) {
     const b = Buffer.alloc(8);
     b.writeBigUInt64LE(v);
     await c.regionWrite(0, off, b);
@@ -66,10 +69,12 @@ describe('endpoints on a fabric', () => {
   it('routes a peer write below one switch directly: no bytes on the switch upstream link', async () => {
     const fabric = new Fabric(
       topology()
-        .rootPort('rp0', (rp) => rp.switch('sw0', (sw) => {
-          sw.downstream('dn0').attach('a');
-          sw.downstream('dn1').attach('b');
-        }))
+        .rootPort('rp0', (rp) =>
+          rp.switch('sw0', (sw) => {
+            sw.downstream('dn0').attach('a');
+            sw.downstream('dn1').attach('b');
+          }),
+        )
         .build(),
     );
     const devA = new FabricEndpoint(fabric, 'a', copier.create({ memory: memfdBarMemory }));

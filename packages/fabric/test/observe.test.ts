@@ -1,9 +1,18 @@
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type StatsSample, type TransactionEvent, readTrace, renderEndpointTable, renderLinkChartHtml, renderLinkChartSvg, renderLinkTable, traceTotals } from '../src/index.ts';
+import {
+  readTrace,
+  renderEndpointTable,
+  renderLinkChartHtml,
+  renderLinkChartSvg,
+  renderLinkTable,
+  type StatsSample,
+  type TransactionEvent,
+  traceTotals,
+} from '../src/index.ts';
 import { readTraceRecords } from '../src/internal.ts';
 import { A_BAR, B_BAR, C_BAR, D_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 import { Duplex, PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
 import { DmaError } from '@p2pkit/base';
+import { describe, expect, it } from 'vitest';
 import { type Fabric, portChannel, serveRemoteEndpoint, streamChannel } from '../src/index.ts';
-import { FrameDecoder, RpcPeer, encodeFrame } from '../src/internal.ts';
+import { encodeFrame, FrameDecoder, RpcPeer } from '../src/internal.ts';
 import { tsChild, tsWorker } from './fixtures/launch.ts';
 import { A_BAR, FakeBaseDma, switchRig } from './helpers.ts';
 
@@ -80,7 +80,10 @@ async function exercise(fabric: Fabric, control: RpcPeer, a: { bytes: Uint8Array
 
   // Refusals come back as DmaErrors with their errno.
   fabric.setMemorySpaceEnabled('a', false);
-  await expect(control.request('test.write', { address: A_BAR, data: new Uint8Array(1) })).rejects.toMatchObject({ name: 'DmaError', errno: 1 });
+  await expect(control.request('test.write', { address: A_BAR, data: new Uint8Array(1) })).rejects.toMatchObject({
+    name: 'DmaError',
+    errno: 1,
+  });
   fabric.setMemorySpaceEnabled('a', true);
 
   // Counters saw b's traffic on b's link (dn1) and not on the switch upstream link for peer traffic.

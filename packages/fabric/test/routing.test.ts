@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import { Errno } from '@p2pkit/base';
-import { Fabric, acsRedirect, topology } from '../src/index.ts';
-import { A_BAR, B_BAR, C_BAR, D_BAR, arrows, switchRig } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { acsRedirect, Fabric, topology } from '../src/index.ts';
+import { A_BAR, arrows, B_BAR, C_BAR, D_BAR, switchRig } from './helpers.ts';
 
 describe('routing', () => {
   it('peers below one switch with ACS off go direct and leave the upstream port untouched', () => {
@@ -44,7 +44,12 @@ describe('routing', () => {
     expect(d.kind).toBe('peer-via-host');
     expect(arrows(d.links)).toBe('dn0↑ rp0↑ rp0↓ dn1↓');
     expect(arrows(d.completionLinks)).toBe('dn1↑ dn0↓');
-    expect(acsRedirect()).toMatchObject({ requestRedirect: true, completionRedirect: true, sourceValidation: true, upstreamForwarding: true });
+    expect(acsRedirect()).toMatchObject({
+      requestRedirect: true,
+      completionRedirect: true,
+      sourceValidation: true,
+      upstreamForwarding: true,
+    });
   });
 
   it('different root ports go through the root complex', () => {
@@ -148,7 +153,14 @@ describe('routing', () => {
   });
 
   it('rejects bad topology and registrations', () => {
-    expect(() => new Fabric(topology().rootPort('x', (rp) => rp.attach('x')).build())).toThrow(/duplicate/);
+    expect(
+      () =>
+        new Fabric(
+          topology()
+            .rootPort('x', (rp) => rp.attach('x'))
+            .build(),
+        ),
+    ).toThrow(/duplicate/);
     const { fabric } = switchRig();
     expect(() => fabric.registerEndpoint('sw0')).toThrow(/not an endpoint/);
     expect(() => fabric.setBarAddress('a', 2, 0xf4001000n)).toThrow(/aligned/);

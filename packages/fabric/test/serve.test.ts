@@ -42,7 +42,11 @@ describe('serve', () => {
   });
 
   it('serves an endpoint or a device instance on a fabric and leaves both open', async () => {
-    const fabric = new Fabric(topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').attach('a', 'b'))).build());
+    const fabric = new Fabric(
+      topology()
+        .rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').attach('a', 'b')))
+        .build(),
+    );
     using endpoint = small.create({ memory: memfdBarMemory });
     const instance: DeviceInstance = {
       endpoint: small.create({ memory: memfdBarMemory }),
@@ -64,7 +68,11 @@ describe('serve', () => {
   });
 
   it('needs a topology id with a fabric, and leaves nothing behind when serving fails', () => {
-    const fabric = new Fabric(topology().rootPort('rp0', (rp) => rp.attach('a')).build());
+    const fabric = new Fabric(
+      topology()
+        .rootPort('rp0', (rp) => rp.attach('a'))
+        .build(),
+    );
     expect(() => serve(small, { socket: join(dir, 'a.sock'), fabric })).toThrow(/`id`/);
     expect(() => serve(small, { socket: join(dir, 'a.sock'), fabric, id: 'nope' })).toThrow(/nope/);
     expect(() => serve(small, { socket: join(dir, 'x'.repeat(120)), fabric, id: 'a', logger: recordingLogger() })).toThrow();

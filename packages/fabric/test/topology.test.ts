@@ -82,7 +82,9 @@ describe('topology description', () => {
   });
 
   it('mapEndpoints rewrites endpoints in a copy (how sockets are filled in)', () => {
-    const desc = topology().rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').switch('sw1', (s) => s.downstream('dn1').attach('a')))).build();
+    const desc = topology()
+      .rootPort('rp0', (rp) => rp.switch('sw0', (sw) => sw.downstream('dn0').switch('sw1', (s) => s.downstream('dn1').attach('a'))))
+      .build();
     const served = mapEndpoints(desc, (ep) => ({ ...ep, device: { kind: 'vfio-user', socket: `/run/${ep.id}.sock` } }));
     expect(endpointsOf(served)[0]?.device).toEqual({ kind: 'vfio-user', socket: '/run/a.sock' });
     expect(endpointsOf(desc)[0]?.device).toEqual({ kind: 'vfio-user' });

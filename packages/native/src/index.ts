@@ -3,12 +3,12 @@
  * guarded zero-copy views, memfd, eventfd and event-loop readiness for raw fds.
  */
 export { NativeError } from './errors.ts';
-export { OwnedFd, closeFd, dupFd, openFdCount } from './fd.ts';
-export { watchFd, type FdWatcher, type FdEvents } from './fd-watcher.ts';
-export { MappedRegion, type Protection } from './mmap.ts';
-export { type FileStat, fileStat } from './fstat.ts';
-export { SharedMemory, punchHole } from './memfd.ts';
 export { EventFd, signalEventFd } from './eventfd.ts';
-export { UnixStream, type PeerCredentials, type ReceivedChunk } from './unix-stream.ts';
-export { UnixListener } from './unix-listener.ts';
+export { closeFd, dupFd, OwnedFd, openFdCount } from './fd.ts';
+export { type FdEvents, type FdWatcher, watchFd } from './fd-watcher.ts';
+export { type FileStat, fileStat } from './fstat.ts';
+export { punchHole, SharedMemory } from './memfd.ts';
+export { MappedRegion, type Protection } from './mmap.ts';
 export { ControlTruncatedError, MAX_FDS_PER_MESSAGE } from './scm-rights.ts';
+export { UnixListener } from './unix-listener.ts';
+export { type PeerCredentials, type ReceivedChunk, UnixStream } from './unix-stream.ts';

@@ -1,6 +1,6 @@
 import { Errno } from '@p2pkit/base';
-import { NativeError, check } from './errors.ts';
-import { OwnedFd, closeFd } from './fd.ts';
+import { check, NativeError } from './errors.ts';
+import { closeFd, OwnedFd } from './fd.ts';
 import { type FdWatcher, watchFd } from './fd-watcher.ts';
 import { C, koffi, libc } from './libc.ts';
 import { ScmScratch } from './scm-rights.ts';

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { EventFd, MappedRegion, SharedMemory, UnixListener, UnixStream, closeFd, fileStat, openFdCount } from '../src/index.ts';
-import { readOnce, tempDir } from './helpers.ts';
 import { ftruncateSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { closeFd, EventFd, fileStat, MappedRegion, openFdCount, SharedMemory, UnixListener, UnixStream } from '../src/index.ts';
+import { readOnce, tempDir } from './helpers.ts';
 
 describe('MappedRegion', () => {
   it('gives zero-copy views that are invalidated on unmap', () => {

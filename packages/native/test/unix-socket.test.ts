@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ControlTruncatedError,
+  closeFd,
   EventFd,
   MappedRegion,
+  openFdCount,
   SharedMemory,
   UnixListener,
   UnixStream,
-  closeFd,
-  openFdCount,
 } from '../src/index.ts';
 import { readOnce, tempDir } from './helpers.ts';
 
@@ -95,7 +95,10 @@ describe('SCM_RIGHTS', () => {
     const [tx, rx] = UnixStream.pair(32, 4);
     const evs = Array.from({ length: 8 }, () => EventFd.create());
     const before = openFdCount();
-    tx.write(Buffer.from([9]), evs.map((e) => e.fd));
+    tx.write(
+      Buffer.from([9]),
+      evs.map((e) => e.fd),
+    );
     const err = await readOnce(rx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ControlTruncatedError);
     expect([...(err as ControlTruncatedError).data]).toEqual([9]); // the bytes stay usable: framing can go on

@@ -1,4 +1,4 @@
-import { type DmaSpace } from '@p2pkit/base';
+import type { DmaSpace } from '@p2pkit/base';
 
 /** How the controller reaches the world; the PCI layer implements it. */
 export interface NvmeControllerHost {

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
 import { type NvmeHarness, sglDescriptor, startNvmeHarness } from '@p2pkit/nvme/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { IoOpcode, Status } from '../src/index.ts';
 
 let rig: NvmeHarness;

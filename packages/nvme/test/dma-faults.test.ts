@@ -3,9 +3,10 @@
  * Bus Master Enable cleared and function resets during I/O end commands with Data Transfer Error
  * (NVMe 2.0 base §4.2.3.1, SC 04h) or — where no completion can be posted — with CSTS.CFS.
  */
-import { IoOpcode, Reg, Status } from '../src/index.ts';
+
 import { type NvmeHarness, startNvmeHarness } from '@p2pkit/nvme/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IoOpcode, Reg, Status } from '../src/index.ts';
 
 const CSTS_CFS = 1 << 1;
 const PCI_COMMAND = 0x04;

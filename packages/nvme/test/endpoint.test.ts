@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventFd, MappedRegion, SharedMemory, closeFd } from '@p2pkit/native';
 import { IrqIndex, recordingLogger } from '@p2pkit/base';
+import { closeFd, EventFd, MappedRegion, SharedMemory } from '@p2pkit/native';
 import { IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNvme } from '../src/index.ts';
@@ -56,7 +56,13 @@ describe('NVMe endpoint over vfio-user', () => {
     using ram = SharedMemory.create('ram', 1 << 20);
     using irq = EventFd.create();
     await client.dmaMap({ address: RAM, size: BigInt(ram.size), flags: 3, fd: ram.fd.fd });
-    await client.setIrqs({ index: IrqIndex.MSIX, flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER, start: 0, count: 1, fds: [irq.fd] });
+    await client.setIrqs({
+      index: IrqIndex.MSIX,
+      flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
+      start: 0,
+      count: 1,
+      fds: [irq.fd],
+    });
     await client.write32(RegionIndex.CONFIG, 4, 0x6);
     const asq = RAM;
     const acq = RAM + 0x1000n;
@@ -78,7 +84,11 @@ describe('NVMe endpoint over vfio-user', () => {
     const cqe = Buffer.from(ram.bytes.subarray(0x1000, 0x1010));
     expect(cqe.readUInt16LE(12)).toBe(7); // CID
     expect(cqe.readUInt16LE(14) >> 1).toBe(0); // status success
-    expect(Buffer.from(ram.bytes.subarray(0x2000 + 4, 0x2000 + 24)).toString().trim()).toBe('EP0001');
+    expect(
+      Buffer.from(ram.bytes.subarray(0x2000 + 4, 0x2000 + 24))
+        .toString()
+        .trim(),
+    ).toBe('EP0001');
     expect(log.entries.filter((e) => e.channel === 'device')).toEqual([]);
     client.close();
     await nvme.close();
@@ -86,7 +96,11 @@ describe('NVMe endpoint over vfio-user', () => {
 
   it('keeps PMR contents across a server restart (file-backed BAR4)', async () => {
     const pmrPath = join(dir, 'pmr.bin');
-    const first = await createNvme({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
+    const first = await createNvme({
+      serial: 'PMR1',
+      namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }],
+      pmr: { path: pmrPath, size: 1 << 20 },
+    });
     const { client } = await serve(first);
     const cap = (await client.regionRead(RegionIndex.BAR0, 0, 8)).readBigUInt64LE(0);
     expect((cap >> 56n) & 1n).toBe(1n); // PMRS
@@ -100,7 +114,11 @@ describe('NVMe endpoint over vfio-user', () => {
     client.close();
     await first.close();
 
-    const second = await createNvme({ serial: 'PMR1', namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }], pmr: { path: pmrPath, size: 1 << 20 } });
+    const second = await createNvme({
+      serial: 'PMR1',
+      namespaces: [{ path: join(dir, 'a.img'), sizeBytes: 1 << 20 }],
+      pmr: { path: pmrPath, size: 1 << 20 },
+    });
     expect(Buffer.from(second.endpoint.handle.memory(4).subarray(100, 106)).toString()).toBe('durabl');
     await second.close();
   });

@@ -2,13 +2,14 @@
  * One BAR of an endpoint instance as a vfio-user region: its REGION_INFO (flags, fd, sparse mmap)
  * and the dispatch of trapped accesses to MSI-X structures, backing memory or device handlers.
  */
-import { type MmapArea, type RegionInfo, RegionFlags } from '@p2pkit/vfio-user';
+
+import { hex } from '@p2pkit/base';
+import { type MmapArea, RegionFlags, type RegionInfo } from '@p2pkit/vfio-user';
 import type { AccessSize, BarDeclaration } from './bar.ts';
+import type { BarMemory } from './bar-memory.ts';
 import type { BarRange, MsixState } from './capabilities/msix.ts';
 import type { BarIndex, BarLayout } from './config/bars.ts';
 import type { EndpointHandle } from './handle.ts';
-import type { BarMemory } from './bar-memory.ts';
-import { hex } from '@p2pkit/base';
 
 /** mmap granularity advertised to QEMU (`pgsizes` 4096). */
 export const PAGE_SIZE = 4096;
@@ -45,7 +46,10 @@ function fromBytes(data: Uint8Array): bigint {
 /** Page-aligned areas of `[0, size)` not covered by any trapped range, in order. */
 export function mmappableAreas(size: number, trapped: readonly BarRange[]): MmapArea[] {
   const holes = trapped
-    .map((r) => [Math.floor(r.offset / PAGE_SIZE) * PAGE_SIZE, Math.min(size, Math.ceil((r.offset + r.size) / PAGE_SIZE) * PAGE_SIZE)] as const)
+    .map(
+      (r) =>
+        [Math.floor(r.offset / PAGE_SIZE) * PAGE_SIZE, Math.min(size, Math.ceil((r.offset + r.size) / PAGE_SIZE) * PAGE_SIZE)] as const,
+    )
     .sort((a, b) => a[0] - b[0]);
   const areas: MmapArea[] = [];
   let cursor = 0;
@@ -130,7 +134,11 @@ export class BarRegion {
       return;
     }
     if (!isAccessSize(size)) {
-      report.guestError(`BAR${this.index}: ${size}-byte write at ${hex(offset)} (only 1, 2, 4, 8 bytes)`, { bar: this.index, offset, size });
+      report.guestError(`BAR${this.index}: ${size}-byte write at ${hex(offset)} (only 1, 2, 4, 8 bytes)`, {
+        bar: this.index,
+        offset,
+        size,
+      });
       return;
     }
     try {
@@ -152,7 +160,8 @@ export class BarRegion {
 
   #straddlesMsix(offset: number, size: number, what: string, report: AccessReporter): boolean {
     const hit = this.#trapped.some((r) => offset < r.offset + r.size && r.offset < offset + size);
-    if (hit) report.guestError(`BAR${this.index}: ${what} at ${hex(offset)} straddles an MSI-X structure`, { bar: this.index, offset, size });
+    if (hit)
+      report.guestError(`BAR${this.index}: ${what} at ${hex(offset)} straddles an MSI-X structure`, { bar: this.index, offset, size });
     return hit;
   }
 }

@@ -1,17 +1,18 @@
 /** The declaration a device author writes, and its up-front validation. */
+
+import { hex } from '@p2pkit/base';
 import type { BarDeclaration } from './bar.ts';
+import { barLayoutOf } from './bar-region.ts';
 import type { Capability, ExtendedCapability } from './capabilities/capability.ts';
 import type { MsiCapability } from './capabilities/msi.ts';
 import type { MsixCapability } from './capabilities/msix.ts';
 import type { PciExpressCapability } from './capabilities/pci-express.ts';
-import { barLayoutOf } from './bar-region.ts';
 import { BAR_COUNT, type BarIndex, type BarLayout, validateBarLayouts } from './config/bars.ts';
 import { installCapabilities, installExtendedCapabilities } from './config/capability-list.ts';
 import { headerRegisters, type PciIds } from './config/header.ts';
 import { CONVENTIONAL_CONFIG_SIZE, EXTENDED_CONFIG_SIZE, type InterruptPin } from './config/registers.ts';
 import { ConfigSpace, type ConfigSpaceSize } from './config/space.ts';
 import type { EndpointHandle } from './handle.ts';
-import { hex } from '@p2pkit/base';
 
 /** Everything that describes an endpoint. Hooks receive the instance's {@link EndpointHandle}. */
 export interface EndpointSpec {
@@ -61,7 +62,8 @@ export function declaredBars(spec: EndpointSpec): Array<{ index: BarIndex; decla
 export function configSpaceSizeOf(spec: EndpointSpec): ConfigSpaceSize {
   const needsExtended = (spec.extendedCapabilities?.length ?? 0) > 0;
   if (spec.configSpaceSize !== undefined) {
-    if (needsExtended && spec.configSpaceSize !== EXTENDED_CONFIG_SIZE) throw new RangeError('extended capabilities need configSpaceSize 4096');
+    if (needsExtended && spec.configSpaceSize !== EXTENDED_CONFIG_SIZE)
+      throw new RangeError('extended capabilities need configSpaceSize 4096');
     return spec.configSpaceSize;
   }
   return needsExtended || (spec.capabilities ?? []).some(isPciExpress) ? EXTENDED_CONFIG_SIZE : CONVENTIONAL_CONFIG_SIZE;
@@ -90,7 +92,9 @@ export function validateSpec(spec: EndpointSpec): void {
       if (!bar) throw new RangeError(`msix: BAR${range.bar} is not declared (use the lower index of a 64-bit BAR)`);
       if (bar.declaration.kind === 'io') throw new RangeError(`msix: BAR${range.bar} is an I/O BAR; MSI-X needs a memory BAR`);
       if (range.offset + range.size > bar.layout.size) {
-        throw new RangeError(`msix: [${hex(range.offset)}, +${hex(range.size)}) does not fit BAR${range.bar} (${hex(bar.layout.size)} bytes)`);
+        throw new RangeError(
+          `msix: [${hex(range.offset)}, +${hex(range.size)}) does not fit BAR${range.bar} (${hex(bar.layout.size)} bytes)`,
+        );
       }
     }
   }

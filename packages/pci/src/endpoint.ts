@@ -3,13 +3,14 @@
  * {@link VfioUserDevice} contract (regions, IRQ info, config space, BARs, reset, attach/detach).
  */
 import { type DeviceContext, formatLogDetail, hex, IrqIndex } from '@p2pkit/base';
-import { type IrqInfo, IrqInfoFlags, type RegionInfo, RegionFlags, RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
+import { type IrqInfo, IrqInfoFlags, RegionFlags, RegionIndex, type RegionInfo, type VfioUserDevice } from '@p2pkit/vfio-user';
+import { type BarMemoryProvider, heapBarMemory } from './bar-memory.ts';
 import { type AccessReporter, BarRegion } from './bar-region.ts';
 import type { AerState } from './capabilities/aer.ts';
 import type { MsiState } from './capabilities/msi.ts';
 import type { MsixState } from './capabilities/msix.ts';
-import type { PowerManagementState } from './capabilities/power-management.ts';
 import type { PciExpressState } from './capabilities/pci-express.ts';
+import type { PowerManagementState } from './capabilities/power-management.ts';
 import { BAR_COUNT, type BarAddressListener, type BarIndex, BarRegisters } from './config/bars.ts';
 import { installCapabilities, installExtendedCapabilities } from './config/capability-list.ts';
 import { CommandStatus, headerRegisters } from './config/header.ts';
@@ -19,7 +20,6 @@ import { configSpaceSizeOf, declaredBars, type EndpointSpec, isMsi, isMsix, isPc
 import { GatedDmaSpace } from './dma.ts';
 import type { BarHandle, EndpointHandle } from './handle.ts';
 import { InterruptController } from './interrupts.ts';
-import { heapBarMemory, type BarMemoryProvider } from './bar-memory.ts';
 
 /** Where an instance reports problems while no client context is attached, and device bugs always. */
 export interface EndpointLogger {
@@ -223,13 +223,21 @@ export class Endpoint implements VfioUserDevice, Disposable {
   /** Validates a region access; returns the offset as a number, or undefined after logging a guest error. */
   #offset(index: number, offset: bigint, size: number, what: string): number | undefined {
     const limit =
-      index === RegionIndex.CONFIG ? this.config.size : index >= 0 && index < BAR_COUNT ? this.#regions.get(index as BarIndex)?.size : undefined;
+      index === RegionIndex.CONFIG
+        ? this.config.size
+        : index >= 0 && index < BAR_COUNT
+          ? this.#regions.get(index as BarIndex)?.size
+          : undefined;
     if (limit === undefined) {
       this.#guestError(`${what} of region ${index}, which does not exist`, { region: index, offset: Number(offset), size });
       return undefined;
     }
     if (!Number.isInteger(size) || size <= 0 || offset < 0n || offset + BigInt(size) > BigInt(limit)) {
-      this.#guestError(`${size}-byte ${what} at ${hex(offset)} outside region ${index} (${hex(limit)} bytes)`, { region: index, offset: Number(offset), size });
+      this.#guestError(`${size}-byte ${what} at ${hex(offset)} outside region ${index} (${hex(limit)} bytes)`, {
+        region: index,
+        offset: Number(offset),
+        size,
+      });
       return undefined;
     }
     return Number(offset);

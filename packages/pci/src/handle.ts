@@ -1,5 +1,5 @@
 /** What device code sees of its own endpoint instance (setup/reset hooks and BAR handlers). */
-import { type DmaSpace } from '@p2pkit/base';
+import type { DmaSpace } from '@p2pkit/base';
 import type { AerState } from './capabilities/aer.ts';
 import type { BarIndex } from './config/bars.ts';
 import type { ConfigSpace } from './config/space.ts';

@@ -7,31 +7,53 @@
  * Config-space machinery that tests and tools need (ConfigSpace, capability walking, BAR regions)
  * is in `@p2pkit/pci/internal`.
  */
-export { type AccessSize, type BarDeclaration, type BarReadHandler, type BarWriteHandler, type IoBar, io, type MemoryBar, memory, type MmioBar, mmio } from './bar.ts';
+export {
+  type AccessSize,
+  type BarDeclaration,
+  type BarReadHandler,
+  type BarWriteHandler,
+  type IoBar,
+  io,
+  type MemoryBar,
+  type MmioBar,
+  memory,
+  mmio,
+} from './bar.ts';
 export { type BarMemory, type BarMemoryProvider, heapBarMemory } from './bar-memory.ts';
-export { aer, type AerCapability, type AerOutcome, type AerState, CorrectableError, UncorrectableError } from './capabilities/aer.ts';
+export { type AerCapability, type AerOutcome, type AerState, aer, CorrectableError, UncorrectableError } from './capabilities/aer.ts';
 export type { Capability, ExtendedCapability } from './capabilities/capability.ts';
-export { msi, type MsiCapability, type MsiOptions, type MsiState } from './capabilities/msi.ts';
-export { msix, type MsixCapability, type MsixOptions, type MsixState } from './capabilities/msix.ts';
+export { type MsiCapability, type MsiOptions, type MsiState, msi } from './capabilities/msi.ts';
+export { type MsixCapability, type MsixOptions, type MsixState, msix } from './capabilities/msix.ts';
 export {
   type LinkSpeed,
   type LinkWidth,
-  pciExpress,
   type PciExpressCapability,
   type PciExpressEndpointOptions,
   type PciExpressState,
   PortType,
+  pciExpress,
   type TransferSize,
 } from './capabilities/pci-express.ts';
-export { powerManagement, type PowerManagementCapability, type PowerManagementOptions, type PowerManagementState, type PowerState } from './capabilities/power-management.ts';
-export { serialNumber, type SerialNumberCapability, type SerialNumberState } from './capabilities/serial-number.ts';
-export { vendorSpecific, type VendorSpecificCapability, type VendorSpecificOptions, type VendorSpecificState } from './capabilities/vendor-specific.ts';
+export {
+  type PowerManagementCapability,
+  type PowerManagementOptions,
+  type PowerManagementState,
+  type PowerState,
+  powerManagement,
+} from './capabilities/power-management.ts';
+export { type SerialNumberCapability, type SerialNumberState, serialNumber } from './capabilities/serial-number.ts';
+export {
+  type VendorSpecificCapability,
+  type VendorSpecificOptions,
+  type VendorSpecificState,
+  vendorSpecific,
+} from './capabilities/vendor-specific.ts';
 export type { BarIndex, BarLayout } from './config/bars.ts';
 export type { PciIds } from './config/header.ts';
 export { CapabilityId, ExtendedCapabilityId, type InterruptPin, PciCommand, PciHeader, PciStatus } from './config/registers.ts';
 export type { EndpointSpec } from './definition.ts';
-export { type DmaRefusal, DmaRefusedError } from './dma.ts';
 export type { DeviceInstance } from './device-instance.ts';
+export { type DmaRefusal, DmaRefusedError } from './dma.ts';
 export { defineEndpoint, Endpoint, type EndpointDefinition, type EndpointInstanceOptions, type EndpointLogger } from './endpoint.ts';
 export type { BarHandle, EndpointHandle } from './handle.ts';
 export { instanceState } from './instance-state.ts';

@@ -17,7 +17,22 @@ export {
   walkExtendedCapabilities,
 } from './config/capability-list.ts';
 export { CommandStatus, type HeaderOptions, headerRegisters } from './config/header.ts';
-export { BarBits, CONVENTIONAL_CONFIG_SIZE, EXTENDED_CONFIG_SIZE, EXTENDED_CONFIG_START, PCI_HEADER_SIZE, STATUS_RW1C } from './config/registers.ts';
-export { ConfigSpace, type ConfigSpaceSize, type ConfigWrite, type RegisterSpec, type RegisterWidth, writeTouches, writtenValue } from './config/space.ts';
+export {
+  BarBits,
+  CONVENTIONAL_CONFIG_SIZE,
+  EXTENDED_CONFIG_SIZE,
+  EXTENDED_CONFIG_START,
+  PCI_HEADER_SIZE,
+  STATUS_RW1C,
+} from './config/registers.ts';
+export {
+  ConfigSpace,
+  type ConfigSpaceSize,
+  type ConfigWrite,
+  type RegisterSpec,
+  type RegisterWidth,
+  writeTouches,
+  writtenValue,
+} from './config/space.ts';
 export { GatedDmaSpace } from './dma.ts';
 export { InterruptController, type InterruptSources } from './interrupts.ts';

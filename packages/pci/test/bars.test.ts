@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { mib } from '@p2pkit/base';
+import { describe, expect, it } from 'vitest';
 import { type BarIndex, defineEndpoint, io, memory, mmio } from '../src/index.ts';
 import { cfgRead, cfgWrite, silentLogger } from './fake-context.ts';
 
@@ -55,7 +55,10 @@ describe('BAR registers', () => {
   });
 
   it('size a 64-bit BAR larger than 4 GiB', () => {
-    const big = defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 }, bars: { 0: mmio({ size: 2 ** 33, bits: 64, prefetchable: true }) } });
+    const big = defineEndpoint({
+      ids: { vendor: 1, device: 2, class: 0 },
+      bars: { 0: mmio({ size: 2 ** 33, bits: 64, prefetchable: true }) },
+    });
     const dev = big.create({ logger: silentLogger });
     expect(size(dev, bar(0))).toBe(0x0000_000c);
     expect(size(dev, bar(1))).toBe(0xffff_fffe);

@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { aer, CapabilityId, CorrectableError, ExtendedCapabilityId, defineEndpoint, PciHeader, mmio, msi, msix, pciExpress, powerManagement, serialNumber, PciStatus, UncorrectableError, vendorSpecific } from '../src/index.ts';
+import {
+  aer,
+  CapabilityId,
+  CorrectableError,
+  defineEndpoint,
+  ExtendedCapabilityId,
+  mmio,
+  msi,
+  msix,
+  PciHeader,
+  PciStatus,
+  pciExpress,
+  powerManagement,
+  serialNumber,
+  UncorrectableError,
+  vendorSpecific,
+} from '../src/index.ts';
 import { AerReg, PcieReg, walkCapabilities, walkExtendedCapabilities } from '../src/internal.ts';
 import { cfgRead, cfgWrite, silentLogger } from './fake-context.ts';
 
@@ -36,7 +52,13 @@ describe('capability lists', () => {
       ids.push(cfgRead(dev, ptr, 1));
       ptr = cfgRead(dev, ptr + 1, 1);
     }
-    expect(ids).toEqual([CapabilityId.POWER_MANAGEMENT, CapabilityId.PCI_EXPRESS, CapabilityId.MSI, CapabilityId.MSIX, CapabilityId.VENDOR_SPECIFIC]);
+    expect(ids).toEqual([
+      CapabilityId.POWER_MANAGEMENT,
+      CapabilityId.PCI_EXPRESS,
+      CapabilityId.MSI,
+      CapabilityId.MSIX,
+      CapabilityId.VENDOR_SPECIFIC,
+    ]);
     // Pointers are read-only.
     cfgWrite(dev, PciHeader.CAPABILITY_LIST, 1, 0x80);
     cfgWrite(dev, 0x41, 1, 0);
@@ -63,9 +85,14 @@ describe('capability lists', () => {
     const small = defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 }, capabilities: [powerManagement()] });
     expect(small.create().config.size).toBe(256);
     expect(() =>
-      defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 }, capabilities: [vendorSpecific(new Uint8Array(150)), vendorSpecific(new Uint8Array(60))] }),
+      defineEndpoint({
+        ids: { vendor: 1, device: 2, class: 0 },
+        capabilities: [vendorSpecific(new Uint8Array(150)), vendorSpecific(new Uint8Array(60))],
+      }),
     ).toThrow(/fit/);
-    expect(() => defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 }, configSpaceSize: 256, extendedCapabilities: [aer()] })).toThrow(/4096/);
+    expect(() => defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 }, configSpaceSize: 256, extendedCapabilities: [aer()] })).toThrow(
+      /4096/,
+    );
   });
 });
 
@@ -193,9 +220,9 @@ describe('MSI-X', () => {
   it('validates table and PBA placement', () => {
     const ids = { vendor: 1, device: 2, class: 0 };
     expect(() => defineEndpoint({ ids, capabilities: [msix({ vectors: 2, bar: 0, table: 0, pba: 0x800 })] })).toThrow(/not declared/);
-    expect(() => defineEndpoint({ ids, bars: { 0: mmio({ size: 4096 }) }, capabilities: [msix({ vectors: 2, bar: 0, table: 0xff0, pba: 0 })] })).toThrow(
-      /does not fit/,
-    );
+    expect(() =>
+      defineEndpoint({ ids, bars: { 0: mmio({ size: 4096 }) }, capabilities: [msix({ vectors: 2, bar: 0, table: 0xff0, pba: 0 })] }),
+    ).toThrow(/does not fit/);
     expect(() => msix({ vectors: 2, bar: 0, table: 0, pba: 0x10 })).toThrow(/overlap/);
     expect(() => msix({ vectors: 2, bar: 0, table: 4, pba: 0x100 })).toThrow(/multiple of 8/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PciCommand, defineEndpoint, PciHeader, mmio, PciStatus } from '../src/index.ts';
+import { defineEndpoint, mmio, PciCommand, PciHeader, PciStatus } from '../src/index.ts';
 import { ConfigSpace } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 

@@ -1,6 +1,6 @@
 import { DmaError, Errno } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { PciCommand, DmaRefusedError, defineEndpoint, PciHeader } from '../src/index.ts';
+import { DmaRefusedError, defineEndpoint, PciCommand, PciHeader } from '../src/index.ts';
 import { cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 
 const def = defineEndpoint({ ids: { vendor: 1, device: 2, class: 0 } });
@@ -45,7 +45,9 @@ describe('DMA gating', () => {
     dev.attach(ctx);
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
-    expect(() => dev.handle.deviceError('queue fetch failed', { address: 0xdead_0000n, error: new DmaError('x', 1n, 1, 14) })).not.toThrow();
+    expect(() =>
+      dev.handle.deviceError('queue fetch failed', { address: 0xdead_0000n, error: new DmaError('x', 1n, 1, 14) }),
+    ).not.toThrow();
     expect(() => dev.handle.deviceError('cyclic', cycle)).not.toThrow();
     expect(ctx.deviceErrors[0]).toMatch(/queue fetch failed \{"address":"0xdead0000","error":"DmaError: x"\}/);
   });

@@ -1,7 +1,20 @@
 import { IrqIndex, mib } from '@p2pkit/base';
 import { IrqInfoFlags, RegionFlags, RegionIndex } from '@p2pkit/vfio-user';
 import { describe, expect, it } from 'vitest';
-import { aer, PciCommand, defineEndpoint, PciHeader, heapBarMemory, io, memory, mmio, msix, pciExpress, powerManagement, serialNumber } from '../src/index.ts';
+import {
+  aer,
+  defineEndpoint,
+  heapBarMemory,
+  io,
+  memory,
+  mmio,
+  msix,
+  PciCommand,
+  PciHeader,
+  pciExpress,
+  powerManagement,
+  serialNumber,
+} from '../src/index.ts';
 import { mmappableAreas } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, fakeMemfdProvider, silentLogger } from './fake-context.ts';
 
@@ -60,7 +73,12 @@ describe('regions()', () => {
 
   it('computes page-granular mmappable areas', () => {
     expect(mmappableAreas(0x1000, [{ bar: 0, offset: 0x800, size: 0x20 }])).toEqual([]);
-    expect(mmappableAreas(0x4000, [{ bar: 0, offset: 0x0, size: 0x20 }, { bar: 0, offset: 0x10, size: 0x8 }])).toEqual([{ offset: 0x1000n, size: 0x3000n }]);
+    expect(
+      mmappableAreas(0x4000, [
+        { bar: 0, offset: 0x0, size: 0x20 },
+        { bar: 0, offset: 0x10, size: 0x8 },
+      ]),
+    ).toEqual([{ offset: 0x1000n, size: 0x3000n }]);
   });
 
   it('releases shared memory on close', () => {

@@ -1,5 +1,5 @@
 /** Test doubles: a recording DeviceContext and config-space access helpers. */
-import { type DeviceContext, type DmaSpace, type IrqIndexValue } from '@p2pkit/base';
+import type { DeviceContext, DmaSpace, IrqIndexValue } from '@p2pkit/base';
 import { RegionIndex, type VfioUserDevice } from '@p2pkit/vfio-user';
 import type { BarMemoryProvider } from '../src/index.ts';
 

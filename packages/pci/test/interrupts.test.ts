@@ -1,6 +1,6 @@
 import { IrqIndex } from '@p2pkit/base';
 import { describe, expect, it } from 'vitest';
-import { CapabilityId, PciCommand, defineEndpoint, PciHeader, mmio, msi, msix, PciStatus } from '../src/index.ts';
+import { CapabilityId, defineEndpoint, mmio, msi, msix, PciCommand, PciHeader, PciStatus } from '../src/index.ts';
 import { walkCapabilities } from '../src/internal.ts';
 import { cfgRead, cfgWrite, fakeContext, silentLogger } from './fake-context.ts';
 

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
-import { type Server, type Socket, createServer } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 
 /** A line from the guest agent. */
 export type AgentMessage = { type: 'ready'; uptime: number } | { type: 'done'; id: number; exitCode: number };

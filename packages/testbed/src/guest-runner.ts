@@ -7,7 +7,7 @@
  * timeout with coreutils `timeout` (exit code 124); the host gives up later still and declares
  * the guest unresponsive. Failed jobs get the guest kernel log attached.
  */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { ControlChannel } from './control-channel.ts';
 
@@ -122,9 +122,7 @@ export class GuestRunner {
     const exitCode = await this.#waitDone(id, timeoutMs + HOST_GRACE_MS);
     const durationMs = performance.now() - t0;
 
-    const [stdout, stderr] = await Promise.all(
-      ['stdout', 'stderr'].map((f) => readFile(join(dir, f), 'utf8').catch(() => '')),
-    );
+    const [stdout, stderr] = await Promise.all(['stdout', 'stderr'].map((f) => readFile(join(dir, f), 'utf8').catch(() => '')));
     const files = await collect(join(dir, 'out'));
     await rm(dir, { recursive: true, force: true });
     const timedOut = exitCode === 124 || exitCode === 137;

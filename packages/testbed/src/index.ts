@@ -3,16 +3,18 @@
  * host, boot TCG guests for a topology description (`@p2pkit/fabric`'s `topology()`), serve p2pkit
  * devices on a fabric for them (`Rig`), and run shell jobs inside.
  */
-export { type PlacedDevice, planTopology, type TopologyPlan } from './qemu-args.ts';
-export { BootError, type BootOptions, boot, Guest, qemuArgv } from './qemu.ts';
-export { GuestUnresponsiveError, JobError, type JobResult, type RunJobOptions } from './guest-runner.ts';
+
 export { ChannelError } from './control-channel.ts';
-export { type Provisioned, type ProvisionOptions, provision } from './provision/index.ts';
-export { formatPreflight, PreflightError, type PreflightItem, type PreflightOptions, preflight } from './provision/preflight.ts';
-export { type KernelSource } from './provision/custom-kernel.ts';
-export { checkQemu } from './provision/qemu-sysroot.ts';
-export { type KernelOption, KernelConfigError, type MissingOption, REQUIRED_KERNEL_OPTIONS } from './provision/kernel-config.ts';
+export { GuestUnresponsiveError, JobError, type JobResult, type RunJobOptions } from './guest-runner.ts';
+export { type GuestShellIo, guestShellArgs, openGuestShell } from './guest-shell.ts';
+export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';
+export { resolveCacheDir } from './provision/cache.ts';
+export { type ChromiumInstall, type ChromiumOptions, provisionChromium } from './provision/chromium.ts';
+export type { KernelSource } from './provision/custom-kernel.ts';
 export { type DebianKernel, fetchDebianKernel } from './provision/debian-kernel.ts';
+export { type Provisioned, type ProvisionOptions, provision } from './provision/index.ts';
+export { KernelConfigError, type KernelOption, type MissingOption, REQUIRED_KERNEL_OPTIONS } from './provision/kernel-config.ts';
+export { formatPreflight, PreflightError, type PreflightItem, type PreflightOptions, preflight } from './provision/preflight.ts';
 export {
   consoleReporter,
   type ProgressEvent,
@@ -21,10 +23,11 @@ export {
   ProvisionError,
   silentReporter,
 } from './provision/progress.ts';
-export { resolveCacheDir } from './provision/cache.ts';
-export { type ChromiumInstall, type ChromiumOptions, provisionChromium } from './provision/chromium.ts';
+export { checkQemu } from './provision/qemu-sysroot.ts';
+export { BootError, type BootOptions, boot, Guest, qemuArgv } from './qemu.ts';
+export { type PlacedDevice, planTopology, type TopologyPlan } from './qemu-args.ts';
 export { Rig, type RigOptions } from './rig.ts';
-export { buildGuestTool, installTool, parseKeyValues } from './guest-tool.ts';
+export type { CheckResult, StepResult } from './scenario/checks.ts';
 export {
   defineScenario,
   type Scenario,
@@ -36,8 +39,13 @@ export {
   type ScenarioStep,
   scenarioSteps,
 } from './scenario/define.ts';
-export { type CheckResult, type StepResult } from './scenario/checks.ts';
 export { formatScenarioTable, type ScenarioEvent, type ScenarioResult } from './scenario/result.ts';
-export { defaultRunDir, findScenarioFiles, type LoadedScenario, loadScenarios, runScenarios, type RunScenariosOptions } from './scenario/run.ts';
+export {
+  defaultRunDir,
+  findScenarioFiles,
+  type LoadedScenario,
+  loadScenarios,
+  type RunScenariosOptions,
+  runScenarios,
+} from './scenario/run.ts';
 export { ScenarioSession, type ScenarioSessionOptions } from './scenario/session.ts';
-export { type GuestShellIo, guestShellArgs, openGuestShell } from './guest-shell.ts';

@@ -54,7 +54,8 @@ export function planTopology(description: TopologyDescription, diskDir: string):
     const at = { ...(addr ? { addr } : {}), ...(multifunction ? { multifunction: true } : {}) };
     const device = endpoint.device;
     if (device.kind === 'vfio-user') {
-      if (!device.socket) throw new Error(`endpoint ${id} has no vfio-user socket: serve it first (testbed Rig), or give vfioUser({ socket })`);
+      if (!device.socket)
+        throw new Error(`endpoint ${id} has no vfio-user socket: serve it first (testbed Rig), or give vfioUser({ socket })`);
       args.push('-device', JSON.stringify({ driver: 'vfio-user-pci', id, socket: { path: device.socket, type: 'unix' }, bus, ...at }));
       placed.push({ endpoint, bus, ...(addr ? { addr } : {}), ownsImage: false });
       return;
@@ -110,7 +111,13 @@ function linkProps(rp: RootPortDescription): string {
   return out;
 }
 
-function nvmeArgs(dev: QemuNvmeDescription, id: string, bus: string, image: string, at: { addr?: string; multifunction?: boolean }): string[] {
+function nvmeArgs(
+  dev: QemuNvmeDescription,
+  id: string,
+  bus: string,
+  image: string,
+  at: { addr?: string; multifunction?: boolean },
+): string[] {
   if (image.includes(',')) throw new Error(`NVMe image path must not contain ',': ${image}`);
   const drive = `drv-${id}`;
   const props = ['nvme', `id=${id}`, `serial=${dev.serial}`, `drive=${drive}`, `bus=${bus}`];

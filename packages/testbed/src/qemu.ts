@@ -156,26 +156,53 @@ async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolea
 }
 
 /** Build the QEMU argv (without the binary) for a boot; exported for inspection and tests. */
-export function qemuArgv(p: Provisioned, topologyArgs: readonly string[], o: {
-  memoryMiB: number; cpus: number; cpu?: string; append: string; shareDir: string; ctlSocket: string; extra: readonly string[];
-}): string[] {
+export function qemuArgv(
+  p: Provisioned,
+  topologyArgs: readonly string[],
+  o: {
+    memoryMiB: number;
+    cpus: number;
+    cpu?: string;
+    append: string;
+    shareDir: string;
+    ctlSocket: string;
+    extra: readonly string[];
+  },
+): string[] {
   return [
-    '-accel', 'tcg',
-    '-machine', 'q35,memory-backend=mem',
-    '-object', `memory-backend-memfd,id=mem,size=${o.memoryMiB}M,share=on`,
-    '-m', `${o.memoryMiB}M`,
-    '-smp', String(o.cpus),
+    '-accel',
+    'tcg',
+    '-machine',
+    'q35,memory-backend=mem',
+    '-object',
+    `memory-backend-memfd,id=mem,size=${o.memoryMiB}M,share=on`,
+    '-m',
+    `${o.memoryMiB}M`,
+    '-smp',
+    String(o.cpus),
     ...(o.cpu ? ['-cpu', o.cpu] : []),
-    '-nographic', '-no-reboot', '-nic', 'none',
-    '-kernel', p.kernel.vmlinuz,
-    '-initrd', p.guest.initramfs,
-    '-append', o.append,
-    '-drive', `file=${p.guest.rootImage},if=virtio,format=raw,snapshot=on`,
-    '-fsdev', `local,id=p2pkitfs,path=${o.shareDir},security_model=none`,
-    '-device', 'virtio-9p-pci,fsdev=p2pkitfs,mount_tag=p2pkit',
-    '-chardev', `socket,id=p2pkitctl,path=${o.ctlSocket}`,
-    '-device', 'virtio-serial-pci,id=p2pkitser',
-    '-device', 'virtserialport,bus=p2pkitser.0,chardev=p2pkitctl,name=p2pkit.ctl',
+    '-nographic',
+    '-no-reboot',
+    '-nic',
+    'none',
+    '-kernel',
+    p.kernel.vmlinuz,
+    '-initrd',
+    p.guest.initramfs,
+    '-append',
+    o.append,
+    '-drive',
+    `file=${p.guest.rootImage},if=virtio,format=raw,snapshot=on`,
+    '-fsdev',
+    `local,id=p2pkitfs,path=${o.shareDir},security_model=none`,
+    '-device',
+    'virtio-9p-pci,fsdev=p2pkitfs,mount_tag=p2pkit',
+    '-chardev',
+    `socket,id=p2pkitctl,path=${o.ctlSocket}`,
+    '-device',
+    'virtio-serial-pci,id=p2pkitser',
+    '-device',
+    'virtserialport,bus=p2pkitser.0,chardev=p2pkitctl,name=p2pkit.ctl',
     ...topologyArgs,
     ...o.extra,
   ];
@@ -202,7 +229,9 @@ export async function boot(topo: TopologyDescription | TopologyBuilder, options:
   const plan = planTopology(topology, diskDir);
   for (const { endpoint } of plan.devices) {
     if (endpoint.device.kind === 'vfio-user' && !existsSync(endpoint.device.socket ?? '')) {
-      throw new BootError(`vfio-user server socket ${endpoint.device.socket} (device ${endpoint.id}) does not exist: start the server before boot()`);
+      throw new BootError(
+        `vfio-user server socket ${endpoint.device.socket} (device ${endpoint.id}) does not exist: start the server before boot()`,
+      );
     }
   }
   await mkdir(join(shareDir, 'jobs'), { recursive: true }); // creates runDir too
@@ -221,17 +250,26 @@ export async function boot(topo: TopologyDescription | TopologyBuilder, options:
   }
 
   const modules = options.modules ?? ['nvme'];
-  const nvmes = options.waitForNvme ?? (modules.includes('nvme') ? plan.devices.filter((d) => d.endpoint.device.kind === 'qemu-nvme').length : 0);
+  const nvmes =
+    options.waitForNvme ?? (modules.includes('nvme') ? plan.devices.filter((d) => d.endpoint.device.kind === 'qemu-nvme').length : 0);
   const append = [
-    'console=ttyS0', 'quiet', 'panic=-1',
-    `p2pkit.modules=${modules.join(',')}`, `p2pkit.nvmes=${nvmes}`,
+    'console=ttyS0',
+    'quiet',
+    'panic=-1',
+    `p2pkit.modules=${modules.join(',')}`,
+    `p2pkit.nvmes=${nvmes}`,
     ...(options.kernelArgs ?? []),
   ].join(' ');
 
   const channel = await ControlChannel.listen(ctlSocket);
   const argv = qemuArgv(p, plan.args, {
-    memoryMiB: options.memoryMiB ?? 1024, cpus: options.cpus ?? 2, append, shareDir, ctlSocket,
-    extra: options.extraArgs ?? [], ...(options.cpu ? { cpu: options.cpu } : {}),
+    memoryMiB: options.memoryMiB ?? 1024,
+    cpus: options.cpus ?? 2,
+    append,
+    shareDir,
+    ctlSocket,
+    extra: options.extraArgs ?? [],
+    ...(options.cpu ? { cpu: options.cpu } : {}),
   });
   const consoleLog = createWriteStream(join(runDir, 'console.log'));
   const qemuLog = createWriteStream(join(runDir, 'qemu.log'));
@@ -283,7 +321,19 @@ export async function boot(topo: TopologyDescription | TopologyBuilder, options:
   }
   const bootMs = performance.now() - t0;
   const runner = new GuestRunner(shareDir, channel, exitedReject);
-  return new Guest(topology, plan.devices, runDir, child, exited, channel, runner, cleanup, bootMs, uptime, options.lifetimeMs ?? 1_800_000);
+  return new Guest(
+    topology,
+    plan.devices,
+    runDir,
+    child,
+    exited,
+    channel,
+    runner,
+    cleanup,
+    bootMs,
+    uptime,
+    options.lifetimeMs ?? 1_800_000,
+  );
 }
 
 function tailOf(text: string, n: number): string {

@@ -74,7 +74,9 @@ export class Rig implements Disposable {
     this.#ownsDir = !options.dir;
     this.dir = options.dir ?? mkdtempSync(join(tmpdir(), 'p2pkit-rig-'));
     const socketOf = (id: string) => options.sockets?.[id] ?? join(this.dir, `${id}.sock`);
-    this.topology = mapEndpoints(description, (ep) => (ids.has(ep.id) ? { ...ep, device: { kind: 'vfio-user', socket: socketOf(ep.id) } } : ep));
+    this.topology = mapEndpoints(description, (ep) =>
+      ids.has(ep.id) ? { ...ep, device: { kind: 'vfio-user', socket: socketOf(ep.id) } } : ep,
+    );
     this.fabric = new Fabric(this.topology);
     const logger = options.logger ?? rateLimitedLogger(consoleLogger('p2pkit'));
     try {

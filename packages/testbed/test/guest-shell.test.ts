@@ -33,7 +33,12 @@ it('pipes input to the guest port and its output back until the shell exits (the
   const shown: Buffer[] = [];
   output.on('data', (b: Buffer) => shown.push(b));
   const scripts: string[] = [];
-  const guest = { run: async (script: string) => (scripts.push(script), { exitCode: 0 }) as never };
+  const guest = {
+    run: async (script: string) => {
+      scripts.push(script);
+      return { exitCode: 0 } as never;
+    },
+  };
   const done = openGuestShell(guest, path, { input, output });
   input.write('uname -r\n'); // typed before the shell is ready: held back until its greeting
   setTimeout(() => input.end(), 50); // end of input → Ctrl-D

@@ -1,10 +1,10 @@
 import { Errno } from '@p2pkit/base';
 import { closeFd } from '@p2pkit/native';
-import * as codec from './codec.ts';
 import type { Message } from './codec.ts';
+import * as codec from './codec.ts';
 import type { IrqInfo } from './device.ts';
 import { VfioUserError } from './errors.ts';
-import { Command, HeaderFlags, commandName } from './protocol.ts';
+import { Command, commandName, HeaderFlags } from './protocol.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';
 
@@ -136,7 +136,11 @@ export class VfioUserClient {
   }
 
   async dmaMap(m: { address: bigint; size: bigint; flags: number; fd?: number; offset?: bigint }): Promise<void> {
-    await this.request(Command.DMA_MAP, codec.encodeDmaMap({ flags: m.flags, offset: m.offset ?? 0n, address: m.address, size: m.size }), m.fd === undefined ? [] : [m.fd]);
+    await this.request(
+      Command.DMA_MAP,
+      codec.encodeDmaMap({ flags: m.flags, offset: m.offset ?? 0n, address: m.address, size: m.size }),
+      m.fd === undefined ? [] : [m.fd],
+    );
   }
 
   async dmaUnmap(m: { address: bigint; size: bigint } | { all: true }): Promise<void> {
@@ -169,13 +173,18 @@ export class VfioUserClient {
   }
 
   async setIrqs(s: { index: number; flags: number; start: number; count: number; fds?: number[]; data?: Uint8Array }): Promise<void> {
-    await this.request(Command.DEVICE_SET_IRQS, codec.encodeSetIrqs({ flags: s.flags, index: s.index, start: s.start, count: s.count, ...(s.data ? { data: s.data } : {}) }), s.fds ?? []);
+    await this.request(
+      Command.DEVICE_SET_IRQS,
+      codec.encodeSetIrqs({ flags: s.flags, index: s.index, start: s.start, count: s.count, ...(s.data ? { data: s.data } : {}) }),
+      s.fds ?? [],
+    );
   }
 
   async regionRead(region: number, offset: bigint | number, count: number): Promise<Buffer> {
     const r = await this.request(Command.REGION_READ, codec.encodeRegionAccess({ offset: BigInt(offset), region, count }));
     const a = codec.decodeRegionAccess(r.payload);
-    if (a.data.length !== count) throw new VfioUserError(Command.REGION_READ, Errno.EIO, `short REGION_READ reply: ${a.data.length}/${count}`);
+    if (a.data.length !== count)
+      throw new VfioUserError(Command.REGION_READ, Errno.EIO, `short REGION_READ reply: ${a.data.length}/${count}`);
     return Buffer.from(a.data);
   }
 

@@ -1,7 +1,7 @@
 import { DmaError, Errno, type Logger } from '@p2pkit/base';
-import * as codec from './codec.ts';
 import type { Header } from './codec.ts';
-import { Command, HeaderFlags, commandName } from './protocol.ts';
+import * as codec from './codec.ts';
+import { Command, commandName, HeaderFlags } from './protocol.ts';
 import type { Transport } from './transport.ts';
 
 interface PendingDma {

@@ -1,5 +1,5 @@
 import { Errno } from '@p2pkit/base';
-import { MappedRegion, NativeError, fileStat } from '@p2pkit/native';
+import { fileStat, MappedRegion, NativeError } from '@p2pkit/native';
 import { DmaMapFlags } from './protocol.ts';
 
 /** One DMA_MAP window of the client's address space. */
@@ -43,7 +43,8 @@ export class DmaWindowTable {
 
   /** Add a window; maps `fd` (not kept open) when given. */
   add(address: bigint, size: bigint, flags: number, fd?: number, fdOffset = 0n): DmaWindow {
-    if (flags & ~(DmaMapFlags.READ | DmaMapFlags.WRITE)) throw new WindowError(`unknown DMA_MAP flags 0x${flags.toString(16)}`, Errno.EINVAL);
+    if (flags & ~(DmaMapFlags.READ | DmaMapFlags.WRITE))
+      throw new WindowError(`unknown DMA_MAP flags 0x${flags.toString(16)}`, Errno.EINVAL);
     if (!(flags & DmaMapFlags.READ)) throw new WindowError('DMA_MAP without READ permission', Errno.EINVAL);
     if (size === 0n) throw new WindowError('DMA_MAP of size 0', Errno.EINVAL);
     if (address + size > 0xffffffffffffffffn + 1n) throw new WindowError('DMA_MAP range wraps the address space', Errno.EINVAL);
@@ -150,6 +151,9 @@ function checkBackingFile(fd: number, offset: bigint, size: bigint): void {
   }
   if (!st.isRegularFile) throw new WindowError(`DMA_MAP fd is not a regular file or memfd (mode 0o${st.mode.toString(8)})`, Errno.EINVAL);
   if (offset + size > st.size) {
-    throw new WindowError(`DMA_MAP [offset 0x${offset.toString(16)}, +0x${size.toString(16)}) reaches beyond the end of the file (0x${st.size.toString(16)} bytes)`, Errno.EINVAL);
+    throw new WindowError(
+      `DMA_MAP [offset 0x${offset.toString(16)}, +0x${size.toString(16)}) reaches beyond the end of the file (0x${st.size.toString(16)} bytes)`,
+      Errno.EINVAL,
+    );
   }
 }

@@ -2,8 +2,9 @@
  * @p2pkit/vfio-user/internal: the wire codec, message constants and server-side tables, for
  * p2pkit's conformance tests, fuzzers and benchmarks. Not a stable API.
  */
-export * as codec from './codec.ts';
+
 export type { Header, Message } from './codec.ts';
+export * as codec from './codec.ts';
 export { type DmaWindow, DmaWindowTable } from './dma-windows.ts';
 export { IrqTable } from './irq-table.ts';
 export {

@@ -1,8 +1,8 @@
 import { Errno } from '@p2pkit/base';
 import { closeFd, signalEventFd } from '@p2pkit/native';
+import type { SetIrqsPayload } from './codec.ts';
 import type { IrqInfo } from './device.ts';
 import { IrqInfoFlags } from './device.ts';
-import type { SetIrqsPayload } from './codec.ts';
 import { IRQ_ACTION_MASK, IRQ_DATA_MASK, IrqSetFlags } from './protocol.ts';
 
 interface Vector {

@@ -1,5 +1,5 @@
 import { closeFd, dupFd } from '@p2pkit/native';
-import { type Message, decodeHeader } from './codec.ts';
+import { decodeHeader, type Message } from './codec.ts';
 import type { Transport } from './transport.ts';
 
 /**

@@ -27,8 +27,7 @@ export const Command = {
 } as const;
 export type CommandValue = (typeof Command)[keyof typeof Command];
 
-export const commandName = (c: number): string =>
-  Object.entries(Command).find(([, v]) => v === c)?.[0] ?? `command ${c}`;
+export const commandName = (c: number): string => Object.entries(Command).find(([, v]) => v === c)?.[0] ?? `command ${c}`;
 
 /** Header flag bits. */
 export const HeaderFlags = {
@@ -65,4 +64,3 @@ export const REGION_INFO_CAP_SPARSE_MMAP = 1;
 /** Most entries in one REGION_WRITE_MULTI (QEMU's VFIO_USER_MULTI_MAX). */
 export const WRITE_MULTI_MAX = 200;
 export const WRITE_MULTI_DATA = 8;
-

@@ -1,6 +1,6 @@
+import { consoleLogger, type Logger, rateLimitedLogger } from '@p2pkit/base';
 import { type PeerCredentials, UnixListener, type UnixStream } from '@p2pkit/native';
 import type { VfioUserDevice } from './device.ts';
-import { consoleLogger, type Logger, rateLimitedLogger } from '@p2pkit/base';
 import { ClientSession, type SessionOptions } from './session.ts';
 import { SocketTransport } from './socket-transport.ts';
 import type { Transport } from './transport.ts';

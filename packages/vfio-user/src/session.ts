@@ -1,14 +1,14 @@
-import { closeFd } from '@p2pkit/native';
-import * as codec from './codec.ts';
-import type { Header, Message } from './codec.ts';
 import { type DeviceContext, Errno, type IrqIndexValue, type Logger } from '@p2pkit/base';
-import { type RegionInfo, RegionFlags, type VfioUserDevice } from './device.ts';
+import { closeFd } from '@p2pkit/native';
+import type { Header, Message } from './codec.ts';
+import * as codec from './codec.ts';
+import { RegionFlags, type RegionInfo, type VfioUserDevice } from './device.ts';
 import { DmaRequests } from './dma-requests.ts';
 import { DmaWindowTable, WindowError } from './dma-windows.ts';
 import { MalformedMessageError } from './errors.ts';
 import { IrqTable } from './irq-table.ts';
 
-import { Command, DeviceFlags, DmaUnmapFlags, commandName } from './protocol.ts';
+import { Command, commandName, DeviceFlags, DmaUnmapFlags } from './protocol.ts';
 import { ServerDmaSpace } from './server-dma.ts';
 import type { MessageRefusal, Transport } from './transport.ts';
 
@@ -68,8 +68,10 @@ export class ClientSession {
     this.windows = new DmaWindowTable(options.maxDmaMaps);
     this.irqs = new IrqTable(device.irqs());
     this.#requests = new DmaRequests(transport, options, this.#log);
-    this.dma = new ServerDmaSpace(this.windows, (k, a, n, d) => this.#requests.request(k, a, n, d), () =>
-      Math.min(this.#clientMaxXfer, options.maxDataXferSize, options.dmaMessageBytes),
+    this.dma = new ServerDmaSpace(
+      this.windows,
+      (k, a, n, d) => this.#requests.request(k, a, n, d),
+      () => Math.min(this.#clientMaxXfer, options.maxDataXferSize, options.dmaMessageBytes),
     );
     const ctx: DeviceContext = {
       dma: this.dma,
@@ -294,7 +296,9 @@ export class ClientSession {
     if (!(r.flags & needed)) throw new MalformedMessageError(`region ${region} is not ${write ? 'writable' : 'readable'}`);
     if (count === 0 || count > this.#options.maxDataXferSize) throw new MalformedMessageError(`access of ${count} bytes`);
     if (offset + BigInt(count) > r.size) {
-      throw new MalformedMessageError(`access [0x${offset.toString(16)}, +${count}) beyond region ${region} of 0x${r.size.toString(16)} bytes`);
+      throw new MalformedMessageError(
+        `access [0x${offset.toString(16)}, +${count}) beyond region ${region} of 0x${r.size.toString(16)} bytes`,
+      );
     }
     return r;
   }

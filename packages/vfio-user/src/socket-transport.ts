@@ -1,6 +1,6 @@
 import { Errno } from '@p2pkit/base';
-import { ControlTruncatedError, MAX_FDS_PER_MESSAGE, type ReceivedChunk, UnixStream, closeFd } from '@p2pkit/native';
-import { type Header, type Message, decodeHeader } from './codec.ts';
+import { ControlTruncatedError, closeFd, MAX_FDS_PER_MESSAGE, type ReceivedChunk, UnixStream } from '@p2pkit/native';
+import { decodeHeader, type Header, type Message } from './codec.ts';
 import { MalformedMessageError } from './errors.ts';
 import { HEADER_SIZE } from './protocol.ts';
 import type { MessageRefusal, Transport } from './transport.ts';
@@ -157,4 +157,3 @@ export class SocketTransport implements Transport {
     cb?.(this.#closeReason);
   }
 }
-

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as codec from '../src/codec.ts';
 import { decodeFields, encodeFields, layout, pad, u8, u16, u32, u64 } from '../src/codec/layout.ts';
 import * as L from '../src/codec/messages.ts';
+import * as codec from '../src/codec.ts';
 import { MalformedMessageError } from '../src/errors.ts';
 import { HEADER_SIZE, REGION_INFO_CAP_SPARSE_MMAP, WRITE_MULTI_DATA } from '../src/protocol.ts';
 

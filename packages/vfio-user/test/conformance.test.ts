@@ -1,8 +1,8 @@
 import { Errno } from '@p2pkit/base';
+import { closeFd, EventFd, MappedRegion, openFdCount, SharedMemory } from '@p2pkit/native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventFd, MappedRegion, SharedMemory, closeFd, openFdCount } from '@p2pkit/native';
 import { IrqSetFlags as F, VfioUserClient, VfioUserError } from '../src/index.ts';
-import { Command, HeaderFlags, codec } from '../src/internal.ts';
+import { Command, codec, HeaderFlags } from '../src/internal.ts';
 import { RAM_BASE, RAM_SIZE, type Rig, rig, until } from './harness.ts';
 
 let r: Rig;
@@ -37,7 +37,9 @@ describe('VERSION', () => {
   });
 
   it('refuses a major version it does not speak, and bad JSON', async () => {
-    expect(await errnoOf(r.client.request(Command.VERSION, codec.encodeVersion({ major: 1, minor: 0, capabilities: {} })))).toBe(Errno.ENOTSUP);
+    expect(await errnoOf(r.client.request(Command.VERSION, codec.encodeVersion({ major: 1, minor: 0, capabilities: {} })))).toBe(
+      Errno.ENOTSUP,
+    );
     const bad = Buffer.concat([Buffer.from([0, 0, 0, 0]), Buffer.from('{not json\0')]);
     expect(await errnoOf(r.client.request(Command.VERSION, bad))).toBe(Errno.EINVAL);
     expect(r.log.entries.filter((e) => e.channel === 'client').length).toBe(2);
@@ -60,7 +62,12 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     r.ram.bytes.set([1, 2, 3, 4], 0x100);
     const dev = r.device;
     // device copies 4 bytes from RAM+0x100 to RAM+0x200 and raises MSI-X vector 0
-    for (const [reg, v] of [[1, RAM_BASE + 0x100n], [2, RAM_BASE + 0x200n], [3, 4n], [4, 1n]] as const) {
+    for (const [reg, v] of [
+      [1, RAM_BASE + 0x100n],
+      [2, RAM_BASE + 0x200n],
+      [3, 4n],
+      [4, 1n],
+    ] as const) {
       await r.client.regionWrite(0, reg * 8, le64(v));
     }
     await dev.lastDma;
@@ -75,7 +82,10 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 4096n, flags: 0x40 | 1 }))).toBe(Errno.EINVAL);
     expect(await errnoOf(r.client.dmaMap({ address: 0x1000n, size: 0n, flags: 1 }))).toBe(Errno.EINVAL);
     const before = openFdCount();
-    const p = r.client.request(Command.DMA_MAP, codec.encodeDmaMap({ flags: 3, offset: 0n, address: 0x2000n, size: 4096n }), [r.ram.fd.fd, r.ram.fd.fd]);
+    const p = r.client.request(Command.DMA_MAP, codec.encodeDmaMap({ flags: 3, offset: 0n, address: 0x2000n, size: 4096n }), [
+      r.ram.fd.fd,
+      r.ram.fd.fd,
+    ]);
     expect(await errnoOf(p)).toBe(Errno.EINVAL);
     expect(openFdCount()).toBe(before);
     expect(r.server.session?.windows.size).toBe(1);
@@ -86,7 +96,13 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     r.client.exposeMemory(0xfe00_0000n, peer);
     await r.client.dmaMap({ address: 0xfe00_0000n, size: 8192n, flags: 3 });
     await mapRam();
-    for (const [reg, v] of [[1, 0xfe00_0010n], [2, RAM_BASE], [3, 16n], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, 0xfe00_0010n],
+      [2, RAM_BASE],
+      [3, 16n],
+      [4, 1n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     await r.device.lastDma;
     expect([...r.ram.bytes.subarray(0, 16)]).toEqual([...peer.subarray(16, 32)]);
     // the DMA_READ request carried address @16 and count @24 (absolute), reply data @32
@@ -101,7 +117,13 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     const peer = new Uint8Array(200 * 1024).map((_, i) => (i * 7) & 0xff);
     r.client.exposeMemory(0xfe00_0000n, peer);
     await mapRam();
-    for (const [reg, v] of [[1, 0xfe00_0000n], [2, RAM_BASE], [3, BigInt(peer.length)], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, 0xfe00_0000n],
+      [2, RAM_BASE],
+      [3, BigInt(peer.length)],
+      [4, 1n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     await r.device.lastDma;
     expect(Buffer.compare(Buffer.from(r.ram.bytes.subarray(0, peer.length)), Buffer.from(peer))).toBe(0);
     const reads = r.received.filter((m) => m.header.command === Command.DMA_READ && !(m.header.flags & 0xf));
@@ -110,7 +132,13 @@ describe('DMA_MAP / DMA_UNMAP', () => {
 
   it('reports a DMA the client refuses as a device-visible transfer error', async () => {
     await mapRam();
-    for (const [reg, v] of [[1, 0xdead_0000n], [2, RAM_BASE], [3, 16n], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, 0xdead_0000n],
+      [2, RAM_BASE],
+      [3, 16n],
+      [4, 1n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     await r.device.lastDma;
     expect(r.device.regs[5]).toBe(2n);
     expect(r.client.dmaServed.refused).toBe(1);
@@ -122,8 +150,12 @@ describe('DMA_MAP / DMA_UNMAP', () => {
     expect(await errnoOf(r.client.dmaUnmap({ address: 0x1000n, size: 2048n }))).toBe(Errno.EINVAL);
     await r.client.dmaUnmap({ address: 0x1000n, size: 4096n });
     expect(r.server.session?.windows.size).toBe(1);
-    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 1n, size: 0n })))).toBe(Errno.EINVAL);
-    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 4, address: 0n, size: 0n })))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 1n, size: 0n })))).toBe(
+      Errno.EINVAL,
+    );
+    expect(await errnoOf(r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 4, address: 0n, size: 0n })))).toBe(
+      Errno.EINVAL,
+    );
     const reply = await r.client.request(Command.DMA_UNMAP, codec.encodeDmaUnmap({ flags: 2, address: 0n, size: 0n }));
     expect(reply.payload.length).toBe(24);
     expect(r.server.session?.windows.size).toBe(0);
@@ -131,7 +163,13 @@ describe('DMA_MAP / DMA_UNMAP', () => {
 
   it('honours read-only windows: a device write into one fails', async () => {
     await r.client.dmaMap({ address: RAM_BASE, size: BigInt(RAM_SIZE), flags: 1, fd: r.ram.fd.fd });
-    for (const [reg, v] of [[1, RAM_BASE], [2, RAM_BASE + 64n], [3, 8n], [4, 1n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, RAM_BASE],
+      [2, RAM_BASE + 64n],
+      [3, 8n],
+      [4, 1n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     await r.device.lastDma;
     expect(r.device.regs[5]).toBe(2n);
   });
@@ -140,7 +178,9 @@ describe('DMA_MAP / DMA_UNMAP', () => {
 describe('device, region and IRQ info', () => {
   it('DEVICE_GET_INFO reports a resettable PCI device with 9 regions and 5 IRQ indexes', async () => {
     expect(await r.client.deviceInfo()).toEqual({ argsz: 16, flags: 3, numRegions: 9, numIrqs: 5 });
-    expect(await errnoOf(r.client.request(Command.DEVICE_GET_INFO, Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe(Errno.EINVAL);
+    expect(await errnoOf(r.client.request(Command.DEVICE_GET_INFO, Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])))).toBe(
+      Errno.EINVAL,
+    );
   });
 
   it('GET_REGION_INFO attaches one mmappable fd and the sparse-mmap capability', async () => {
@@ -336,7 +376,12 @@ describe('no deadlock by construction', () => {
   it('sends a DMA request only after the reply to the request that caused it', async () => {
     r.client.exposeMemory(0xfe00_0000n, new Uint8Array(64));
     await mapRam();
-    for (const [reg, v] of [[1, 0xfe00_0000n], [2, RAM_BASE], [3, 16n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, 0xfe00_0000n],
+      [2, RAM_BASE],
+      [3, 16n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     r.received.length = 0;
     await r.client.regionWrite(0, 4 * 8, le64(1n)); // "go": the device starts a DMA inside the write handler
     await r.device.lastDma;
@@ -350,7 +395,12 @@ describe('no deadlock by construction', () => {
     const mem = new Uint8Array(64).fill(0xab);
     r.client.exposeMemory(0xfe00_0000n, mem);
     await mapRam();
-    for (const [reg, v] of [[1, 0xfe00_0000n], [2, RAM_BASE], [3, 64n]] as const) await r.client.regionWrite(0, reg * 8, le64(v));
+    for (const [reg, v] of [
+      [1, 0xfe00_0000n],
+      [2, RAM_BASE],
+      [3, 64n],
+    ] as const)
+      await r.client.regionWrite(0, reg * 8, le64(v));
     await r.client.regionWrite(0, 4 * 8, le64(1n));
     const reads = await Promise.all(Array.from({ length: 20 }, () => r.client.read32(7, 0)));
     expect(new Set(reads)).toEqual(new Set([0x10f01b36]));

@@ -3,7 +3,7 @@
  * accepted by mmap(2), but the first touch beyond EOF raises SIGBUS and kills the server.
  */
 import { Errno } from '@p2pkit/base';
-import { EventFd, SharedMemory, openFdCount } from '@p2pkit/native';
+import { EventFd, openFdCount, SharedMemory } from '@p2pkit/native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VfioUserError } from '../src/index.ts';
 import { type Rig, rig } from './harness.ts';

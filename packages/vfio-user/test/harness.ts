@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type RecordingLogger, recordingLogger } from '@p2pkit/base';
 import { SharedMemory } from '@p2pkit/native';
-import { recordingLogger, type RecordingLogger } from '@p2pkit/base';
 import { VfioUserClient, VfioUserServer } from '../src/index.ts';
-import { type Message } from '../src/internal.ts';
+import type { Message } from '../src/internal.ts';
 import { ScratchDevice } from './scratch-device.ts';
 
 export const RAM_BASE = 0x1000_0000n;

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Errno, recordingLogger } from '@p2pkit/base';
-import { EventFd, UnixStream, openFdCount } from '@p2pkit/native';
+import { EventFd, openFdCount, UnixStream } from '@p2pkit/native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IrqSetFlags as F, SocketTransport, VfioUserClient, VfioUserError, VfioUserServer } from '../src/index.ts';
 import { Command, codec } from '../src/internal.ts';

@@ -4,9 +4,10 @@
  * BAR0: 0x00 scratch, 0x08 DMA source, 0x10 DMA destination, 0x18 length, 0x20 go (write 1),
  *       0x28 status (1 done, 2 error), 0x30 raise MSI-X vector N / 0x38 raise INTx / 0x40 raise MSI vector N.
  */
-import { SharedMemory } from '@p2pkit/native';
+
 import { type DeviceContext, IrqIndex } from '@p2pkit/base';
-import { IrqInfoFlags, type IrqInfo, RegionFlags, type RegionInfo, type VfioUserDevice } from '../src/index.ts';
+import { SharedMemory } from '@p2pkit/native';
+import { type IrqInfo, IrqInfoFlags, RegionFlags, type RegionInfo, type VfioUserDevice } from '../src/index.ts';
 
 export class ScratchDevice implements VfioUserDevice {
   regs = new BigUint64Array(16);

@@ -56,14 +56,22 @@ export function emptyDirection(): DirectionCounters {
 
 function emptyEndpoint(endpoint: string): EndpointTotals {
   return {
-    endpoint, transactions: 0, bytesRead: 0, bytesWritten: 0,
+    endpoint,
+    transactions: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
     byKind: { 'guest-ram': 0, 'peer-local': 0, 'peer-via-host': 0 },
-    refused: 0, servedReadBytes: 0, servedWriteBytes: 0,
+    refused: 0,
+    servedReadBytes: 0,
+    servedWriteBytes: 0,
   };
 }
 
 /** What counters need to know about one transfer (a `RouteDecision` has all of it; so does a trace record). */
-export type AccountedTransfer = Pick<RouteDecision, 'kind' | 'requester' | 'direction' | 'address' | 'length' | 'links' | 'completionLinks' | 'mps' | 'mrrs'> & {
+export type AccountedTransfer = Pick<
+  RouteDecision,
+  'kind' | 'requester' | 'direction' | 'address' | 'length' | 'links' | 'completionLinks' | 'mps' | 'mrrs'
+> & {
   target?: { endpoint: string } | undefined;
 };
 
@@ -172,4 +180,3 @@ export class FabricCounters {
 export function linkBytes(t: LinkTotals): number {
   return t.upstream.bytes + t.downstream.bytes;
 }
-

@@ -14,8 +14,8 @@
 import { DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
 import type { BarBacking } from '../routing/address-map.ts';
 
-import { type RouteDecision, type TransferDirection, describeCrossings, isRefused } from '../routing/route.ts';
-import { MAX_TRANSFER_BYTES, type SgEntry, checkRange, sgTotal } from './scatter-gather.ts';
+import { describeCrossings, isRefused, type RouteDecision, type TransferDirection } from '../routing/route.ts';
+import { checkRange, MAX_TRANSFER_BYTES, type SgEntry, sgTotal } from './scatter-gather.ts';
 
 /** What the engine needs from its fabric. `Fabric` implements it. */
 export interface DmaRouting {
@@ -43,7 +43,8 @@ export class FabricDmaSpace implements DmaSpace {
     options: DmaSpaceOptions = {},
   ) {
     this.chunk = options.copyChunkSize ?? 1 << 20;
-    if (!Number.isSafeInteger(this.chunk) || this.chunk <= 0) throw new RangeError(`copyChunkSize ${this.chunk} must be a positive integer`);
+    if (!Number.isSafeInteger(this.chunk) || this.chunk <= 0)
+      throw new RangeError(`copyChunkSize ${this.chunk} must be a positive integer`);
   }
 
   /** Reads `length` bytes at `address`, or gathers a scatter-gather list into one buffer. */
@@ -70,10 +71,17 @@ export class FabricDmaSpace implements DmaSpace {
   write(address: bigint, data: Uint8Array): Promise<void>;
   write(sg: readonly SgEntry[], data: Uint8Array): Promise<void>;
   async write(a: bigint | readonly SgEntry[], data: Uint8Array): Promise<void> {
-    if (!(data instanceof Uint8Array)) throw new DmaError('DMA write data must be a Uint8Array', typeof a === 'bigint' ? a : 0n, 0, Errno.EINVAL);
+    if (!(data instanceof Uint8Array))
+      throw new DmaError('DMA write data must be a Uint8Array', typeof a === 'bigint' ? a : 0n, 0, Errno.EINVAL);
     const sg = typeof a === 'bigint' ? [{ address: a, length: data.length }] : a;
     const total = sgTotal(sg);
-    if (total !== data.length) throw new DmaError(`scatter-gather list covers ${total} bytes but ${data.length} were given`, sg[0]?.address ?? 0n, data.length, Errno.EINVAL);
+    if (total !== data.length)
+      throw new DmaError(
+        `scatter-gather list covers ${total} bytes but ${data.length} were given`,
+        sg[0]?.address ?? 0n,
+        data.length,
+        Errno.EINVAL,
+      );
     const plans = sg.map((e) => this.plan(e.address, e.length, 'write'));
     let at = 0;
     for (const pieces of plans) {
@@ -169,10 +177,16 @@ export class FabricDmaSpace implements DmaSpace {
     let data: Uint8Array;
     const view = this.viewOf(d, false);
     if (view) data = view.slice();
-    else if (d.kind === 'peer-local') data = await this.localBacking(d).read((d.target as NonNullable<RouteDecision['target']>).offset, d.length);
+    else if (d.kind === 'peer-local')
+      data = await this.localBacking(d).read((d.target as NonNullable<RouteDecision['target']>).offset, d.length);
     else data = await this.base.read(d.address, d.length);
     if (data.length !== d.length) {
-      throw new DmaError(`${this.requester}: read at ${hex(d.address)} returned ${data.length} of ${d.length} bytes (${describeCrossings(d.links)})`, d.address, d.length, Errno.EIO);
+      throw new DmaError(
+        `${this.requester}: read at ${hex(d.address)} returned ${data.length} of ${d.length} bytes (${describeCrossings(d.links)})`,
+        d.address,
+        d.length,
+        Errno.EIO,
+      );
     }
     this.fabric.record(d, 'copy');
     return data;

@@ -2,7 +2,7 @@
  * Sampled live counters: a snapshot at most every `periodMs` while transactions happen (leading and
  * trailing edge, so the last state is always delivered), with per-link rates since the previous sample.
  */
-import { type Observable, asyncScheduler, defer, map, startWith, throttleTime } from 'rxjs';
+import { asyncScheduler, defer, map, type Observable, startWith, throttleTime } from 'rxjs';
 import type { CounterSnapshot } from '../counters/link-counters.ts';
 import type { Topology } from '../topology/model.ts';
 
@@ -45,7 +45,12 @@ export function sampledStats(
           const upRate = seconds > 0 ? (l.upstream.bytes - up) / seconds : 0;
           const downRate = seconds > 0 ? (l.downstream.bytes - down) / seconds : 0;
           const bw = topology.has(l.link) ? topology.link(l.link).params.bytesPerSecond : Number.POSITIVE_INFINITY;
-          return { link: l.link, upstreamBytesPerSecond: upRate, downstreamBytesPerSecond: downRate, utilization: Math.max(upRate, downRate) / bw };
+          return {
+            link: l.link,
+            upstreamBytesPerSecond: upRate,
+            downstreamBytesPerSecond: downRate,
+            utilization: Math.max(upRate, downRate) / bw,
+          };
         });
         previous = { timeNs, bytes: new Map(snap.links.map((l) => [l.link, [l.upstream.bytes, l.downstream.bytes]])) };
         return { ...snap, timeNs, rates };

@@ -4,8 +4,9 @@
  * QEMU), BAR addresses and the Command register follow the guest's config writes, and the
  * endpoint's DMA goes through the fabric's routing DmaSpace.
  */
+
+import type { DeviceContext } from '@p2pkit/base';
 import type { BarIndex, Endpoint } from '@p2pkit/pci';
-import { type DeviceContext } from '@p2pkit/base';
 import { type IrqInfo, RegionIndex, type RegionInfo, type VfioUserDevice } from '@p2pkit/vfio-user';
 import type { Fabric } from '../fabric.ts';
 import type { BarRegistration } from '../routing/address-map.ts';

@@ -3,7 +3,7 @@
  * stdio) or over a MessagePort-like object (worker_threads `Worker`, `MessagePort`, `parentPort`).
  */
 import type { Duplex } from 'node:stream';
-import { FrameDecoder, encodeFrame } from '../codec/frames.ts';
+import { encodeFrame, FrameDecoder } from '../codec/frames.ts';
 
 /** A bidirectional message channel. Messages are msgpack-encodable values. */
 export interface FrameChannel {

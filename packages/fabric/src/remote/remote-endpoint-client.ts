@@ -9,7 +9,7 @@
  * ```
  */
 import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
-import { type SgEntry, checkRange, sgTotal } from '../dma/scatter-gather.ts';
+import { checkRange, type SgEntry, sgTotal } from '../dma/scatter-gather.ts';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import type { TransferDirection } from '../routing/route.ts';
@@ -68,7 +68,12 @@ export class RemoteEndpointClient {
       version: PROTOCOL_VERSION,
       endpoint: this.options.endpoint,
       enabled: this.options.enabled ?? true,
-      bars: (this.options.bars ?? []).map((b) => ({ index: b.index, size: BigInt(b.size), prefetchable: b.prefetchable ?? false, served: b.backing !== undefined })),
+      bars: (this.options.bars ?? []).map((b) => ({
+        index: b.index,
+        size: BigInt(b.size),
+        prefetchable: b.prefetchable ?? false,
+        served: b.backing !== undefined,
+      })),
     } satisfies HelloParams);
   }
 
@@ -142,7 +147,13 @@ export class RemoteDmaSpace implements DmaSpace {
   /** Scatters `data` over a list. */
   async writev(sg: readonly SgEntry[], data: Uint8Array): Promise<void> {
     const total = sgTotal(sg);
-    if (total !== data.length) throw new DmaError(`scatter-gather list covers ${total} bytes but ${data.length} were given`, sg[0]?.address ?? 0n, data.length, Errno.EINVAL);
+    if (total !== data.length)
+      throw new DmaError(
+        `scatter-gather list covers ${total} bytes but ${data.length} were given`,
+        sg[0]?.address ?? 0n,
+        data.length,
+        Errno.EINVAL,
+      );
     const routed = await this.route('write', sg);
     let at = 0;
     for (const p of routed.pieces) {

@@ -7,7 +7,7 @@ import type { FabricDmaSpace } from '../dma/dma-engine.ts';
 import type { Fabric } from '../fabric.ts';
 import type { BarBacking } from '../routing/address-map.ts';
 
-import { type RouteDecision, isRefused } from '../routing/route.ts';
+import { isRefused, type RouteDecision } from '../routing/route.ts';
 import type { FrameChannel } from './frame-channel.ts';
 import {
   type BarAddressParams,
@@ -16,9 +16,9 @@ import {
   type DoneParams,
   type EnableParams,
   type HelloParams,
-  PROTOCOL_VERSION,
   type PeerReadParams,
   type PeerWriteParams,
+  PROTOCOL_VERSION,
   type RouteParams,
   type RouteResult,
 } from './protocol.ts';
@@ -88,7 +88,12 @@ export class RemoteEndpointServer {
     if (this.endpoint !== undefined) throw new Error(`already serving ${this.endpoint}`);
     this.fabric.registerEndpoint(p.endpoint, {
       enabled: p.enabled,
-      bars: p.bars.map((b) => ({ index: b.index, size: b.size, prefetchable: b.prefetchable, backing: b.served ? this.proxyBacking(b.index) : undefined })),
+      bars: p.bars.map((b) => ({
+        index: b.index,
+        size: b.size,
+        prefetchable: b.prefetchable,
+        backing: b.served ? this.proxyBacking(b.index) : undefined,
+      })),
     });
     this.endpoint = p.endpoint;
     this.dma = this.fabric.dmaSpaceFor(p.endpoint, NO_BASE);
@@ -110,7 +115,12 @@ export class RemoteEndpointServer {
     const bad = decisions.find(isRefused);
     if (bad) {
       this.fabric.record(bad, 'refused');
-      throw new DmaError(`${endpoint}: DMA ${p.direction} at ${hex(bad.address)} refused: ${bad.reason}`, bad.address, bad.length, bad.errno ?? Errno.EFAULT);
+      throw new DmaError(
+        `${endpoint}: DMA ${p.direction} at ${hex(bad.address)} refused: ${bad.reason}`,
+        bad.address,
+        bad.length,
+        bad.errno ?? Errno.EFAULT,
+      );
     }
     const token = this.nextToken++;
     // Peer-local pieces are counted when peer.read/peer.write performs them.

@@ -1,7 +1,8 @@
 /** Per-link totals as a horizontal bar chart: a standalone SVG string, or an HTML page around it. */
+
+import { formatBytes } from '@p2pkit/base';
 import type { LinkTotals } from '../counters/link-counters.ts';
 import type { Topology } from '../topology/model.ts';
-import { formatBytes } from '@p2pkit/base';
 
 /** Chart options. */
 export interface ChartOptions {
@@ -43,7 +44,9 @@ export function renderLinkChartSvg(links: readonly LinkTotals[], options: ChartO
     ];
     for (const [bytes, color, by] of bars) {
       const w = Math.round((bytes / max) * barArea);
-      parts.push(`<rect x="${labelWidth}" y="${by}" width="${w}" height="12" fill="${color}"><title>${esc(formatBytes(bytes))}</title></rect>`);
+      parts.push(
+        `<rect x="${labelWidth}" y="${by}" width="${w}" height="12" fill="${color}"><title>${esc(formatBytes(bytes))}</title></rect>`,
+      );
       parts.push(`<text x="${labelWidth + w + 4}" y="${by + 10}" font-size="10">${esc(formatBytes(bytes))}</text>`);
     }
   });

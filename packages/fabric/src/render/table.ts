@@ -1,13 +1,17 @@
 /** Per-link totals as a plain-text table (monospace, for terminals and logs). */
+
+import { formatBytes } from '@p2pkit/base';
 import type { EndpointTotals, LinkTotals } from '../counters/link-counters.ts';
 import { describeLink } from '../topology/link.ts';
 import type { Topology } from '../topology/model.ts';
-import { formatBytes } from '@p2pkit/base';
 
 function table(head: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -89,7 +89,8 @@ export class AddressMap {
     for (const b of bars) {
       const size = BigInt(b.size);
       if (!Number.isInteger(b.index) || b.index < 0 || b.index > 5) throw new RangeError(`${endpoint}: BAR index ${b.index} out of 0..5`);
-      if (size < 16n || (size & (size - 1n)) !== 0n) throw new RangeError(`${endpoint} BAR${b.index}: size ${size} is not a power of two ≥ 16`);
+      if (size < 16n || (size & (size - 1n)) !== 0n)
+        throw new RangeError(`${endpoint} BAR${b.index}: size ${size} is not a power of two ≥ 16`);
       if (map.has(b.index)) throw new Error(`${endpoint}: BAR${b.index} registered twice`);
       map.set(b.index, { endpoint, index: b.index, size, prefetchable: b.prefetchable ?? false, backing: b.backing, address: undefined });
     }
@@ -132,8 +133,10 @@ export class AddressMap {
   setBarAddress(endpoint: string, index: number, address: bigint | undefined): void {
     const bar = this.bar(endpoint, index);
     if (address !== undefined) {
-      if (address < 0n || address + bar.size > MAX_ADDRESS) throw new RangeError(`${endpoint} BAR${index}: address 0x${address.toString(16)} out of range`);
-      if (address % bar.size !== 0n) throw new RangeError(`${endpoint} BAR${index}: address 0x${address.toString(16)} not aligned to size 0x${bar.size.toString(16)}`);
+      if (address < 0n || address + bar.size > MAX_ADDRESS)
+        throw new RangeError(`${endpoint} BAR${index}: address 0x${address.toString(16)} out of range`);
+      if (address % bar.size !== 0n)
+        throw new RangeError(`${endpoint} BAR${index}: address 0x${address.toString(16)} not aligned to size 0x${bar.size.toString(16)}`);
     }
     bar.address = address;
     this.invalidate();
@@ -160,7 +163,11 @@ export class AddressMap {
     const kind = this.topology.node(port).kind;
     if (kind !== 'root-port' && kind !== 'switch-downstream') throw new Error(`'${port}' is not a downstream-facing port`);
     if (ranges === undefined) this.explicitWindows.delete(port);
-    else this.explicitWindows.set(port, ranges.map((r) => ({ ...r })));
+    else
+      this.explicitWindows.set(
+        port,
+        ranges.map((r) => ({ ...r })),
+      );
     this.windows = undefined;
   }
 
@@ -172,7 +179,9 @@ export class AddressMap {
 
   /** Declares guest RAM (wire from DMA_MAP). Overlapping or adjacent ranges are merged. */
   mapHostMemory(address: bigint, size: bigint): void {
-    const merged = [...this.hostRanges, { start: address, end: address + size }].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    const merged = [...this.hostRanges, { start: address, end: address + size }].sort((a, b) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
+    );
     const out: AddressRange[] = [];
     for (const r of merged) {
       const last = out[out.length - 1];

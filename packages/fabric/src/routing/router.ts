@@ -10,10 +10,11 @@
  * - Read completions are ID-routed back and follow the same rules with ACS CR on the completer's port.
  * - Functions of one multi-function device reach each other without crossing their link.
  */
+
+import { Errno, hex } from '@p2pkit/base';
 import { redirectsCompletions, redirectsRequests } from '../topology/acs.ts';
 import type { FabricNode, Topology } from '../topology/model.ts';
 import type { AddressMap } from './address-map.ts';
-import { Errno, hex } from '@p2pkit/base';
 import type { LinkCrossing, RouteDecision, TransferDirection } from './route.ts';
 
 const MAX_ADDRESS = 1n << 64n;
@@ -49,10 +50,22 @@ export class Router {
     if (req.kind !== 'endpoint') throw new Error(`requester '${requester}' is a ${req.kind}, not an endpoint`);
     const mrrs = req.mrrs;
     const refuse = (kind: 'unmapped' | 'disabled', len: number, reason: string, errno: number): RouteDecision => ({
-      kind, requester, direction, address, length: len, links: [], completionLinks: [], path: [], reason, errno, mps: req.mps, mrrs,
+      kind,
+      requester,
+      direction,
+      address,
+      length: len,
+      links: [],
+      completionLinks: [],
+      path: [],
+      reason,
+      errno,
+      mps: req.mps,
+      mrrs,
     });
     if (!Number.isSafeInteger(length) || length < 0) return refuse('unmapped', 0, `invalid length ${length}`, Errno.EINVAL);
-    if (address < 0n || address + BigInt(length) > MAX_ADDRESS) return refuse('unmapped', length, `range ${hex(address)}+${length} exceeds the 64-bit address space`, Errno.EFAULT);
+    if (address < 0n || address + BigInt(length) > MAX_ADDRESS)
+      return refuse('unmapped', length, `range ${hex(address)}+${length} exceeds the 64-bit address space`, Errno.EFAULT);
     if (this.addresses.isRegistered(requester) && !this.addresses.isBusMasterEnabled(requester)) {
       return refuse('disabled', length, `${requester} has Bus Master Enable off`, Errno.EPERM);
     }
@@ -64,25 +77,54 @@ export class Router {
       case 'none':
         return refuse('unmapped', pieceLength, `no BAR or host memory claims ${hex(address)}`, Errno.EFAULT);
       case 'window-hole':
-        return refuse('unmapped', pieceLength, `${hex(address)} is inside ${decode.port}'s bridge window but no BAR below claims it (Unsupported Request)`, Errno.EFAULT);
+        return refuse(
+          'unmapped',
+          pieceLength,
+          `${hex(address)} is inside ${decode.port}'s bridge window but no BAR below claims it (Unsupported Request)`,
+          Errno.EFAULT,
+        );
       case 'host': {
         const up = this.pathUp(req);
         const links = up.links;
         return {
-          kind: 'guest-ram', requester, direction, address, length: pieceLength,
-          links, completionLinks: direction === 'read' ? reverse(links) : [],
-          path: up.nodes, reason: links.length === 0 ? 'host memory, root-complex integrated requester' : `host memory: up ${links.length} link(s) to ${this.topology.hostBridgeId}`,
-          mps: this.pathMps(links, req.mps), mrrs,
+          kind: 'guest-ram',
+          requester,
+          direction,
+          address,
+          length: pieceLength,
+          links,
+          completionLinks: direction === 'read' ? reverse(links) : [],
+          path: up.nodes,
+          reason:
+            links.length === 0
+              ? 'host memory, root-complex integrated requester'
+              : `host memory: up ${links.length} link(s) to ${this.topology.hostBridgeId}`,
+          mps: this.pathMps(links, req.mps),
+          mrrs,
         };
       }
       case 'bar': {
         const bar = decode.bar;
         const target = { endpoint: bar.endpoint, bar: bar.index, offset: decode.offset };
         const where = `${bar.endpoint} BAR${bar.index}+${hex(decode.offset)}`;
-        if (!decode.memoryEnabled) return { ...refuse('disabled', pieceLength, `${where}: memory space of ${bar.endpoint} is disabled`, Errno.EPERM), target };
+        if (!decode.memoryEnabled)
+          return { ...refuse('disabled', pieceLength, `${where}: memory space of ${bar.endpoint} is disabled`, Errno.EPERM), target };
         const kind = this.isLocalBar(bar.endpoint, bar.index) ? 'peer-local' : 'peer-via-host';
         if (bar.endpoint === requester) {
-          return { kind, requester, direction, address, length: pieceLength, target, links: [], completionLinks: [], path: [requester], reason: `${where}: own BAR, stays inside the function`, mps: req.mps, mrrs };
+          return {
+            kind,
+            requester,
+            direction,
+            address,
+            length: pieceLength,
+            target,
+            links: [],
+            completionLinks: [],
+            path: [requester],
+            reason: `${where}: own BAR, stays inside the function`,
+            mps: req.mps,
+            mrrs,
+          };
         }
         const there = this.peerPath(requester, bar.endpoint, redirectsRequests);
         if (!there.routable) return { ...refuse('disabled', pieceLength, `${where}: ${there.reason}`, Errno.EPERM), target };
@@ -94,7 +136,20 @@ export class Router {
           if (!sameCrossings(back.links, reverse(there.links))) reason += `; completions: ${back.reason}`;
         }
         const mps = Math.min(this.pathMps(there.links, req.mps), this.topology.node(bar.endpoint).mps);
-        return { kind, requester, direction, address, length: pieceLength, target, links: there.links, completionLinks, path: there.nodes, reason, mps, mrrs };
+        return {
+          kind,
+          requester,
+          direction,
+          address,
+          length: pieceLength,
+          target,
+          links: there.links,
+          completionLinks,
+          path: there.nodes,
+          reason,
+          mps,
+          mrrs,
+        };
       }
     }
   }
@@ -171,9 +226,10 @@ export class Router {
         if (!topo.rootComplexPeerToPeer) {
           return { nodes, links, reason: `root complex ${cur.id} does not route peer-to-peer`, routable: false };
         }
-        reason = redirectedAt.length > 0
-          ? `ACS redirect on ${redirectedAt.join(', ')}: up through the root complex ${cur.id} and back`
-          : `no common switch: through the root complex ${cur.id}`;
+        reason =
+          redirectedAt.length > 0
+            ? `ACS redirect on ${redirectedAt.join(', ')}: up through the root complex ${cur.id} and back`
+            : `no common switch: through the root complex ${cur.id}`;
       }
     }
     if (turn === undefined) throw new Error(`no path from ${from} to ${to}`);

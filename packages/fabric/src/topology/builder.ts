@@ -142,7 +142,11 @@ export class TopologyBuilder {
       hostBridge: { id: options.hostBridgeId ?? 'host', peerToPeer: options.rootComplexPeerToPeer ?? true },
       rootPorts: [],
       endpoints: [],
-      defaults: { link: { ...DEFAULT_LINK, ...options.defaults?.link }, mps: options.defaults?.mps ?? 256, mrrs: options.defaults?.mrrs ?? 512 },
+      defaults: {
+        link: { ...DEFAULT_LINK, ...options.defaults?.link },
+        mps: options.defaults?.mps ?? 256,
+        mrrs: options.defaults?.mrrs ?? 512,
+      },
     };
   }
 

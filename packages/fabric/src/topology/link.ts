@@ -9,7 +9,6 @@ import type { LinkWidth } from '@p2pkit/pci';
 /** PCIe generations the model knows. */
 export type PcieGen = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 
-
 /** Transfer rate per lane (GT/s) and the fraction of raw bits that carry data after line encoding. */
 export const PCIE_GENERATIONS: Readonly<Record<PcieGen, { gts: number; encoding: string; efficiency: number }>> = {
   1: { gts: 2.5, encoding: '8b/10b', efficiency: 8 / 10 },
@@ -47,7 +46,11 @@ export function linkBandwidth(gen: PcieGen, width: LinkWidth): number {
 }
 
 /** The link a port and the device below it train to: the lower generation and the narrower width. */
-export function trainLink(port: LinkSpec | undefined, device: LinkSpec | undefined, fallback: Required<LinkSpec> = DEFAULT_LINK): LinkParameters {
+export function trainLink(
+  port: LinkSpec | undefined,
+  device: LinkSpec | undefined,
+  fallback: Required<LinkSpec> = DEFAULT_LINK,
+): LinkParameters {
   const gen = Math.min(port?.gen ?? fallback.gen, device?.gen ?? port?.gen ?? fallback.gen) as PcieGen;
   const width = Math.min(port?.width ?? fallback.width, device?.width ?? port?.width ?? fallback.width) as LinkWidth;
   if (!(gen in PCIE_GENERATIONS)) throw new RangeError(`unknown PCIe generation ${gen}`);

@@ -71,10 +71,26 @@ export class Topology {
     const defaults = d.defaults;
     checkPayload('default mps', defaults.mps);
     checkPayload('default mrrs', defaults.mrrs);
-    this.add({ id: d.hostBridge.id, kind: 'host-bridge', parent: undefined, uplink: undefined, acs: acs(), mps: defaults.mps, mrrs: defaults.mrrs });
+    this.add({
+      id: d.hostBridge.id,
+      kind: 'host-bridge',
+      parent: undefined,
+      uplink: undefined,
+      acs: acs(),
+      mps: defaults.mps,
+      mrrs: defaults.mrrs,
+    });
     for (const ep of d.endpoints) this.addEndpoint(ep, d.hostBridge.id, undefined);
     for (const rp of d.rootPorts) {
-      this.add({ id: rp.id, kind: 'root-port', parent: d.hostBridge.id, uplink: undefined, acs: acs(rp.acs), mps: checkPayload(rp.id, rp.mps ?? defaults.mps), mrrs: defaults.mrrs });
+      this.add({
+        id: rp.id,
+        kind: 'root-port',
+        parent: d.hostBridge.id,
+        uplink: undefined,
+        acs: acs(rp.acs),
+        mps: checkPayload(rp.id, rp.mps ?? defaults.mps),
+        mrrs: defaults.mrrs,
+      });
       this.addBelowPort(rp);
     }
   }
@@ -103,12 +119,26 @@ export class Topology {
     return node;
   }
 
-  private addBelowPort(port: { id: string; link?: LinkSpec; mps?: PayloadSize; switch?: SwitchDescription; endpoints: EndpointDescription[] }): void {
+  private addBelowPort(port: {
+    id: string;
+    link?: LinkSpec;
+    mps?: PayloadSize;
+    switch?: SwitchDescription;
+    endpoints: EndpointDescription[];
+  }): void {
     const defaults = this.description.defaults;
     const portMps = this.nodes.get(port.id)?.mps ?? defaults.mps;
     if (port.switch) {
       const sw = port.switch;
-      const node = this.add({ id: sw.id, kind: 'switch-upstream', parent: port.id, uplink: port.id, acs: acs(sw.acs), mps: checkPayload(sw.id, sw.mps ?? defaults.mps), mrrs: defaults.mrrs });
+      const node = this.add({
+        id: sw.id,
+        kind: 'switch-upstream',
+        parent: port.id,
+        uplink: port.id,
+        acs: acs(sw.acs),
+        mps: checkPayload(sw.id, sw.mps ?? defaults.mps),
+        mrrs: defaults.mrrs,
+      });
       this.linkMap.set(port.id, {
         id: port.id,
         port: port.id,
@@ -119,11 +149,20 @@ export class Topology {
         name: `${port.id} → ${sw.id}`,
       });
       for (const dn of sw.downstream) {
-        this.add({ id: dn.id, kind: 'switch-downstream', parent: sw.id, uplink: undefined, acs: acs(dn.acs), mps: checkPayload(dn.id, dn.mps ?? defaults.mps), mrrs: defaults.mrrs });
+        this.add({
+          id: dn.id,
+          kind: 'switch-downstream',
+          parent: sw.id,
+          uplink: undefined,
+          acs: acs(dn.acs),
+          mps: checkPayload(dn.id, dn.mps ?? defaults.mps),
+          mrrs: defaults.mrrs,
+        });
         this.addBelowPort(dn);
       }
     } else if (port.endpoints.length > 0) {
-      if (port.endpoints.length > MAX_FUNCTIONS) throw new Error(`port ${port.id}: ${port.endpoints.length} functions on one device (at most ${MAX_FUNCTIONS})`);
+      if (port.endpoints.length > MAX_FUNCTIONS)
+        throw new Error(`port ${port.id}: ${port.endpoints.length} functions on one device (at most ${MAX_FUNCTIONS})`);
       const eps = port.endpoints.map((ep) => this.addEndpoint(ep, port.id, port.id));
       this.linkMap.set(port.id, {
         id: port.id,

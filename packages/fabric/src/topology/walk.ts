@@ -13,7 +13,10 @@ export function endpointsOf(description: TopologyDescription): EndpointDescripti
 }
 
 /** A deep copy of `description` with every endpoint replaced by `change(endpoint)` (which gets a copy). */
-export function mapEndpoints(description: TopologyDescription, change: (endpoint: EndpointDescription) => EndpointDescription): TopologyDescription {
+export function mapEndpoints(
+  description: TopologyDescription,
+  change: (endpoint: EndpointDescription) => EndpointDescription,
+): TopologyDescription {
   const copy = structuredClone(description);
   const rewrite = (list: EndpointDescription[]) => list.splice(0, list.length, ...list.map(change));
   rewrite(copy.endpoints);

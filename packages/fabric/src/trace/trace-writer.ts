@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { encodeFrame } from '../codec/frames.ts';
 import type { TransactionEvent } from '../observe/events.ts';
-import { TRACE_MAGIC, TRACE_VERSION, type TraceHeader, type TraceRecord, packCrossings, packDirection } from './trace-format.ts';
+import { packCrossings, packDirection, TRACE_MAGIC, TRACE_VERSION, type TraceHeader, type TraceRecord } from './trace-format.ts';
 
 /** Converts an event into its record. */
 export function toTraceRecord(e: TransactionEvent): TraceRecord {

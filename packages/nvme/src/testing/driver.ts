@@ -5,9 +5,9 @@
  */
 import type { VfioUserClient } from '@p2pkit/vfio-user';
 import { RegionIndex } from '@p2pkit/vfio-user';
+import { SQE_BYTES } from '../command.ts';
 import { FeatureId } from '../features.ts';
 import { AdminOpcode, type IoOpcode } from '../opcodes.ts';
-import { SQE_BYTES } from '../command.ts';
 import { CQE_BYTES } from '../queues.ts';
 import { CQE_SIZE_LOG, Csts, Reg, SQE_SIZE_LOG } from '../registers.ts';
 import { Status, statusName } from '../status.ts';

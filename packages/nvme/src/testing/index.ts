@@ -28,7 +28,7 @@
 export type { SubmissionFields } from '../command.ts';
 export type { Completion } from '../queues.ts';
 export { SglType } from '../sgl.ts';
-export { PSDT_SGL, type PrpPointer, prpsFor, sglBitBucket, sglDataBlock, sglDescriptor, sglFor } from './data-pointers.ts';
+export { type PrpPointer, PSDT_SGL, prpsFor, sglBitBucket, sglDataBlock, sglDescriptor, sglFor } from './data-pointers.ts';
 export { type CreateQueuePairOptions, NvmeTestDriver, type ReadWriteRequest } from './driver.ts';
 export { GuestMemory, type GuestMemoryOptions } from './guest-memory.ts';
 export { type GuestErrorEntry, type NvmeHarness, type NvmeHarnessOptions, startNvmeHarness } from './harness.ts';

@@ -68,7 +68,8 @@ export interface AerCapability extends ExtendedCapability<AerState> {
 }
 
 const singleBit = (value: number, supported: number, what: string): number => {
-  if (value === 0 || (value & (value - 1)) !== 0 || (value & supported) !== value) throw new RangeError(`${what}: ${value} is not one supported error bit`);
+  if (value === 0 || (value & (value - 1)) !== 0 || (value & supported) !== value)
+    throw new RangeError(`${what}: ${value} is not one supported error bit`);
   return value;
 };
 

@@ -1,7 +1,8 @@
 /** MSI capability (PCI 3.0 §6.8.1, PCIe 6.0 §7.7.1). QEMU emulates it but forwards guest writes. */
+
+import { isPowerOfTwo } from '@p2pkit/base';
 import { CapabilityId } from '../config/registers.ts';
 import type { ConfigSpace } from '../config/space.ts';
-import { isPowerOfTwo } from '@p2pkit/base';
 import type { Capability } from './capability.ts';
 
 export interface MsiOptions {

@@ -75,7 +75,10 @@ export function msix(options: MsixOptions): MsixCapability {
   const { vectors, bar, table, pba } = options;
   const pbaBar = options.pbaBar ?? bar;
   if (!Number.isInteger(vectors) || vectors < 1 || vectors > 2048) throw new RangeError(`msix: vectors must be 1..2048, got ${vectors}`);
-  for (const [name, value] of [['table', table], ['pba', pba]] as const) {
+  for (const [name, value] of [
+    ['table', table],
+    ['pba', pba],
+  ] as const) {
     if (!Number.isInteger(value) || value < 0 || value % 8 !== 0 || value > 0xffff_fff8) {
       throw new RangeError(`msix: ${name} offset ${value} must be a non-negative multiple of 8`);
     }
@@ -111,7 +114,8 @@ export function msix(options: MsixOptions): MsixCapability {
       const inside = (r: BarRange, b: BarIndex, off: number, size: number) =>
         r.bar === b && off >= r.offset && off + size <= r.offset + r.size;
       const checkVector = (vector: number) => {
-        if (!Number.isInteger(vector) || vector < 0 || vector >= vectors) throw new RangeError(`MSI-X vector ${vector} is not 0..${vectors - 1}`);
+        if (!Number.isInteger(vector) || vector < 0 || vector >= vectors)
+          throw new RangeError(`MSI-X vector ${vector} is not 0..${vectors - 1}`);
       };
       const control = () => space.get16(offset + CONTROL);
       return {

@@ -58,7 +58,8 @@ export function installExtendedCapabilities(
   const placed: PlacedCapability<ExtendedCapability>[] = [];
   let offset = EXTENDED_CONFIG_START;
   const offsets = caps.map((cap) => {
-    if (cap.size < 4 || cap.size % 4 !== 0) throw new RangeError(`extended capability ${cap.kind}: size ${cap.size} is not a multiple of 4`);
+    if (cap.size < 4 || cap.size % 4 !== 0)
+      throw new RangeError(`extended capability ${cap.kind}: size ${cap.size} is not a multiple of 4`);
     const at = offset;
     offset += cap.size;
     return at;

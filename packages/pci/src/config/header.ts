@@ -2,8 +2,9 @@
  * The type-0 configuration header (PCI 3.0 §6.1, PCIe 6.0 §7.5.1), declared as a register table.
  * BARs are handled by `bars.ts` and the capability pointer by `capability-list.ts`.
  */
+
+import { type InterruptPin, PciCommand, PciHeader, PciStatus, STATUS_RW1C } from './registers.ts';
 import type { ConfigSpace, RegisterSpec } from './space.ts';
-import { PciCommand, PciHeader, type InterruptPin, STATUS_RW1C, PciStatus } from './registers.ts';
 
 /** Identity of a function. */
 export interface PciIds {

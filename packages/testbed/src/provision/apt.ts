@@ -23,7 +23,14 @@ export async function discoverMirror(env?: NodeJS.ProcessEnv): Promise<string> {
   } catch (e) {
     throw new Error(`cannot ask apt for its mirror (apt-get indextargets): ${(e as Error).message}`);
   }
-  const uris = [...new Set(out.split('\n').map((s) => s.trim()).filter(Boolean))].sort();
+  const uris = [
+    ...new Set(
+      out
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ].sort();
   const mirror = uris[0];
   if (!mirror) {
     throw new Error('no bookworm Packages index target in the host apt configuration; run `apt-get update` on the host');
@@ -107,7 +114,8 @@ export class PrivateApt {
     try {
       await run(['apt-get', ...this.options, 'download', ...specs], { cwd: dir, timeoutMs: 300_000 });
     } catch (e) {
-      if (e instanceof CommandError) throw new Error(`download of ${specs.join(' ')} failed: ${e.stderr.trim().split('\n').slice(-4).join('\n')}`);
+      if (e instanceof CommandError)
+        throw new Error(`download of ${specs.join(' ')} failed: ${e.stderr.trim().split('\n').slice(-4).join('\n')}`);
       throw e;
     }
     const files = await readdir(dir);

@@ -99,8 +99,22 @@ export async function buildRootImage(
   const sizeKiB = Math.ceil((bytes * 1.25) / 1024) + 128 * 1024;
   await rm(image, { force: true });
   await run([
-    'mke2fs', '-q', '-F', '-t', 'ext4', '-O', '^has_journal', '-L', 'p2pkit-root',
-    '-N', String(Math.ceil(files * 1.3) + 16_384), '-E', 'root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0',
-    '-d', rootfs, image, `${sizeKiB}K`,
+    'mke2fs',
+    '-q',
+    '-F',
+    '-t',
+    'ext4',
+    '-O',
+    '^has_journal',
+    '-L',
+    'p2pkit-root',
+    '-N',
+    String(Math.ceil(files * 1.3) + 16_384),
+    '-E',
+    'root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0',
+    '-d',
+    rootfs,
+    image,
+    `${sizeKiB}K`,
   ]);
 }

@@ -9,16 +9,16 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PrivateApt, discoverMirror } from './apt.ts';
-import { buildCustomKernel, type InspectedKernel, inspectKernel, type KernelSource } from './custom-kernel.ts';
+import { discoverMirror, PrivateApt } from './apt.ts';
 import { type Manifest, RECIPE_VERSION, readManifest, resolveCacheDir, safeName, shortHash, stampMatches, writeManifest } from './cache.ts';
+import { buildCustomKernel, type InspectedKernel, inspectKernel, type KernelSource } from './custom-kernel.ts';
 import { guestInputsHash } from './guest-assets.ts';
-import { GUEST_PACKAGES, ROOT_IMAGE_FORMAT, buildHelpers, buildRootImage, ensureGuestRootfs } from './guest-rootfs.ts';
+import { buildHelpers, buildRootImage, ensureGuestRootfs, GUEST_PACKAGES, ROOT_IMAGE_FORMAT } from './guest-rootfs.ts';
 import { buildInitramfs } from './initramfs.ts';
-import { KERNEL_TREE_FORMAT, type KernelRelease, ensureKernel, resolveKernel } from './kernel.ts';
+import { ensureKernel, KERNEL_TREE_FORMAT, type KernelRelease, resolveKernel } from './kernel.ts';
 import { acquireLock } from './lock.ts';
 import { PreflightError, preflight } from './preflight.ts';
-import { type ProgressListener, consoleReporter, step } from './progress.ts';
+import { consoleReporter, type ProgressListener, step } from './progress.ts';
 import { checkQemu, ensureQemu } from './qemu-sysroot.ts';
 import { ensureTools } from './tools.ts';
 
@@ -84,16 +84,27 @@ export async function provision(options: ProvisionOptions = {}): Promise<Provisi
   const report = options.onProgress ?? consoleReporter;
   const cacheDir = resolveCacheDir(options.cacheDir);
   // What you bring is checked before anything is downloaded or built.
-  const kernel = options.kernel ? await step(report, 'kernel-config', 'your kernel: find and check its configuration', () => inspectKernel(options.kernel as KernelSource)) : undefined;
-  const qemuVersion = options.qemu ? await step(report, 'qemu-check', `your QEMU ${options.qemu}: version and devices`, () => checkQemu(options.qemu as string)) : undefined;
+  const kernel = options.kernel
+    ? await step(report, 'kernel-config', 'your kernel: find and check its configuration', () =>
+        inspectKernel(options.kernel as KernelSource),
+      )
+    : undefined;
+  const qemuVersion = options.qemu
+    ? await step(report, 'qemu-check', `your QEMU ${options.qemu}: version and devices`, () => checkQemu(options.qemu as string))
+    : undefined;
   const base = await provisionBase(cacheDir, report, options);
   let p = base.provisioned;
-  if (options.qemu && qemuVersion) p = { ...p, qemu: { ...p.qemu, binary: options.qemu, version: qemuVersion, debVersion: 'local', sysroot: '' } };
+  if (options.qemu && qemuVersion)
+    p = { ...p, qemu: { ...p.qemu, binary: options.qemu, version: qemuVersion, debVersion: 'local', sysroot: '' } };
   if (kernel) p = await withKernel(cacheDir, p, base.manifest, kernel, report, options.lockTimeoutMs);
   return p;
 }
 
-async function provisionBase(cacheDir: string, report: ProgressListener, options: ProvisionOptions): Promise<{ provisioned: Provisioned; manifest: Manifest }> {
+async function provisionBase(
+  cacheDir: string,
+  report: ProgressListener,
+  options: ProvisionOptions,
+): Promise<{ provisioned: Provisioned; manifest: Manifest }> {
   const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
   await mkdir(cacheDir, { recursive: true });
   const hashes = await guestInputsHash();
@@ -117,7 +128,9 @@ async function provisionBase(cacheDir: string, report: ProgressListener, options
     const previous = refresh ? undefined : again;
     if (options.preflight ?? true) {
       // A rebuild from a previous manifest (changed guest scripts) needs no network.
-      const items = await step(report, 'preflight', 'host tools, apt mirror, disk space', () => preflight(cacheDir, { checkMirror: !previous }));
+      const items = await step(report, 'preflight', 'host tools, apt mirror, disk space', () =>
+        preflight(cacheDir, { checkMirror: !previous }),
+      );
       if (items.some((i) => !i.ok)) throw new PreflightError(items);
     }
     const m = await build(cacheDir, report, previous, inputs, hashes);
@@ -129,7 +142,14 @@ async function provisionBase(cacheDir: string, report: ProgressListener, options
 }
 
 /** `p` with your kernel: its own root image and initramfs (built once per kernel build, under the lock). */
-async function withKernel(cacheDir: string, p: Provisioned, m: Manifest, k: InspectedKernel, report: ProgressListener, lockTimeoutMs = 600_000): Promise<Provisioned> {
+async function withKernel(
+  cacheDir: string,
+  p: Provisioned,
+  m: Manifest,
+  k: InspectedKernel,
+  report: ProgressListener,
+  lockTimeoutMs = 600_000,
+): Promise<Provisioned> {
   const release = await acquireLock(join(cacheDir, 'provision.lock'), lockTimeoutMs, () => {});
   try {
     const tools = await ensureTools(join(cacheDir, 'tools'));
@@ -160,7 +180,13 @@ async function build(
     network ??= (async () => {
       const mirror = await step(report, 'mirror', 'discover the host mirror (apt-get indextargets)', discoverMirror);
       const apt = new PrivateApt(join(cacheDir, 'apt', 'sid'), 'sid');
-      await step(report, 'apt-update', 'private Debian sid package index', () => apt.update(mirror), () => [join(apt.dir, 'lists')]);
+      await step(
+        report,
+        'apt-update',
+        'private Debian sid package index',
+        () => apt.update(mirror),
+        () => [join(apt.dir, 'lists')],
+      );
       return { mirror, apt };
     })();
     return network;
@@ -182,9 +208,13 @@ async function build(
     report({ step: 'resolve', status: 'info', message: `qemu-system-x86 ${qemuDeb}, kernel ${kernel.debVersion} (ABI ${kernel.abi})` });
   }
 
-  const tools = await step(report, 'tools', 'mmdebstrap + kmod from bookworm', () => ensureTools(join(cacheDir, 'tools')), () => [
-    join(cacheDir, 'tools', 'debs'),
-  ]);
+  const tools = await step(
+    report,
+    'tools',
+    'mmdebstrap + kmod from bookworm',
+    () => ensureTools(join(cacheDir, 'tools')),
+    () => [join(cacheDir, 'tools', 'debs')],
+  );
   const archives = (tree: string) => () => [join(tree, 'var', 'cache', 'apt', 'archives')];
   const rootfsKey = `sid-${shortHash(GUEST_PACKAGES.join(','), qemuDeb, kernel.debVersion, String(RECIPE_VERSION))}`;
   const guestDir = join(cacheDir, 'guest', rootfsKey);
@@ -206,11 +236,17 @@ async function build(
     ),
   ]);
   const kernelDir = join(cacheDir, 'kernel', safeName(kernel.abi));
-  const kinst = await step(report, 'kernel', `kernel ${kernel.abi}: fetch, CONFIG_PCI_P2PDMA check, depmod`, async () => {
-    if (stampMatches(kernelDir, 'format', KERNEL_TREE_FORMAT)) return ensureKernel(undefined, tools, kernelDir, kernel);
-    const { apt } = await online();
-    return ensureKernel(apt, tools, kernelDir, kernel);
-  }, () => [join(cacheDir, 'apt', 'sid', 'cache', 'archives'), join(kernelDir, 'debs')]);
+  const kinst = await step(
+    report,
+    'kernel',
+    `kernel ${kernel.abi}: fetch, CONFIG_PCI_P2PDMA check, depmod`,
+    async () => {
+      if (stampMatches(kernelDir, 'format', KERNEL_TREE_FORMAT)) return ensureKernel(undefined, tools, kernelDir, kernel);
+      const { apt } = await online();
+      return ensureKernel(apt, tools, kernelDir, kernel);
+    },
+    () => [join(cacheDir, 'apt', 'sid', 'cache', 'archives'), join(kernelDir, 'debs')],
+  );
 
   const imageDir = join(guestDir, `image-${shortHash(kernel.abi, hashes.helpers, ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`);
   const rootImage = join(imageDir, 'root.ext4');

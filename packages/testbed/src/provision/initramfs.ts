@@ -23,9 +23,7 @@ const APPLETS = ['sh', 'mount', 'insmod', 'mkdir', 'cat', 'sleep', 'cp', 'switch
 export async function buildInitramfs(busybox: string, modulesDir: string | undefined, output: string): Promise<{ modules: string[] }> {
   const order = modulesDir ? (await ModuleIndex.load(modulesDir)).loadOrder(BOOT_MODULES) : [];
   const entries: CpioEntry[] = [
-    ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'newroot', 'p2pkit'].map(
-      (path): CpioEntry => ({ type: 'dir', path }),
-    ),
+    ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'newroot', 'p2pkit'].map((path): CpioEntry => ({ type: 'dir', path })),
     { type: 'file', path: 'bin/busybox', data: await readFile(busybox), mode: 0o755 },
     ...APPLETS.map((a): CpioEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
     { type: 'file', path: 'init', data: await readGuestFile('init.sh'), mode: 0o755 },

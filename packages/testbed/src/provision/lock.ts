@@ -16,11 +16,7 @@ function alive(pid: number): boolean {
  * Take `file` exclusively (O_EXCL create holding our pid), waiting up to `timeoutMs`.
  * A lock left by a dead process is broken. Returns a release function.
  */
-export async function acquireLock(
-  file: string,
-  timeoutMs: number,
-  onWait?: (holder: number) => void,
-): Promise<() => void> {
+export async function acquireLock(file: string, timeoutMs: number, onWait?: (holder: number) => void): Promise<() => void> {
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {

@@ -97,10 +97,14 @@ export async function checkQemu(binary: string): Promise<string> {
   const version = parseQemuVersion(v.stdout);
   if (!version) throw new Error(`cannot parse QEMU version from: ${v.stdout.split('\n')[0]}`);
   const problems: string[] = [];
-  if (!versionAtLeast(version, MIN_QEMU)) problems.push(`version ${version} is too old: need ≥ ${MIN_QEMU.join('.')} (the vfio-user-pci client first shipped in 10.1)`);
+  if (!versionAtLeast(version, MIN_QEMU))
+    problems.push(`version ${version} is too old: need ≥ ${MIN_QEMU.join('.')} (the vfio-user-pci client first shipped in 10.1)`);
   const help = (await run([binary, '-device', 'help'])).stdout;
   const missing = REQUIRED_DEVICES.filter((d) => !help.includes(`name "${d}"`));
-  if (missing.length > 0) problems.push(`lacks required devices: ${missing.join(', ')}${missing.includes('vfio-user-pci') ? ' (vfio-user-pci: build QEMU ≥ 10.1 with --enable-vfio-user-client)' : ''}`);
+  if (missing.length > 0)
+    problems.push(
+      `lacks required devices: ${missing.join(', ')}${missing.includes('vfio-user-pci') ? ' (vfio-user-pci: build QEMU ≥ 10.1 with --enable-vfio-user-client)' : ''}`,
+    );
   if (problems.length > 0) throw new Error(`QEMU ${binary} (${version}) cannot run p2pkit guests:\n  ${problems.join('\n  ')}`);
   return version;
 }

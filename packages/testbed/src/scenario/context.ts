@@ -1,11 +1,11 @@
 /** The `ctx` a scenario step gets, and the guest wrapper that logs every job to steps.log. */
 import { join } from 'node:path';
-import type { JobResult, RunJobOptions } from '../guest-runner.ts';
-import type { Guest } from '../qemu.ts';
-import type { CheckRecorder } from './checks.ts';
 import type { RecordingLogger } from '@p2pkit/base';
+import type { JobResult, RunJobOptions } from '../guest-runner.ts';
 import type { Provisioned } from '../provision/index.ts';
+import type { Guest } from '../qemu.ts';
 import type { Rig } from '../rig.ts';
+import type { CheckRecorder } from './checks.ts';
 import type { ScenarioContext, ScenarioDevices } from './define.ts';
 
 const tail = (text: string, lines: number): string => text.trimEnd().split('\n').slice(-lines).join('\n');

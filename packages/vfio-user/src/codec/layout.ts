@@ -9,7 +9,7 @@ import { MalformedMessageError } from '../errors.ts';
 const EMPTY = new Uint8Array(0);
 
 /** Wire type of one field. */
-export type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes' | 'pad';
+type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes' | 'pad';
 
 interface Options {
   /** Encoders write the encoded byte length here, whatever the input says (header size, argsz). */

@@ -3,23 +3,13 @@ import { closeFd, EventFd, MappedRegion, openFdCount, SharedMemory } from '@p2pk
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IrqSetFlags as F, VfioUserClient, VfioUserError } from '../src/index.ts';
 import { Command, codec, HeaderFlags } from '../src/internal.ts';
-import { RAM_BASE, RAM_SIZE, type Rig, rig, until } from './harness.ts';
+import { errnoOf, RAM_BASE, RAM_SIZE, type Rig, rig, until } from './harness.ts';
 
 let r: Rig;
 beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.dispose());
-
-const errnoOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VfioUserError) return e.errno;
-    throw e;
-  }
-  throw new Error('expected an error reply');
-};
 
 async function mapRam(client = r.client) {
   await client.dmaMap({ address: RAM_BASE, size: BigInt(RAM_SIZE), flags: 3, fd: r.ram.fd.fd });

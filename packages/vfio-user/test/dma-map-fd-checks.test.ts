@@ -6,23 +6,13 @@ import { Errno } from '@p2pkit/base';
 import { EventFd, openFdCount, SharedMemory } from '@p2pkit/native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VfioUserError } from '../src/index.ts';
-import { type Rig, rig } from './harness.ts';
+import { errnoOf, type Rig, rig } from './harness.ts';
 
 let r: Rig;
 beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.dispose());
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VfioUserError) return e.errno;
-    throw e;
-  }
-  throw new Error('expected an error reply');
-}
 
 const clientLines = () => r.log.entries.filter((e) => e.channel === 'client');
 

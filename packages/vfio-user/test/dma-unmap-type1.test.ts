@@ -7,23 +7,13 @@ import { Errno } from '@p2pkit/base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VfioUserError } from '../src/index.ts';
 import { Command, codec } from '../src/internal.ts';
-import { RAM_BASE, type Rig, rig } from './harness.ts';
+import { errnoOf, RAM_BASE, type Rig, rig } from './harness.ts';
 
 let r: Rig;
 beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.dispose());
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VfioUserError) return e.errno;
-    throw e;
-  }
-  throw new Error('expected an error reply');
-}
 
 const PAGE = 4096n;
 /** Windows at RAM_BASE + 0, 2, 4 and 8 pages, one page each, all backed by the test RAM memfd. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RecordingLogger, recordingLogger } from '@p2pkit/base';
 import { SharedMemory } from '@p2pkit/native';
-import { VfioUserClient, VfioUserServer } from '../src/index.ts';
+import { VfioUserClient, VfioUserError, VfioUserServer } from '../src/index.ts';
 import type { Message } from '../src/internal.ts';
 import { ScratchDevice } from './scratch-device.ts';
 
@@ -61,3 +61,14 @@ export const until = async (cond: () => boolean, ms = 2000) => {
     await new Promise((r) => setTimeout(r, 2));
   }
 };
+
+/** The errno of the error reply `p` rejects with; throws when it succeeds or fails otherwise. */
+export async function errnoOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof VfioUserError) return e.errno;
+    throw e;
+  }
+  throw new Error('expected an error reply');
+}

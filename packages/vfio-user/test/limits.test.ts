@@ -12,7 +12,7 @@ import { EventFd, openFdCount, UnixStream } from '@p2pkit/native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IrqSetFlags as F, SocketTransport, VfioUserClient, VfioUserError, VfioUserServer } from '../src/index.ts';
 import { Command, codec } from '../src/internal.ts';
-import { type Rig, rig } from './harness.ts';
+import { errnoOf, type Rig, rig } from './harness.ts';
 import { ScratchDevice } from './scratch-device.ts';
 
 let r: Rig;
@@ -20,16 +20,6 @@ beforeEach(async () => {
   r = await rig();
 });
 afterEach(() => r.dispose());
-
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof VfioUserError) return e.errno;
-    throw e;
-  }
-  throw new Error('expected an error reply');
-}
 
 const clientLines = (re: RegExp) => r.log.entries.filter((e) => e.channel === 'client' && re.test(e.message));
 

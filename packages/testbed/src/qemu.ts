@@ -38,7 +38,7 @@ export interface BootOptions {
   kernelArgs?: readonly string[];
   /** Extra QEMU arguments (appended). */
   extraArgs?: readonly string[];
-  /** Kill QEMU if the agent is not ready within this time (default 120 s). */
+  /** Kill QEMU if the agent is not ready within this time (default 300 s: a TCG boot takes ~10 s idle, but a 2-core machine running other guests and test workers stretched one past 120 s). */
   bootTimeoutMs?: number;
   /** Hard cap on the guest's life; QEMU is killed afterwards (default 30 min). */
   lifetimeMs?: number;
@@ -305,7 +305,7 @@ export async function boot(topo: TopologyDescription | TopologyBuilder, options:
 
   let uptime: number;
   try {
-    uptime = await channel.waitReady(options.bootTimeoutMs ?? 120_000, exitedReject);
+    uptime = await channel.waitReady(options.bootTimeoutMs ?? 300_000, exitedReject);
   } catch (e) {
     const selfExit = await exitsWithin(exited, 500);
     child.kill('SIGKILL');

@@ -1,8 +1,10 @@
+import { registerDeviceSelfTest } from './admin/device-self-test.ts';
 import { registerDoorbellBuffer } from './admin/doorbell-buffer.ts';
 import { registerEventCommands } from './admin/events.ts';
 import { registerFeatures } from './admin/features.ts';
 import { registerFormat } from './admin/format.ts';
 import { registerIdentify } from './admin/identify.ts';
+import { registerLbaStatus } from './admin/lba-status.ts';
 import { registerLogPages } from './admin/log-pages.ts';
 import { registerNamespaceManagement } from './admin/namespace-management.ts';
 import { registerQueueCommands } from './admin/queues.ts';
@@ -11,6 +13,7 @@ import { registerCopy } from './io/copy.ts';
 import { registerDatasetManagement } from './io/dataset-management.ts';
 import { registerFlush } from './io/flush.ts';
 import { registerReadWrite } from './io/read-write.ts';
+import { registerWriteUncorrectable } from './io/write-uncorrectable.ts';
 import { registerWriteZeroes } from './io/write-zeroes.ts';
 
 /** Fills the admin and I/O registries with the built-in command set. */
@@ -28,4 +31,7 @@ export function registerBuiltinCommands(core: ControllerCore): void {
   registerWriteZeroes(core);
   registerDatasetManagement(core);
   registerCopy(core);
+  registerWriteUncorrectable(core);
+  registerLbaStatus(core);
+  registerDeviceSelfTest(core);
 }

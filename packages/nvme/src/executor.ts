@@ -18,6 +18,11 @@ import {
 import type { NvmeStats } from './stats.ts';
 import { Status, statusName, withRetryPolicy } from './status.ts';
 
+/** A completion whose error log entry names the LBA that failed. */
+interface FailedResult extends CommandResult {
+  lba?: bigint;
+}
+
 export interface ExecutorDeps extends CommandContextDeps {
   admin: CommandRegistry;
   io: CommandRegistry;
@@ -93,7 +98,9 @@ export class CommandExecutor {
     const where = { sqid: entry.sqid, cid: entry.cid, opcode: entry.opcode };
     if (err instanceof CommandError) {
       if (err.guestMistake) this.d.guestError(err.message, { ...where, status: statusName(err.status), ...err.detail });
-      return { status: err.status };
+      // A media error names its LBA in the error log entry (NVM command set §4.1.4.1).
+      const lba = err.detail?.lba;
+      return typeof lba === 'bigint' ? ({ status: err.status, lba } as FailedResult) : { status: err.status };
     }
     // Any refused transfer — unmapped address, Bus Master Enable clear, function reset or client gone
     // mid-I/O — is Data Transfer Error (§4.2.3.1, SC 04h), a guest-side condition, not a device bug.
@@ -110,7 +117,7 @@ export class CommandExecutor {
     const status = withRetryPolicy(result.status ?? Status.Success);
     if (status !== Status.Success) {
       this.d.stats.commandErrors++;
-      this.d.errorLog.record({ sqid: sq.id, cid: entry.cid, status, nsid: entry.nsid });
+      this.d.errorLog.record({ sqid: sq.id, cid: entry.cid, status, nsid: entry.nsid, lba: (result as FailedResult).lba });
     }
     this.d.queues.post(sq, { dw0: result.dw0 ?? 0, dw1: result.dw1 ?? 0, sqid: sq.id, cid: entry.cid, status }, epoch);
   }

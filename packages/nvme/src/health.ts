@@ -29,6 +29,11 @@ export class Health {
     this.temperature = temperature;
   }
 
+  /** Power On Hours since the controller was created (SMART, Device Self-test log entries). */
+  get powerOnHours(): bigint {
+    return BigInt(Math.floor((Date.now() - this.bornAt) / 3_600_000));
+  }
+
   get criticalWarning(): number {
     return this.warning;
   }
@@ -61,7 +66,7 @@ export class Health {
     u128(80, this.hostWrites);
     u128(96, BigInt(Math.floor(this.busyMs / 60000)));
     u128(112, this.powerCycles);
-    u128(128, BigInt(Math.floor((Date.now() - this.bornAt) / 3_600_000)));
+    u128(128, this.powerOnHours);
     u128(144, this.unsafeShutdowns);
     u128(160, this.mediaErrors);
     u128(176, errorCount);

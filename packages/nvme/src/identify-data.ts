@@ -38,7 +38,7 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint32(80, o.version, true);
   v.setUint32(92, (1 << 8) | (1 << 9), true); // OAES: namespace attribute + firmware activation notices
   v.setUint8(111, 1); // CNTRLTYPE: I/O controller
-  let oacs = 1 << 1; // Format NVM
+  let oacs = (1 << 1) | (1 << 4) | (1 << 9); // Format NVM, Device Self-test, Get LBA Status
   if (o.namespaceDirectory) oacs |= 1 << 3; // Namespace Management and Attachment
   if (o.doorbellStrategy !== 'mmio') oacs |= 1 << 8; // Doorbell Buffer Config
   v.setUint16(256, oacs, true);
@@ -50,6 +50,8 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint8(263, 0); // NPSS: one power state
   v.setUint16(266, WCTEMP, true);
   v.setUint16(268, CCTEMP, true);
+  v.setUint16(316, Math.ceil(o.deviceSelfTest.extendedMs / 60_000), true); // EDSTT, minutes
+  v.setUint8(318, 1); // DSTO: one device self-test at a time
   if (o.namespaceDirectory) {
     u128(v, 280, BigInt(o.totalCapacityBytes)); // TNVMCAP
     u128(v, 296, BigInt(Math.max(0, o.totalCapacityBytes - core.namespaces.allocatedBytes()))); // UNVMCAP
@@ -58,8 +60,8 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint8(513, (CQE_SIZE_LOG << 4) | CQE_SIZE_LOG); // CQES
   v.setUint16(514, o.maxQueueEntries > 0xffff ? 0xffff : o.maxQueueEntries, true); // MAXCMD
   v.setUint32(516, o.maxNamespaces, true); // NN
-  // ONCS: Compare, DSM, Write Zeroes, Save/Select in features, Verify, Copy.
-  v.setUint16(520, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7) | (1 << 8), true);
+  // ONCS: Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select in features, Verify, Copy.
+  v.setUint16(520, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7) | (1 << 8), true);
   v.setUint8(524, 0); // FNA: format/erase per namespace
   v.setUint8(525, 0x07); // VWC present; Flush with NSID FFFFFFFFh supported
   v.setUint16(534, 1, true); // OCFS: Copy format 0

@@ -3,7 +3,9 @@
  * The PCI layer wraps `NvmeController`: BAR0 → mmioRead/mmioWrite, BAR2 → CMB memory, BAR4 → PMR memory.
  */
 
+export { SelfTestCode, SelfTestResult } from './admin/device-self-test.ts';
 export { Cns } from './admin/identify.ts';
+export { LbaStatusAction } from './admin/lba-status.ts';
 export { LogPageId } from './admin/log-pages.ts';
 export { SubmissionEntry } from './command.ts';
 export { CommandError } from './command-error.ts';
@@ -16,7 +18,15 @@ export type { NvmeControllerHost } from './host.ts';
 export type { Namespace } from './namespace.ts';
 export { NativeHolePuncher } from './native-hole-puncher.ts';
 export { AdminOpcode, Effects, IoOpcode } from './opcodes.ts';
-export type { CmbOptions, DoorbellStrategy, NamespaceOptions, NvmeControllerOptions, PmrOptions, ShadowPollOptions } from './options.ts';
+export type {
+  CmbOptions,
+  DeviceSelfTestOptions,
+  DoorbellStrategy,
+  NamespaceOptions,
+  NvmeControllerOptions,
+  PmrOptions,
+  ShadowPollOptions,
+} from './options.ts';
 export { openPmrFile, type PmrFile } from './pmr-file.ts';
 export { Reg } from './registers.ts';
 export {
@@ -36,3 +46,4 @@ export {
 } from './registry.ts';
 export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';
+export type { UncorrectableBlocks } from './uncorrectable-blocks.ts';

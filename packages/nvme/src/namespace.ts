@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import type { HolePuncher } from './hole-puncher.ts';
+import { UncorrectableBlocks } from './uncorrectable-blocks.ts';
 
 /** Supported LBA formats: index = FLBAS value (NVM command set §4.1.5.1, LBAF0..1). */
 export const LBA_FORMATS = [9, 12] as const;
@@ -24,18 +25,22 @@ export class Namespace {
   readonly ownsFile: boolean;
   /** NGUID: stable per (serial, nsid), so two controllers never report duplicates. */
   readonly nguid: Uint8Array;
+  /** Blocks marked by Write Uncorrectable; every write path below unmarks what it writes. */
+  readonly uncorrectable: UncorrectableBlocks;
   private lbaShiftValue: number;
   private constructor(
     init: NamespaceInit,
     private readonly file: FileHandle,
     readonly sizeBytes: number,
     private readonly holes: HolePuncher,
+    uncorrectable: UncorrectableBlocks,
   ) {
     this.nsid = init.nsid;
     this.path = init.path;
     this.ownsFile = init.ownsFile;
     this.lbaShiftValue = init.lbaShift;
     this.nguid = createHash('sha256').update(`${init.serial}/${init.nsid}`).digest().subarray(0, 16);
+    this.uncorrectable = uncorrectable;
   }
 
   static async open(init: NamespaceInit): Promise<Namespace> {
@@ -51,7 +56,18 @@ export class Namespace {
       throw new RangeError(`namespace ${init.nsid}: ${init.path} is empty; give sizeBytes`);
     }
     if ((await file.stat()).size < size) await file.truncate(size);
-    return new Namespace(init, file, size, init.holePuncher);
+    let ns: Namespace | undefined;
+    let marks: UncorrectableBlocks;
+    try {
+      const blocks = BigInt(Math.floor(size / (1 << init.lbaShift)));
+      // The sidecar records the block size of the moment (Format NVM may change it).
+      marks = await UncorrectableBlocks.open(init.path, () => ns?.lbaShift ?? init.lbaShift, blocks, init.ownsFile);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+    ns = new Namespace(init, file, size, init.holePuncher, marks);
+    return ns;
   }
 
   get lbaShift(): number {
@@ -123,6 +139,7 @@ export class Namespace {
       while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
       pos += s.byteLength;
     }
+    await this.uncorrectable.unmark(slba, BigInt((pos - this.offset(slba)) / this.lbaSize));
     if (forceUnitAccess) await this.file.datasync();
   }
 
@@ -132,12 +149,17 @@ export class Namespace {
       const { bytesWritten } = await this.file.write(data, done, data.byteLength - done, this.offset(slba) + done);
       done += bytesWritten;
     }
+    await this.uncorrectable.unmark(slba, BigInt(data.byteLength / this.lbaSize));
     if (forceUnitAccess) await this.file.datasync();
   }
 
-  /** Deallocates the range: later reads return zeroes (DLFEAT = 001b). */
+  /**
+   * Deallocates the range: later reads return zeroes (DLFEAT = 001b), so blocks marked uncorrectable
+   * are unmarked too.
+   */
   async deallocate(slba: bigint, count: number): Promise<void> {
     await this.holes.punchHole(this.file, this.offset(slba), count * this.lbaSize);
+    await this.uncorrectable.unmark(slba, BigInt(count));
   }
 
   async flush(): Promise<void> {
@@ -149,16 +171,21 @@ export class Namespace {
     await this.file.truncate(0);
     await this.file.truncate(this.sizeBytes);
     await this.file.datasync();
+    await this.uncorrectable.unmarkAll();
     this.lbaShiftValue = lbaShift;
   }
 
   async close(): Promise<void> {
+    await this.uncorrectable.settled();
     await this.file.close();
   }
 
-  /** Closes and, for controller-created images, removes the file. */
+  /** Closes and, for controller-created images, removes the file (and its uncorrectable-block list). */
   async destroy(): Promise<void> {
     await this.file.close();
-    if (this.ownsFile) await unlink(this.path).catch(() => {});
+    if (this.ownsFile) {
+      await unlink(this.path).catch(() => {});
+      await this.uncorrectable.discard();
+    } else await this.uncorrectable.settled();
   }
 }

@@ -11,10 +11,12 @@ export const AdminOpcode = {
   GetFeatures: 0x0a,
   AsyncEventRequest: 0x0c,
   NamespaceManagement: 0x0d,
+  DeviceSelfTest: 0x14,
   NamespaceAttachment: 0x15,
   KeepAlive: 0x18,
   DoorbellBufferConfig: 0x7c,
   FormatNvm: 0x80,
+  GetLbaStatus: 0x86,
 } as const;
 
 /** NVM command set I/O opcodes (NVM command set spec 1.0 §3). */
@@ -22,6 +24,7 @@ export const IoOpcode = {
   Flush: 0x00,
   Write: 0x01,
   Read: 0x02,
+  WriteUncorrectable: 0x04,
   Compare: 0x05,
   WriteZeroes: 0x08,
   DatasetManagement: 0x09,

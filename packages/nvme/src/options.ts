@@ -66,6 +66,14 @@ export interface ShadowPollOptions {
   idleStopUs?: number;
 }
 
+/** How long the modelled Device Self-test operations run (Identify Controller EDSTT reports the extended one). */
+export interface DeviceSelfTestOptions {
+  /** Short device self-test, ms; default 2000 (the spec allows up to two minutes). */
+  shortMs?: number;
+  /** Extended device self-test, ms; default 10000 (EDSTT: rounded up to whole minutes). */
+  extendedMs?: number;
+}
+
 export interface NvmeControllerOptions {
   /** Serial number (≤ 20 ASCII characters); also seeds namespace NGUIDs. */
   serial: string;
@@ -120,6 +128,8 @@ export interface NvmeControllerOptions {
    * bytes copied at offset 3072, the rest zero. A function is asked on every Identify.
    */
   identifyVendorSpecific?: Uint8Array | (() => Uint8Array);
+  /** Durations of the Device Self-test operations. */
+  deviceSelfTest?: DeviceSelfTestOptions;
 }
 
 export interface ResolvedOptions {
@@ -150,6 +160,7 @@ export interface ResolvedOptions {
   schedule: (task: () => void) => void;
   maxInflightPerQueue: number;
   identifyVendorSpecific: (() => Uint8Array) | undefined;
+  deviceSelfTest: Required<DeviceSelfTestOptions>;
 }
 
 /** Size of the Vendor Specific area of Identify Controller (bytes 3072–4095). */
@@ -177,6 +188,14 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     'shadowPoll needs 0 < minIntervalUs <= maxIntervalUs <= 1000000',
   );
   check(shadowPoll.idleStopUs > 0, 'shadowPoll.idleStopUs must be positive');
+  const deviceSelfTest = { shortMs: o.deviceSelfTest?.shortMs ?? 2000, extendedMs: o.deviceSelfTest?.extendedMs ?? 10_000 };
+  check(
+    deviceSelfTest.shortMs > 0 &&
+      deviceSelfTest.shortMs <= 120_000 &&
+      deviceSelfTest.extendedMs > 0 &&
+      deviceSelfTest.extendedMs <= 86_400_000,
+    'deviceSelfTest needs 0 < shortMs <= 120000 (two minutes) and 0 < extendedMs <= 86400000 (a day)',
+  );
   const mdts = o.mdts ?? 7;
   check(mdts >= 0 && mdts <= 20, 'mdts must be 0..20');
   if (o.cmb) {
@@ -220,6 +239,7 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     schedule: o.schedule ?? ((task) => void setImmediate(task)),
     maxInflightPerQueue: o.maxInflightPerQueue ?? 64,
     identifyVendorSpecific: resolveVendorSpecific(o.identifyVendorSpecific),
+    deviceSelfTest,
   };
 }
 

@@ -46,6 +46,7 @@ export const Status = {
   NamespaceNotAttached: 0x11a,
   ThinProvisioningNotSupported: 0x11b,
   ControllerListInvalid: 0x11c,
+  DeviceSelfTestInProgress: 0x11d,
   // NVM command set specific (SCT 1)
   AttemptedWriteToReadOnlyRange: 0x182,
   CommandSizeLimitExceeded: 0x183,

@@ -4,6 +4,7 @@ import { LBA_FORMATS, type Namespace } from '../namespace.ts';
 import { AdminOpcode, Effects } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
+import { formattingNamespaces } from './device-self-test.ts';
 
 /** Format NVM (NVMe 2.0 base §5.23; NVM command set §4.1): LBA format change, user data erased. */
 export function registerFormat(core: ControllerCore): void {
@@ -27,6 +28,7 @@ export function registerFormat(core: ControllerCore): void {
         targets = [ns];
       }
       const shift = LBA_FORMATS[lbaf] as number;
+      formattingNamespaces(core, targets);
       for (const ns of targets) await ns.format(shift);
       return {};
     },

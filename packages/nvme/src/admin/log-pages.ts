@@ -12,6 +12,7 @@ export const LogPageId = {
   FirmwareSlot: 0x03,
   ChangedNamespaceList: 0x04,
   CommandsSupportedAndEffects: 0x05,
+  DeviceSelfTest: 0x06,
 } as const;
 
 /** Upper bound for one Get Log Page transfer when MDTS is unlimited. */

@@ -5,6 +5,7 @@ import { Effects, IoOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
 import { requireNamespace, requireRange } from './common.ts';
+import { requireReadable } from './write-uncorrectable.ts';
 
 /** Copy (NVM command set §3.3.1) with Source Range Entries format 0 (32 bytes each). */
 export function registerCopy(core: ControllerCore): void {
@@ -28,6 +29,7 @@ export function registerCopy(core: ControllerCore): void {
         const nlb = v.getUint16(i * 32 + 16, true) + 1;
         if (nlb > COPY_LIMITS.mssrl) throw new CommandError(Status.CommandSizeLimitExceeded, `range ${i}: ${nlb} blocks > MSSRL`);
         requireRange(ns, slba, nlb);
+        requireReadable(core, ns, slba, nlb);
         ranges.push({ slba, nlb });
         total += nlb;
       }

@@ -4,6 +4,7 @@ import { Effects, IoOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
 import { requireNamespace, requireRange, requireTransferRange } from './common.ts';
+import { requireReadable } from './write-uncorrectable.ts';
 
 /** Read, Write, Compare, Verify (NVM command set §3.2.6, §3.3.6, §3.2.1, §3.2.8). */
 export function registerReadWrite(core: ControllerCore): void {
@@ -13,6 +14,7 @@ export function registerReadWrite(core: ControllerCore): void {
 
   core.io.register(IoOpcode.Read, 'Read', async (ctx): Promise<CommandResult> => {
     const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
+    requireReadable(core, ns, slba, nlb);
     const segments = await core.transfer.segments(ctx.entry, bytes, true);
     // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
     const views = core.transfer.views(segments, true);
@@ -46,6 +48,7 @@ export function registerReadWrite(core: ControllerCore): void {
 
   core.io.register(IoOpcode.Compare, 'Compare', async (ctx): Promise<CommandResult> => {
     const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
+    requireReadable(core, ns, slba, nlb);
     const [host, media] = await Promise.all([ctx.fromHost(bytes), ns.read(slba, nlb)]);
     for (let i = 0; i < host.byteLength; i++) {
       if (host[i] !== media[i]) throw new CommandError(Status.CompareFailure, 'compare mismatch', false);
@@ -55,8 +58,10 @@ export function registerReadWrite(core: ControllerCore): void {
 
   core.io.register(IoOpcode.Verify, 'Verify', (ctx): CommandResult => {
     const ns = requireNamespace(ctx);
-    requireRange(ns, ctx.entry.qw10, (ctx.entry.cdw12 & 0xffff) + 1);
-    // Data lives in a file: nothing can be unreadable, so a range check is the whole verify.
+    const nlb = (ctx.entry.cdw12 & 0xffff) + 1;
+    requireRange(ns, ctx.entry.qw10, nlb);
+    // Data lives in a file: only blocks marked by Write Uncorrectable are unreadable.
+    requireReadable(core, ns, ctx.entry.qw10, nlb);
     return {};
   });
 }

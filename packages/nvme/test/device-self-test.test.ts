@@ -100,6 +100,18 @@ describe('Device Self-test', () => {
     expect((await selfTestLog(rig)).entries[0]).toMatchObject({ result: SelfTestResult.AbortedByFormat });
   });
 
+  it('a tested namespace detached meanwhile: aborted (namespace removed)', async () => {
+    rig = await startNvmeHarness({ namespaceManagement: true, deviceSelfTest: { shortMs: 200 } });
+    await rig.driver.bringUp();
+    expect((await selfTest(rig, SelfTestCode.Short, 1)).status).toBe(0);
+    const list = rig.driver.memory.alloc(4096);
+    const v = rig.driver.memory.dataView(list, 4);
+    v.setUint16(0, 1, true);
+    v.setUint16(2, 1, true); // CNTLID 1
+    expect((await rig.driver.admin({ opcode: AdminOpcode.NamespaceAttachment, nsid: 1, prp1: list, cdw10: 1 })).status).toBe(0);
+    expect((await finished(rig)).entries[0]).toMatchObject({ code: SelfTestCode.Short, result: SelfTestResult.AbortedNamespaceRemoved });
+  });
+
   it('extended test: the media check fails on an uncorrectable block (segment 7, NSID, FLBA, SCT/SC)', async () => {
     rig = await startNvmeHarness({ deviceSelfTest: { shortMs: 100, extendedMs: 200 } });
     await rig.driver.bringUp();

@@ -23,17 +23,21 @@ nvme_bdf_by_serial() {
   echo "${_d##*/}"
 }
 
-# nvme_ns_by_serial SERIAL -> first namespace block device (/dev/nvme0n1)
+# nvme_ns_by_serial SERIAL [NSID] -> the block device of namespace NSID (default 1), e.g. /dev/nvme0n1.
+# Chosen by the namespace's nsid, not by its name: the kernel scans namespaces concurrently, so
+# nvme0n1 is not always NSID 1 on a controller with several.
 nvme_ns_by_serial() {
   _c=$(nvme_ctrl_by_serial "$1") || return 1
-  for _b in /sys/block/nvme*n1; do
+  for _b in /sys/block/nvme*n*; do
     _n=${_b##*/}
+    case $_n in nvme*c*) continue ;; esac # a multipath path device, not the namespace
+    [ "$(cat "$_b/nsid" 2>/dev/null)" = "${2:-1}" ] || continue
     if [ -e "/sys/class/nvme/$_c/$_n" ] || ls "/sys/block/$_n/multipath" 2>/dev/null | grep -q "^${_c}c"; then
       echo "/dev/$_n"
       return 0
     fi
   done
-  echo "no namespace for controller $_c" >&2
+  echo "no namespace ${2:-1} for controller $_c" >&2
   return 1
 }
 

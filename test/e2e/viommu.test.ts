@@ -18,11 +18,11 @@ import { kv } from './guest-tool.ts';
 
 const MiB = 1 << 20;
 const MODES = [
-  { name: 'strict (intel_iommu=on iommu.strict=1)', kernelArgs: ['intel_iommu=on', 'iommu.strict=1'] },
-  { name: 'passthrough (intel_iommu=on iommu=pt)', kernelArgs: ['intel_iommu=on', 'iommu=pt'] },
+  { name: 'strict (intel_iommu=on iommu.strict=1)', kernelArgs: ['intel_iommu=on', 'iommu.strict=1'], strict: true },
+  { name: 'passthrough (intel_iommu=on iommu=pt)', kernelArgs: ['intel_iommu=on', 'iommu=pt'], strict: false },
 ];
 
-describe.each(MODES)('vIOMMU, $name', ({ kernelArgs }) => {
+describe.each(MODES)('vIOMMU, $name', ({ kernelArgs, strict }) => {
   let guest: Guest;
   let rig: Rig;
   let a: NvmeDevice;
@@ -65,7 +65,14 @@ describe.each(MODES)('vIOMMU, $name', ({ kernelArgs }) => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** DMA_MAP and DMA_UNMAP messages the controllers' servers have received so far. */
+  const mappings = () => {
+    const count = (name: string) => [...rig.servers.values()].reduce((n, s) => n + (s.session?.stats.get(name) ?? 0), 0);
+    return { map: count('DMA_MAP'), unmap: count('DMA_UNMAP') };
+  };
+
   it('the guest runs with the vIOMMU on; host fio verify on both controllers passes', async () => {
+    const before = mappings();
     const r = await guest.run(
       `echo "groups=$(ls /sys/kernel/iommu_groups | wc -l)"
        for sn in A B; do d=$(nvme_ns_by_serial IOMMU-$sn)
@@ -78,6 +85,17 @@ describe.each(MODES)('vIOMMU, $name', ({ kernelArgs }) => {
     const out = kv(r.stdout);
     expect(Number(out.groups)).toBeGreaterThan(0); // the IOMMU is active: devices are in IOMMU groups
     expect(out).toMatchObject({ fioA: '0', fioB: '0' });
+    // Strict mode: every I/O buffer is an IOVA mapped and unmapped around the command, which QEMU
+    // turns into DMA_MAP/DMA_UNMAP; passthrough maps guest RAM once at boot.
+    const after = mappings();
+    const churn = { map: after.map - before.map, unmap: after.unmap - before.unmap };
+    console.info(`vIOMMU ${strict ? 'strict' : 'passthrough'}: ${churn.map} DMA_MAP, ${churn.unmap} DMA_UNMAP during host fio`);
+    if (strict) {
+      expect(churn.map).toBeGreaterThanOrEqual(1000);
+      expect(churn.unmap).toBeGreaterThanOrEqual(1000);
+    } else {
+      expect(churn).toEqual({ map: 0, unmap: 0 });
+    }
     for (const sn of ['A', 'B']) {
       const terse = (r.files.get(`fio${sn}.terse`) as Buffer).toString().trim().split(';');
       expect(Number(terse[4])).toBe(0);

@@ -8,7 +8,11 @@ export const ErrorEventInfo = { InvalidDoorbellRegister: 0x00, InvalidDoorbellVa
 /** SMART / health event info. */
 export const SmartEventInfo = { Reliability: 0x00, TemperatureThreshold: 0x01, SpareBelowThreshold: 0x02 } as const;
 /** Notice event info. */
-export const NoticeEventInfo = { NamespaceAttributeChanged: 0x00, FirmwareActivationStarting: 0x01 } as const;
+export const NoticeEventInfo = {
+  NamespaceAttributeChanged: 0x00,
+  FirmwareActivationStarting: 0x01,
+  AsymmetricNamespaceAccessChange: 0x03,
+} as const;
 
 export interface AsyncEvent {
   type: number;
@@ -46,6 +50,8 @@ export class AsyncEvents {
     if (e.type === AsyncEventType.Smart) return (this.config & 0xff) !== 0 && ((this.config >>> e.info) & 1) === 1;
     if (e.type === AsyncEventType.Notice && e.info === NoticeEventInfo.NamespaceAttributeChanged) return ((this.config >>> 8) & 1) === 1;
     if (e.type === AsyncEventType.Notice && e.info === NoticeEventInfo.FirmwareActivationStarting) return ((this.config >>> 9) & 1) === 1;
+    if (e.type === AsyncEventType.Notice && e.info === NoticeEventInfo.AsymmetricNamespaceAccessChange)
+      return ((this.config >>> 11) & 1) === 1;
     return true;
   }
 
@@ -60,7 +66,13 @@ export class AsyncEvents {
   logRead(lid: number, retain: boolean): void {
     if (retain) return;
     const type =
-      lid === 0x01 ? AsyncEventType.Error : lid === 0x02 ? AsyncEventType.Smart : lid === 0x04 ? AsyncEventType.Notice : undefined;
+      lid === 0x01
+        ? AsyncEventType.Error
+        : lid === 0x02
+          ? AsyncEventType.Smart
+          : lid === 0x04 || lid === 0x0c // Changed Namespace List, Asymmetric Namespace Access
+            ? AsyncEventType.Notice
+            : undefined;
     if (type === undefined || !this.masked.delete(type)) return;
     this.deliver();
   }

@@ -32,11 +32,14 @@ export function identifyController(core: ControllerCore): Uint8Array {
   ascii(out, 24, 40, o.model);
   ascii(out, 64, 8, o.firmwareRevision);
   v.setUint8(72, 6); // RAB
-  v.setUint8(76, 0); // CMIC: single port, single controller
+  const member = o.subsystem;
+  // CMIC: a subsystem's controllers may sit on several ports (bit 0), there are several (bit 1), ANA reporting (bit 3).
+  v.setUint8(76, member ? 0x03 | (member.ana ? 0x08 : 0) : 0);
   v.setUint8(77, o.mdts);
   v.setUint16(78, o.controllerId, true);
   v.setUint32(80, o.version, true);
-  v.setUint32(92, (1 << 8) | (1 << 9), true); // OAES: namespace attribute + firmware activation notices
+  // OAES: namespace attribute + firmware activation notices; ANA change notices with ANA reporting.
+  v.setUint32(92, (1 << 8) | (1 << 9) | (member?.ana ? 1 << 11 : 0), true);
   v.setUint8(111, 1); // CNTRLTYPE: I/O controller
   let oacs = (1 << 1) | (1 << 4) | (1 << 9); // Format NVM, Device Self-test, Get LBA Status
   if (o.namespaceDirectory) oacs |= 1 << 3; // Namespace Management and Attachment
@@ -55,6 +58,12 @@ export function identifyController(core: ControllerCore): Uint8Array {
   if (o.namespaceDirectory) {
     u128(v, 280, BigInt(o.totalCapacityBytes)); // TNVMCAP
     u128(v, 296, BigInt(Math.max(0, o.totalCapacityBytes - core.namespaces.allocatedBytes()))); // UNVMCAP
+  }
+  if (member?.ana) {
+    v.setUint8(342, member.ana.transitionTimeSeconds); // ANATT
+    v.setUint8(343, 0x1f | (1 << 6)); // ANACAP: every state reported; ANAGRPID fixed while attached
+    v.setUint32(344, member.ana.groups, true); // ANAGRPMAX
+    v.setUint32(348, member.ana.groups, true); // NANAGRPID
   }
   v.setUint8(512, (SQE_SIZE_LOG << 4) | SQE_SIZE_LOG); // SQES
   v.setUint8(513, (CQE_SIZE_LOG << 4) | CQE_SIZE_LOG); // CQES
@@ -91,12 +100,15 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   v.setUint8(24, 0); // NSFEAT
   v.setUint8(25, LBA_FORMATS.length - 1); // NLBAF
   v.setUint8(26, ns.formatIndex); // FLBAS
+  v.setUint8(30, ns.shared ? 1 : 0); // NMIC: shared namespace
   v.setUint8(33, 0x09); // DLFEAT: deallocated reads zero; Write Zeroes may deallocate
   u128(v, 48, BigInt(ns.sizeBytes)); // NVMCAP
   v.setUint16(74, COPY_LIMITS.mssrl, true);
   v.setUint32(76, COPY_LIMITS.mcl, true);
   v.setUint8(80, COPY_LIMITS.msrc);
+  v.setUint32(92, ns.anaGroupId, true); // ANAGRPID
   out.set(ns.nguid, 104); // NGUID
+  out.set(ns.eui64, 120); // EUI64
   LBA_FORMATS.forEach((lbads, i) => {
     v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true);
   });
@@ -115,15 +127,18 @@ export function namespaceTemplate(): Uint8Array {
   return out;
 }
 
-/** Namespace Identification Descriptor list, CNS 03h (§5.17.2.3): NGUID + CSI. */
+/** Namespace Identification Descriptor list, CNS 03h (§5.17.2.3): EUI64, NGUID, CSI. */
 export function namespaceDescriptors(ns: Namespace): Uint8Array {
   const out = new Uint8Array(4096);
-  out[0] = 0x2; // NGUID
-  out[1] = 16;
-  out.set(ns.nguid, 4);
-  out[20] = 0x4; // CSI
-  out[21] = 1;
-  out[24] = 0; // NVM command set
+  out[0] = 0x1; // EUI64
+  out[1] = 8;
+  out.set(ns.eui64, 4);
+  out[12] = 0x2; // NGUID
+  out[13] = 16;
+  out.set(ns.nguid, 16);
+  out[32] = 0x4; // CSI
+  out[33] = 1;
+  out[36] = 0; // NVM command set
   return out;
 }
 

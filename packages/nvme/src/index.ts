@@ -46,4 +46,13 @@ export {
 } from './registry.ts';
 export { createStats, type NvmeStats, resetStats } from './stats.ts';
 export { DNR, Status, statusName } from './status.ts';
+export type { AnaState } from './subsystem/ana.ts';
+export type { AnaReporting, SubsystemMembership } from './subsystem/membership.ts';
+export {
+  createNvmeSubsystem,
+  type NvmeSubsystem,
+  type NvmeSubsystemControllerOptions,
+  type NvmeSubsystemOptions,
+  type SubsystemNamespaceOptions,
+} from './subsystem/subsystem.ts';
 export type { UncorrectableBlocks } from './uncorrectable-blocks.ts';

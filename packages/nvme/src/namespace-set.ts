@@ -17,6 +17,11 @@ export class NamespaceSet {
   ) {}
 
   async openConfigured(): Promise<void> {
+    const member = this.options.subsystem;
+    for (const ns of member?.namespaces ?? []) {
+      this.allocated.set(ns.nsid, ns);
+      if (member?.attached.includes(ns.nsid)) this.attached.add(ns.nsid);
+    }
     for (const o of this.options.namespaces) {
       const nsid = o.nsid ?? this.freeNsid();
       if (nsid === undefined || nsid > this.options.maxNamespaces || this.allocated.has(nsid)) {
@@ -136,8 +141,10 @@ export class NamespaceSet {
     await Promise.all([...this.allocated.values()].map((ns) => ns.flush()));
   }
 
+  /** Closes the images this controller opened; a subsystem's shared namespaces stay open for its other controllers. */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.allocated.values()].map((ns) => ns.close()));
+    const shared = new Set(this.options.subsystem?.namespaces);
+    await Promise.all([...this.allocated.values()].filter((ns) => !shared.has(ns)).map((ns) => ns.close()));
     this.allocated.clear();
     this.attached.clear();
   }

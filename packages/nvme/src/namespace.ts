@@ -14,8 +14,13 @@ export interface NamespaceInit {
   lbaShift: number;
   /** The controller created the image (Namespace Management) and deletes it with the namespace. */
   ownsFile: boolean;
+  /** Seeds NGUID and EUI64: the controller's serial, or the subsystem NQN for a shared namespace. */
   serial: string;
   holePuncher: HolePuncher;
+  /** Attached to several controllers of one NVM subsystem (NMIC bit 0); default false. */
+  shared?: boolean;
+  /** ANA group (ANAGRPID); default 0, no ANA reporting. */
+  anaGroupId?: number;
 }
 
 /** A namespace backed by a sparse raw image file. Byte offsets stay below 2^53. */
@@ -27,6 +32,12 @@ export class Namespace {
   readonly nguid: Uint8Array;
   /** Blocks marked by Write Uncorrectable; every write path below unmarks what it writes. */
   readonly uncorrectable: UncorrectableBlocks;
+  /** EUI64, from the same seed as the NGUID. */
+  readonly eui64: Uint8Array;
+  /** NMIC bit 0: may be attached to several controllers of its NVM subsystem at once. */
+  readonly shared: boolean;
+  /** ANAGRPID in Identify Namespace; 0 without ANA reporting. */
+  readonly anaGroupId: number;
   private lbaShiftValue: number;
   private constructor(
     init: NamespaceInit,
@@ -39,7 +50,11 @@ export class Namespace {
     this.path = init.path;
     this.ownsFile = init.ownsFile;
     this.lbaShiftValue = init.lbaShift;
-    this.nguid = createHash('sha256').update(`${init.serial}/${init.nsid}`).digest().subarray(0, 16);
+    const id = createHash('sha256').update(`${init.serial}/${init.nsid}`).digest();
+    this.nguid = id.subarray(0, 16);
+    this.eui64 = id.subarray(16, 24);
+    this.shared = init.shared ?? false;
+    this.anaGroupId = init.anaGroupId ?? 0;
     this.uncorrectable = uncorrectable;
   }
 

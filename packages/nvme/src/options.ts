@@ -1,5 +1,6 @@
 import type { HolePuncher } from './hole-puncher.ts';
 import { ZeroFillHolePuncher } from './hole-puncher.ts';
+import type { SubsystemMembership } from './subsystem/membership.ts';
 
 /** One namespace backed by a sparse raw image file. */
 export interface NamespaceOptions {
@@ -130,6 +131,11 @@ export interface NvmeControllerOptions {
   identifyVendorSpecific?: Uint8Array | (() => Uint8Array);
   /** Durations of the Device Self-test operations. */
   deviceSelfTest?: DeviceSelfTestOptions;
+  /**
+   * Membership in a multi-controller NVM subsystem: shared namespaces, CMIC, ANA. Set by
+   * `NvmeSubsystem.controller()` (see `createNvmeSubsystem`), not by hand.
+   */
+  subsystem?: SubsystemMembership;
 }
 
 export interface ResolvedOptions {
@@ -161,6 +167,7 @@ export interface ResolvedOptions {
   maxInflightPerQueue: number;
   identifyVendorSpecific: (() => Uint8Array) | undefined;
   deviceSelfTest: Required<DeviceSelfTestOptions>;
+  subsystem: SubsystemMembership | undefined;
 }
 
 /** Size of the Vendor Specific area of Identify Controller (bytes 3072–4095). */
@@ -240,6 +247,7 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     maxInflightPerQueue: o.maxInflightPerQueue ?? 64,
     identifyVendorSpecific: resolveVendorSpecific(o.identifyVendorSpecific),
     deviceSelfTest,
+    subsystem: o.subsystem,
   };
 }
 

@@ -55,6 +55,11 @@ export const Status = {
   UnrecoveredReadError: 0x281,
   CompareFailure: 0x285,
   AccessDenied: 0x286,
+  // Path related status (SCT 3), NVMe 2.0 base §4.2.3.4
+  InternalPathError: 0x300,
+  AsymmetricAccessPersistentLoss: 0x301,
+  AsymmetricAccessInaccessible: 0x302,
+  AsymmetricAccessTransition: 0x303,
 } as const;
 
 /** Do Not Retry (status field bit 14, CQE DW3 bit 31). */
@@ -63,10 +68,13 @@ export const DNR = 0x4000;
 /** Statuses a host may reasonably retry; every other error is posted with DNR set. */
 const RETRYABLE = new Set<number>([Status.DataTransferError, Status.InternalError, Status.NamespaceNotReady, Status.AbortRequested]);
 
+/** Status Code Type 3h: the path failed, not the command; a host retries it through another controller. */
+const SCT_PATH = 0x3;
+
 /** Adds DNR to non-retryable errors unless the status already carries an explicit DNR decision. */
 export function withRetryPolicy(status: number): number {
   if (status === Status.Success || (status & DNR) !== 0) return status;
-  return RETRYABLE.has(status & 0x7ff) ? status : status | DNR;
+  return RETRYABLE.has(status & 0x7ff) || ((status >>> 8) & 7) === SCT_PATH ? status : status | DNR;
 }
 
 export function statusName(status: number): string {

@@ -40,8 +40,9 @@ describe('Linux-style bring-up', () => {
     expect((nv.getUint32(128 + 4, true) >>> 16) & 0xff).toBe(12);
 
     const desc = await driver.identify(3, 1);
-    expect(desc.data[0]).toBe(2); // NGUID
-    expect(desc.data[20]).toBe(4); // CSI
+    expect(desc.data[0]).toBe(1); // EUI64
+    expect(desc.data[12]).toBe(2); // NGUID
+    expect(desc.data[32]).toBe(4); // CSI
 
     const nq = await driver.setFeatures(0x07, (7 << 16) | 7);
     expect(nq.dw0).toBe((7 << 16) | 7);

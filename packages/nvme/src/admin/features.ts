@@ -145,7 +145,8 @@ export function registerFeatures(core: ControllerCore): void {
         get: () => core.events.config,
         default: () => 0,
         set: (v) => {
-          core.events.config = v & 0x3ff;
+          // Bits 9:0 (SMART, namespace attribute, firmware activation); bit 11 ANA change with ANA reporting.
+          core.events.config = v & (0x3ff | (core.options.subsystem?.ana ? 1 << 11 : 0));
           return undefined;
         },
       },

@@ -13,6 +13,8 @@ export const LogPageId = {
   ChangedNamespaceList: 0x04,
   CommandsSupportedAndEffects: 0x05,
   DeviceSelfTest: 0x06,
+  /** Provided by controllers of an NVM subsystem with ANA reporting (`createNvmeSubsystem`). */
+  AsymmetricNamespaceAccess: 0x0c,
 } as const;
 
 /** Upper bound for one Get Log Page transfer when MDTS is unlimited. */

@@ -238,11 +238,11 @@ export class NvmeTestDriver {
     return this.admin({ opcode: AdminOpcode.GetFeatures, cdw10: fid | (select << 8), cdw11 });
   }
 
-  /** Get Log Page `lid`, `bytes` long (a multiple of 4); `data` is a copy of the buffer. */
+  /** Get Log Page `lid`, `bytes` long (a multiple of 4), LSP `logSpecific` (7 bits); `data` is a copy of the buffer. */
   async getLogPage(
     lid: number,
     bytes: number,
-    options: { nsid?: number; retainAsyncEvent?: boolean; offset?: number } = {},
+    options: { nsid?: number; retainAsyncEvent?: boolean; offset?: number; logSpecific?: number } = {},
   ): Promise<{ completion: CompletionEntry; data: Uint8Array }> {
     const buffer = this.memory.alloc(bytes);
     const numd = bytes / 4 - 1;
@@ -250,7 +250,7 @@ export class NvmeTestDriver {
       opcode: AdminOpcode.GetLogPage,
       nsid: options.nsid ?? 0xffffffff,
       ...prpsFor(this.memory, buffer, bytes),
-      cdw10: lid | (options.retainAsyncEvent ? 1 << 15 : 0) | ((numd & 0xffff) << 16),
+      cdw10: lid | ((options.logSpecific ?? 0) << 8) | (options.retainAsyncEvent ? 1 << 15 : 0) | ((numd & 0xffff) << 16),
       cdw11: numd >>> 16,
       cdw12: options.offset ?? 0,
     });

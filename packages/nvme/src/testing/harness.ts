@@ -47,6 +47,11 @@ export interface NvmeHarnessOptions extends Partial<Omit<NvmeOptions, 'namespace
   memory?: GuestMemoryOptions;
   /** How long the driver waits for the controller; default 3000 ms. */
   timeoutMs?: number;
+  /**
+   * Serve this device instead of creating one (e.g. a controller of `createNvmeSubsystem`); the
+   * device options above are then unused. `close()` closes it.
+   */
+  device?: NvmeDevice;
 }
 
 /** A guest error the controller reported (the `<endpoint name>: nvme: ` prefix removed). */
@@ -106,6 +111,7 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
     msixVectors = 16,
     memory: memoryOptions,
     timeoutMs,
+    device,
     ...endpointOptions
   } = options;
   const directory = directoryOption ?? (await mkdtemp(join(tmpdir(), 'p2pkit-nvme-')));
@@ -132,20 +138,24 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
     if (!directoryOption) await rm(directory, { recursive: true, force: true });
   };
   try {
-    nvme = await createNvme(
-      {
-        serial: 'TEST0001',
-        namespaces: (namespaces ?? [{ sizeBytes: 8 << 20 }]).map((ns, i) => ({
-          ...ns,
-          path: ns.path ?? join(directory, `ns${i + 1}.raw`),
-        })),
-        ...(namespaceManagement ? { namespaceDirectory: directory } : {}),
-        ...(pmr ? { pmr: { path: pmr.path ?? join(directory, 'pmr.bin'), size: pmr.size } } : {}),
-        ...endpointOptions,
-      },
-      // Used while no client is attached; the server's logger takes over once one is.
-      { logger: { deviceError: (e, where) => detachedDeviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) } },
-    );
+    nvme =
+      device ??
+      (await createNvme(
+        {
+          serial: 'TEST0001',
+          namespaces: (namespaces ?? [{ sizeBytes: 8 << 20 }]).map((ns, i) => ({
+            ...ns,
+            path: ns.path ?? join(directory, `ns${i + 1}.raw`),
+          })),
+          ...(namespaceManagement ? { namespaceDirectory: directory } : {}),
+          ...(pmr ? { pmr: { path: pmr.path ?? join(directory, 'pmr.bin'), size: pmr.size } } : {}),
+          ...endpointOptions,
+        },
+        // Used while no client is attached; the server's logger takes over once one is.
+        {
+          logger: { deviceError: (e, where) => detachedDeviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) },
+        },
+      ));
     server = new VfioUserServer(nvme.endpoint, { logger: log });
     const socketPath = transport === 'socket' ? join(directory, 'vfio-user.sock') : undefined;
     if (socketPath) {

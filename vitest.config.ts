@@ -9,7 +9,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/repo/**/*.test.ts', 'fuzz/**/*.test.ts'], testTimeout: 20_000 },
+        test: { name: 'unit', include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts', 'test/repo/**/*.test.ts', 'fuzz/**/*.test.ts', 'bench/**/*.test.ts'], testTimeout: 20_000 },
       },
       {
         extends: true,

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { BenchError, fioScript, parseFio } from './fio.ts';
+
+/** The parts of fio 3.x `--output-format=json` the bench reads (group_reporting: one entry per group). */
+const fioJson = (jobs: { name: string; read: object; write: object; error?: number }[]) =>
+  JSON.stringify({
+    'fio version': 'fio-3.38',
+    jobs: jobs.map((j) => ({ jobname: j.name, error: j.error ?? 0, read: j.read, write: j.write })),
+  });
+const section = (ioBytes: number, iops: number, bwBytes: number, p50ns: number, p99ns: number) => ({
+  io_bytes: ioBytes,
+  bw_bytes: bwBytes,
+  iops,
+  total_ios: ioBytes / 4096,
+  clat_ns: { percentile: { '50.000000': p50ns, '99.000000': p99ns } },
+});
+const idle = { io_bytes: 0, bw_bytes: 0, iops: 0, total_ios: 0, clat_ns: { percentile: {} } };
+
+describe('parseFio', () => {
+  const text = `note: a warning fio printed first\n${fioJson([
+    { name: 'shadow', read: idle, write: section(409600, 2500.5, 10_240_000, 12_288, 98_304) },
+    { name: 'qemu', read: idle, write: section(819200, 5000, 20_480_000, 6_000, 50_000) },
+  ])}`;
+  it('reads the named group in the direction the workload moves, clat percentiles in µs', () => {
+    expect(parseFio(text, 'w', 'write', 'shadow')).toEqual({ iops: 2500.5, mbps: 10.24, p50us: 12.288, p99us: 98.304, ios: 100 });
+    expect(parseFio(text, 'w', 'write', 'qemu').iops).toBe(5000);
+    expect(() => parseFio(text, 'w', 'read', 'shadow')).toThrow(/fio moved no data \(read io_bytes=0\)/);
+    expect(() => parseFio(text, 'w', 'write', 'poll')).toThrow(/no job named "poll"/);
+  });
+  it('fails on a fio error, a missing section and text that is not JSON', () => {
+    const failed = fioJson([{ name: 'a', read: section(4096, 1, 4096, 1, 1), write: idle, error: 5 }]);
+    expect(() => parseFio(failed, 'w', 'read', 'a')).toThrow(/fio job reported error 5/);
+    expect(() => parseFio(JSON.stringify({ jobs: [{ jobname: 'a', error: 0 }] }), 'w', 'read', 'a')).toThrow(/no "read" section/);
+    expect(() => parseFio('fio: no such file', 'w', 'read', 'a')).toThrow(BenchError);
+  });
+});
+
+describe('fioScript', () => {
+  it('runs every section stonewalled in one fio process, a pair as one colon-separated filename', () => {
+    const script = fioScript({
+      sections: [
+        { name: 'qemux2', serials: ['QEMU-NVME', 'QEMU-NVME-B'] },
+        { name: 'shadow', serials: ['P2PK-SHADOW'] },
+      ],
+      sizeMiB: 64,
+      args: ['--rw=randread', '--numjobs=4'],
+      timeoutMs: 1,
+    });
+    expect(script).toContain('d0=$(nvme_ns_by_serial QEMU-NVME) || exit 3\nd1=$(nvme_ns_by_serial QEMU-NVME-B) || exit 3\nd2=');
+    expect(script).toMatch(/^fio --name=global .*--rw=randread --numjobs=4/m);
+    expect(script).toContain('--name=qemux2 --filename="$d0:$d1" --size=128M --stonewall');
+    expect(script).toContain('--name=shadow --filename="$d2" --size=64M --stonewall');
+    expect(script.indexOf('--name=qemux2')).toBeLessThan(script.indexOf('--name=shadow'));
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { emptyCounters } from './counters.ts';
+import type { FioResult } from './fio.ts';
+import { formatReport, type RunRecord, summarise } from './report.ts';
+import { DEVICE_TARGETS, type Target, WORKLOADS } from './workloads.ts';
+
+const target = (key: string) => DEVICE_TARGETS.find((t) => t.key === key) as Target;
+const fio = (iops: number, p50us: number): FioResult => ({ iops, mbps: (iops * 4096) / 1e6, p50us, p99us: 2 * p50us, ios: iops });
+const run = (t: string, round: number, iops: number, p50us: number, ioCommands?: number): RunRecord => ({
+  workload: '4k-randread-qd32',
+  target: t,
+  round,
+  position: 0,
+  fio: fio(iops, p50us),
+  ...(ioCommands === undefined
+    ? {}
+    : {
+        counters: { ...emptyCounters(), ioCommands, interruptsRaised: ioCommands / 4 },
+        serverCost: { busyUs: ioCommands * (round + 10), cpuUs: ioCommands * 5 },
+      }),
+});
+
+describe('summarise', () => {
+  const workload = WORKLOADS.find((w) => w.key === '4k-randread-qd32');
+  const records = [
+    run('shadow', 0, 1000, 100, 8000),
+    run('qemu', 0, 2000, 50),
+    run('shadow', 1, 300, 400, 2000),
+    run('qemu', 1, 200, 500),
+    run('shadow', 2, 900, 110, 6000),
+    run('qemu', 2, 1000, 100),
+  ];
+  const [shadow, qemu] = summarise(records, workload ? [workload] : [], () => [target('shadow'), target('qemu')], 3);
+
+  it('gives medians and ranges per target, and per-round ratios to the reference', () => {
+    expect(shadow?.iops).toEqual({ median: 900, min: 300, max: 1000, n: 3 });
+    expect(qemu?.iops.median).toBe(1000);
+    // Per round 0.5, 1.5, 0.9 → median 0.9 (the ratio of the medians would also be 0.9 here, but
+    // round 1's 1.5 shows up as the max).
+    expect(shadow?.ratioToReference?.iops).toEqual({ median: 0.9, min: 0.5, max: 1.5, n: 3 });
+    expect(shadow?.ratioToReference?.p50us.median).toBeCloseTo(1.1);
+    expect(qemu?.ratioToReference).toBeUndefined();
+  });
+
+  it('sums the server counters over the rounds and reports them per command', () => {
+    expect(shadow?.counters?.ioCommands).toBe(16000);
+    expect(qemu?.counters).toBeUndefined();
+    expect(shadow?.serverPerCommand?.busyUs).toEqual({ median: 11, min: 10, max: 12, n: 3 });
+    expect(shadow?.serverPerCommand?.cpuUs.median).toBe(5);
+    const text = formatReport(
+      [shadow, qemu].filter((s) => s !== undefined),
+      { workload: (k) => k, target: (k) => k },
+    );
+    expect(text).toContain('900 (300–1000)');
+    expect(text).toMatch(/4k-randread-qd32\s+shadow\s+16000\s+0\.000\s+0\.000\s+0\.000\s+0\s+0\.250\s+0\.000\s+5 \(5–5\)\s+11 \(10–12\)$/m);
+  });
+});

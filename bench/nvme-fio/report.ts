@@ -1,0 +1,200 @@
+/** Summaries of the repeated runs (medians, spreads, per-round ratios to QEMU's nvme) as text tables and JSON. */
+import { accumulate, type Counters, emptyCounters, messageCount } from './counters.ts';
+import type { FioResult } from './fio.ts';
+import type { ServerCost } from './profile.ts';
+import { roundRatios, type Spread, spread } from './statistics.ts';
+import type { Target, Workload } from './workloads.ts';
+
+/** One measured fio run. */
+export interface RunRecord {
+  workload: string;
+  target: string;
+  /** 0-based round, and the run's place in that round's device order for this workload. */
+  round: number;
+  position: number;
+  fio: FioResult;
+  /** p2pkit targets only: server counter deltas over the run (ramp included), summed over the target's devices. */
+  counters?: Counters;
+  /** `--profile`: what the fio run cost the bench process (the p2pkit server; for QEMU runs, the baseline). */
+  serverCost?: ServerCost;
+}
+
+const METRICS = ['iops', 'mbps', 'p50us', 'p99us'] as const;
+type Metric = (typeof METRICS)[number];
+
+/** One workload on one target over all rounds. */
+export interface Summary {
+  workload: string;
+  target: string;
+  rounds: number;
+  iops: Spread;
+  mbps: Spread;
+  p50us: Spread;
+  p99us: Spread;
+  /** target / reference per round, summarised (absent for the reference itself, or with no reference runs). */
+  ratioToReference?: Record<Metric, Spread>;
+  /** p2pkit targets: counters summed over all rounds. */
+  counters?: Counters;
+  /** `--profile`: per I/O command, the server process's CPU µs and its main thread's busy µs, over the rounds. */
+  serverPerCommand?: { cpuUs: Spread; busyUs: Spread };
+}
+
+const valuesOf = (runs: readonly RunRecord[], m: Metric) => runs.map((r) => r.fio[m]);
+
+/** Per-round series (index = round; NaN where the round has no run) of one target's runs of a workload. */
+function byRound(runs: readonly RunRecord[], rounds: number, m: Metric): number[] {
+  const out = new Array<number>(rounds).fill(Number.NaN);
+  for (const r of runs) out[r.round] = r.fio[m];
+  return out;
+}
+
+/** Summaries per workload and target, in the given orders. */
+export function summarise(
+  records: readonly RunRecord[],
+  workloads: readonly Workload[],
+  targetsOf: (w: Workload) => readonly Target[],
+  rounds: number,
+): Summary[] {
+  const out: Summary[] = [];
+  for (const w of workloads) {
+    const targets = targetsOf(w);
+    const reference = targets.find((t) => t.reference);
+    const refRuns = reference ? records.filter((r) => r.workload === w.key && r.target === reference.key) : [];
+    for (const t of targets) {
+      const runs = records.filter((r) => r.workload === w.key && r.target === t.key);
+      if (runs.length === 0) continue;
+      const s: Summary = {
+        workload: w.key,
+        target: t.key,
+        rounds: runs.length,
+        iops: spread(valuesOf(runs, 'iops')),
+        mbps: spread(valuesOf(runs, 'mbps')),
+        p50us: spread(valuesOf(runs, 'p50us')),
+        p99us: spread(valuesOf(runs, 'p99us')),
+      };
+      if (!t.reference && refRuns.length > 0) {
+        const ratio = (m: Metric) => roundRatios(byRound(runs, rounds, m), byRound(refRuns, rounds, m));
+        s.ratioToReference = { iops: ratio('iops'), mbps: ratio('mbps'), p50us: ratio('p50us'), p99us: ratio('p99us') };
+      }
+      const counted = runs.filter((r) => r.counters);
+      if (counted.length > 0) s.counters = counted.reduce((acc, r) => accumulate(acc, r.counters as Counters), emptyCounters());
+      const profiled = counted.filter((r) => r.serverCost && (r.counters as Counters).ioCommands > 0);
+      const perCommand = (k: keyof ServerCost) =>
+        spread(profiled.map((r) => (r.serverCost as ServerCost)[k] / (r.counters as Counters).ioCommands));
+      if (profiled.length > 0) s.serverPerCommand = { cpuUs: perCommand('cpuUs'), busyUs: perCommand('busyUs') };
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------- text
+
+const fixed = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+/** Latency: whole µs from 100 µs up. */
+const micros = (v: number) => fixed(v, Math.abs(v) >= 100 ? 0 : 1);
+const withSpread = (s: Spread, fmt: (v: number) => string) =>
+  s.n === 0 ? '-' : s.n === 1 ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+
+/** A plain-text table: first column left-aligned, the others right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (i <= 1 ? c.padEnd(w[i] ?? 0) : c.padStart(w[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The report: results, ratios, per-command counters, vfio-user messages by command. */
+export function formatReport(
+  summaries: readonly Summary[],
+  labels: { workload: (k: string) => string; target: (k: string) => string },
+): string {
+  const out: string[] = [];
+  const name = (s: Summary) => [labels.workload(s.workload), labels.target(s.target)];
+  out.push('median (min–max) over the rounds; MB/s = 10^6 B/s; completion latency (clat) in µs\n');
+  out.push(
+    table(
+      ['workload', 'device', 'IOPS', 'MB/s', 'clat p50 µs', 'clat p99 µs'],
+      summaries.map((s) => [
+        ...name(s),
+        withSpread(s.iops, (v) => fixed(v, 0)),
+        withSpread(s.mbps, (v) => fixed(v, 1)),
+        withSpread(s.p50us, micros),
+        withSpread(s.p99us, micros),
+      ]),
+    ),
+  );
+  const rated = summaries.filter((s) => s.ratioToReference);
+  if (rated.length > 0) {
+    out.push(
+      '\nratio to QEMU nvme, median (min–max) of the per-round ratios (IOPS, MB/s: > 1 = p2pkit faster; p50, p99: > 1 = p2pkit slower)\n',
+    );
+    const r2 = (v: number) => fixed(v, 2);
+    out.push(
+      table(
+        ['workload', 'device', 'IOPS', 'MB/s', 'p50', 'p99'],
+        rated.map((s) => {
+          const r = s.ratioToReference as Record<Metric, Spread>;
+          return [...name(s), withSpread(r.iops, r2), withSpread(r.mbps, r2), withSpread(r.p50us, r2), withSpread(r.p99us, r2)];
+        }),
+      ),
+    );
+  }
+  const counted = summaries.filter((s) => s.counters && s.counters.ioCommands > 0);
+  if (counted.length > 0) {
+    out.push(
+      '\nserver-side counters per I/O command the controller executed (all rounds, ramps included). With --profile, per command, ' +
+        'median (min–max) over rounds: server CPU µs = CPU time of the bench process (all threads; includes fio start-up), ' +
+        'loop busy µs = wall time its main thread was not idle (includes time preempted by other processes)\n',
+    );
+    out.push(
+      table(
+        [
+          'workload',
+          'device',
+          'io cmds',
+          'MMIO doorbells',
+          'shadow hits',
+          'polls',
+          'poll stops',
+          'irqs',
+          'vfio-user msgs',
+          'server CPU µs',
+        ],
+        counted.map((s) => {
+          const c = s.counters as Counters;
+          const per = (v: number) => (v / c.ioCommands).toFixed(3);
+          return [
+            ...name(s),
+            String(c.ioCommands),
+            per(c.doorbellWrites),
+            per(c.shadowDoorbellHits),
+            per(c.shadowPolls),
+            String(c.shadowPollStops),
+            per(c.interruptsRaised),
+            per(messageCount(c)),
+            s.serverPerCommand ? withSpread(s.serverPerCommand.cpuUs, (v) => fixed(v, 0)) : '-',
+            s.serverPerCommand ? withSpread(s.serverPerCommand.busyUs, (v) => fixed(v, 0)) : '-',
+          ];
+        }),
+      ),
+    );
+    out.push('\nvfio-user messages handled by the server, by command (all rounds)\n');
+    out.push(
+      table(
+        ['workload', 'device', 'messages'],
+        counted.map((s) => [
+          ...name(s),
+          Object.entries((s.counters as Counters).messages)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') || '(none)',
+        ]),
+      ),
+    );
+  }
+  return out.join('\n');
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyCounters } from './counters.ts';
 import type { FioResult } from './fio.ts';
-import { formatReport, type RunRecord, summarise } from './report.ts';
+import { formatReport, type RunRecord, summarise, table } from './report.ts';
 import { DEVICE_TARGETS, type Target, WORKLOADS } from './workloads.ts';
 
 const target = (key: string) => DEVICE_TARGETS.find((t) => t.key === key) as Target;
@@ -53,5 +53,16 @@ describe('summarise', () => {
     );
     expect(text).toContain('900 (300–1000)');
     expect(text).toMatch(/4k-randread-qd32\s+shadow\s+16000\s+0\.000\s+0\.000\s+0\.000\s+0\s+0\.250\s+0\.000\s+5 \(5–5\)\s+11 \(10–12\)$/m);
+  });
+});
+
+describe('table', () => {
+  it('aligns the names left and the figures right, and refuses rows that do not fit the header', () => {
+    expect(table(['w', 'device', 'IOPS'], [['4k', 'QEMU nvme', '12']]).split('\n')).toEqual([
+      'w   device     IOPS',
+      '--  ---------  ----',
+      '4k  QEMU nvme    12',
+    ]);
+    expect(() => table(['a', 'b'], [['1', '2', '3']])).toThrow(/3 cells for 2 columns/);
   });
 });

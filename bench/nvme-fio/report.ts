@@ -98,6 +98,8 @@ const withSpread = (s: Spread, fmt: (v: number) => string) =>
 
 /** A plain-text table: first column left-aligned, the others right-aligned. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const ragged = rows.find((r) => r.length !== header.length);
+  if (ragged) throw new Error(`table: a row has ${ragged.length} cells for ${header.length} columns`);
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) =>
     r
@@ -163,6 +165,7 @@ export function formatReport(
           'irqs',
           'vfio-user msgs',
           'server CPU µs',
+          'loop busy µs',
         ],
         counted.map((s) => {
           const c = s.counters as Counters;

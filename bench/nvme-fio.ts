@@ -81,7 +81,8 @@ async function main(o: BenchOptions): Promise<void> {
   const { workloads, targetsOf, devices } = plan(o);
   const runs = workloads.reduce((n, w) => n + targetsOf(w).length, 0) * o.reps;
   // Each fio process costs a few seconds of start-up in a TCG guest on a loaded host.
-  const estimateS = runs * (o.seconds + o.rampSeconds) + workloads.length * o.reps * FIO_START_S;
+  const fioProcesses = o.profile === undefined ? workloads.length * o.reps : runs;
+  const estimateS = runs * (o.seconds + o.rampSeconds) + fioProcesses * FIO_START_S;
   process.stderr.write(
     `[bench] ${devices.length} devices, ${workloads.length} workloads, ${runs} runs of ${o.rampSeconds}+${o.seconds} s ` +
       `(≈ ${Math.ceil(estimateS / 60)} min plus boot and pre-fill)\n`,

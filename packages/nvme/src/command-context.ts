@@ -6,8 +6,16 @@
 import type { SubmissionEntry } from './command.ts';
 import type { DataTransfer } from './data-transfer.ts';
 import { requireTransferRange } from './io/common.ts';
+import type { Namespace } from './namespace.ts';
 import type { NamespaceSet } from './namespace-set.ts';
-import { type BusAccess, type CommandContext, type CommandResult, dataDirection, type TransferRange } from './registry.ts';
+import {
+  type BusAccess,
+  type CommandContext,
+  type CommandResult,
+  type DataDirection,
+  dataDirection,
+  type TransferRange,
+} from './registry.ts';
 
 /** What a context needs from the controller. */
 export interface CommandContextDeps {
@@ -30,6 +38,48 @@ class DirectionError extends Error {
   }
 }
 
+/** The context of one command: methods on a prototype, so a command allocates one object, not a closure per method. */
+class CommandContextImpl implements CommandContext {
+  readonly namespace: Namespace | undefined;
+  readonly direction: DataDirection;
+  readonly bus: BusAccess;
+  readonly cmb: Uint8Array | undefined;
+  readonly pmr: Uint8Array | undefined;
+
+  constructor(
+    private readonly deps: CommandContextDeps,
+    readonly entry: SubmissionEntry,
+    readonly queue: 'admin' | 'io',
+    readonly complete: (result: CommandResult) => void,
+  ) {
+    this.namespace = deps.namespaces.active(entry.nsid);
+    this.direction = dataDirection(entry.opcode);
+    this.bus = deps.bus;
+    this.cmb = deps.cmb;
+    this.pmr = deps.pmr;
+  }
+
+  async toHost(data: Uint8Array): Promise<void> {
+    if (this.direction !== 'toHost' && this.direction !== 'bidirectional') throw new DirectionError(this.entry.opcode, 'to the host');
+    return this.deps.transfer.toHost(this.entry, data);
+  }
+
+  async fromHost(length: number): Promise<Uint8Array> {
+    if (this.direction !== 'toController' && this.direction !== 'bidirectional')
+      throw new DirectionError(this.entry.opcode, 'to the controller');
+    return this.deps.transfer.fromHost(this.entry, length);
+  }
+
+  requireTransferRange(): TransferRange {
+    const { ns, slba, nlb, bytes } = requireTransferRange(this, (b) => this.checkMdts(b));
+    return { namespace: ns, slba, nlb, bytes };
+  }
+
+  checkMdts(bytes: number): void {
+    this.deps.transfer.checkMdts(bytes);
+  }
+}
+
 /** Builds the context of one command; `complete` posts its completion. */
 export function createCommandContext(
   deps: CommandContextDeps,
@@ -37,32 +87,5 @@ export function createCommandContext(
   queue: 'admin' | 'io',
   complete: (result: CommandResult) => void,
 ): CommandContext {
-  const direction = dataDirection(entry.opcode);
-  const toHostAllowed = direction === 'toHost' || direction === 'bidirectional';
-  const fromHostAllowed = direction === 'toController' || direction === 'bidirectional';
-  const checkMdts = (bytes: number) => deps.transfer.checkMdts(bytes);
-  const ctx: CommandContext = {
-    entry,
-    queue,
-    namespace: deps.namespaces.active(entry.nsid),
-    direction,
-    toHost: async (data) => {
-      if (!toHostAllowed) throw new DirectionError(entry.opcode, 'to the host');
-      return deps.transfer.toHost(entry, data);
-    },
-    fromHost: async (length) => {
-      if (!fromHostAllowed) throw new DirectionError(entry.opcode, 'to the controller');
-      return deps.transfer.fromHost(entry, length);
-    },
-    bus: deps.bus,
-    cmb: deps.cmb,
-    pmr: deps.pmr,
-    requireTransferRange: (): TransferRange => {
-      const { ns, slba, nlb, bytes } = requireTransferRange(ctx, checkMdts);
-      return { namespace: ns, slba, nlb, bytes };
-    },
-    checkMdts,
-    complete,
-  };
-  return ctx;
+  return new CommandContextImpl(deps, entry, queue, complete);
 }

@@ -102,25 +102,32 @@ export interface SubmissionFields {
   cdw15?: number;
 }
 
-/** Encodes a submission entry with the layout {@link SubmissionEntry} decodes. */
-export function encodeSubmission(fields: SubmissionFields): Uint8Array {
-  const raw = new Uint8Array(SQE_BYTES);
-  const view = new DataView(raw.buffer);
+/**
+ * Encodes a submission entry with the layout {@link SubmissionEntry} decodes, into `target` (64
+ * bytes, e.g. the SQ slot itself; default a new buffer), which it returns.
+ */
+export function encodeSubmission(fields: SubmissionFields, target: Uint8Array = new Uint8Array(SQE_BYTES)): Uint8Array {
+  if (target.byteLength < SQE_BYTES) throw new RangeError(`a submission entry is ${SQE_BYTES} bytes, got ${target.byteLength}`);
+  const view = new DataView(target.buffer, target.byteOffset, SQE_BYTES);
   view.setUint8(Field.opcode, fields.opcode);
   view.setUint8(Field.flags, fields.flags ?? 0);
   view.setUint16(Field.cid, fields.cid, true);
   view.setUint32(Field.nsid, (fields.nsid ?? 0) >>> 0, true);
+  view.setUint32(8, 0, true); // CDW2–3: reserved
+  view.setUint32(12, 0, true);
   view.setBigUint64(Field.mptr, fields.mptr ?? 0n, true);
   if (fields.sgl) {
     if (fields.sgl.length !== 16) throw new RangeError(`SGL1 is 16 bytes, got ${fields.sgl.length}`);
-    raw.set(fields.sgl, Field.dptr);
+    target.set(fields.sgl, Field.dptr);
   } else {
     view.setBigUint64(Field.dptr, fields.prp1 ?? 0n, true);
     view.setBigUint64(Field.prp2, fields.prp2 ?? 0n, true);
   }
-  const dwords = [fields.cdw10, fields.cdw11, fields.cdw12, fields.cdw13, fields.cdw14, fields.cdw15];
-  dwords.forEach((value, i) => {
-    view.setUint32(Field.cdw10 + i * 4, (value ?? 0) >>> 0, true);
-  });
-  return raw;
+  view.setUint32(Field.cdw10, (fields.cdw10 ?? 0) >>> 0, true);
+  view.setUint32(Field.cdw10 + 4, (fields.cdw11 ?? 0) >>> 0, true);
+  view.setUint32(Field.cdw10 + 8, (fields.cdw12 ?? 0) >>> 0, true);
+  view.setUint32(Field.cdw10 + 12, (fields.cdw13 ?? 0) >>> 0, true);
+  view.setUint32(Field.cdw10 + 16, (fields.cdw14 ?? 0) >>> 0, true);
+  view.setUint32(Field.cdw10 + 20, (fields.cdw15 ?? 0) >>> 0, true);
+  return target;
 }

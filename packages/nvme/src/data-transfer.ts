@@ -2,7 +2,7 @@ import type { SubmissionEntry } from './command.ts';
 import { CommandError } from './command-error.ts';
 import type { BusMemory } from './memory.ts';
 import { walkPrp } from './prp.ts';
-import type { Segment, SegmentWalk } from './segments.ts';
+import type { ListRead, Segment, SegmentWalk, WalkSteps } from './segments.ts';
 import { walkSgl } from './sgl.ts';
 import { Status } from './status.ts';
 
@@ -25,22 +25,49 @@ export class DataTransfer {
     }
   }
 
+  /** The segments of `cmd`'s data buffer (see {@link DataTransfer.locate}). */
   async segments(cmd: SubmissionEntry, length: number, toHost: boolean): Promise<Segment[]> {
+    return this.locate(cmd, length, toHost);
+  }
+
+  /**
+   * The segments of `cmd`'s data buffer, without a promise when every PRP/SGL list it reads lies
+   * in mapped memory (the common case: the fast path of Read and Write), else as a promise.
+   * Throws (or rejects) CommandError for a bad data pointer.
+   */
+  locate(cmd: SubmissionEntry, length: number, toHost: boolean): Segment[] | Promise<Segment[]> {
     this.checkMdts(length);
-    let walk: SegmentWalk;
+    let steps: WalkSteps;
     switch (cmd.psdt) {
       case 0:
-        walk = await walkPrp(this.mem, cmd.prp1, cmd.prp2, length, this.pageSize());
+        steps = walkPrp(cmd.prp1, cmd.prp2, length, this.pageSize());
         break;
       case 1:
       case 2:
         // SGLs are for I/O commands only on PCIe (§4.3.2).
         if (cmd.isAdmin) throw new CommandError(Status.InvalidField, 'SGL on an admin command');
-        walk = await walkSgl(this.mem, cmd.sgl1, length, toHost);
+        steps = walkSgl(cmd.sgl1, length, toHost);
         break;
       default:
         throw new CommandError(Status.InvalidField, 'reserved PSDT value 3');
     }
+    let step = steps.next();
+    while (!step.done) {
+      const bytes = this.mem.bytesAt(step.value.address, step.value.length, false);
+      if (!bytes) return this.finishWalk(cmd, steps, step.value);
+      step = steps.next(bytes);
+    }
+    return this.checked(cmd, step.value);
+  }
+
+  /** Continues a walk whose next list needs a DMA message. */
+  private async finishWalk(cmd: SubmissionEntry, steps: WalkSteps, pending: ListRead): Promise<Segment[]> {
+    let step = steps.next(await this.mem.read(pending.address, pending.length));
+    while (!step.done) step = steps.next(await this.mem.read(step.value.address, step.value.length));
+    return this.checked(cmd, step.value);
+  }
+
+  private checked(cmd: SubmissionEntry, walk: SegmentWalk): Segment[] {
     if (!walk.ok) throw new CommandError(walk.status, walk.message, true, { cid: cmd.cid, sqid: cmd.sqid });
     return walk.segments;
   }

@@ -53,7 +53,12 @@ export class CommandExecutor {
     };
   }
 
-  async execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void> {
+  /**
+   * Runs `entry` to completion. Returns undefined when the command completed synchronously (no
+   * hooks, and the handler returned a result rather than a promise: Read/Write over mapped memory),
+   * else a promise that resolves once it has. Never throws or rejects.
+   */
+  execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void> | undefined {
     const epoch = this.d.queues.epoch;
     const admin = sq.id === 0;
     const counts = admin ? this.d.stats.adminCommands : this.d.stats.ioCommands;
@@ -65,17 +70,31 @@ export class CommandExecutor {
       done = true;
       this.finish(sq, entry, result, epoch);
     });
-    let outcome: CommandOutcome;
+    let outcome: CommandOutcome | Promise<CommandOutcome>;
     try {
-      outcome = await this.chain(ctx, 0);
+      outcome = this.hooks.length > 0 ? this.chain(ctx, 0) : this.dispatch(ctx);
     } catch (err) {
       outcome = this.mapError(err, entry);
     }
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        (o) => this.conclude(ctx, o),
+        (err: unknown) => this.conclude(ctx, this.mapError(err, entry)),
+      );
+    }
+    this.conclude(ctx, outcome);
+    return undefined;
+  }
+
+  private conclude(ctx: CommandContext, outcome: CommandOutcome): void {
     try {
       if (outcome !== Deferred) ctx.complete(outcome);
     } catch (err) {
       // Callers do not await I/O commands: a throw here would be an unhandled rejection (process exit).
-      this.d.deviceError(`posting the completion failed: ${(err as Error)?.message ?? String(err)}`, { sqid: entry.sqid, cid: entry.cid });
+      this.d.deviceError(`posting the completion failed: ${(err as Error)?.message ?? String(err)}`, {
+        sqid: ctx.entry.sqid,
+        cid: ctx.entry.cid,
+      });
     }
   }
 
@@ -85,7 +104,8 @@ export class CommandExecutor {
     return this.dispatch(ctx);
   }
 
-  private async dispatch(ctx: CommandContext): Promise<CommandOutcome> {
+  /** The handler's outcome (or its promise); throws CommandError for a fused or unknown opcode. */
+  private dispatch(ctx: CommandContext): CommandOutcome | Promise<CommandOutcome> {
     const { entry } = ctx;
     // Fused operations are not supported (FUSES = 0): §4.2 CDW0.FUSE.
     if (entry.fuse !== 0) throw new CommandError(Status.InvalidField, 'fused command (FUSES = 0)');

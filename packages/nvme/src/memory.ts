@@ -71,6 +71,41 @@ export class BusMemory {
     return out;
   }
 
+  /**
+   * The bytes of the range without copying (own CMB/PMR, or guest RAM mapped from a DMA_MAP fd),
+   * counted as a transfer; undefined when only a message-based read/write can reach them. The
+   * fast path of queue fetches, PRP/SGL lists and completion writes; valid until the next turn of
+   * the event loop, like {@link BusMemory.views}.
+   */
+  bytesAt(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined {
+    const local = this.localView(address, length);
+    if (local) {
+      this.counters.localBytes += length;
+      return local;
+    }
+    const direct = this.requireDma(address, length).directView(address, length, forWrite);
+    if (direct) this.counters.dmaBytes += length;
+    return direct;
+  }
+
+  /** A little-endian dword read without a promise, or undefined when it needs a DMA message. */
+  readU32Now(address: bigint): number | undefined {
+    const b = this.bytesAt(address, 4, false);
+    if (!b) return undefined;
+    return ((b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) | ((b[3] as number) << 24)) >>> 0;
+  }
+
+  /** A little-endian dword write without a promise; false when it needs a DMA message. */
+  writeU32Now(address: bigint, value: number): boolean {
+    const b = this.bytesAt(address, 4, true);
+    if (!b) return false;
+    b[0] = value;
+    b[1] = value >>> 8;
+    b[2] = value >>> 16;
+    b[3] = value >>> 24;
+    return true;
+  }
+
   /** Reads a copy of the range. */
   async read(address: bigint, length: number): Promise<Uint8Array> {
     const local = this.localView(address, length);

@@ -144,17 +144,27 @@ export class Namespace {
 
   /**
    * Writes `sources` (consecutive pieces of the transfer) from `slba` with synchronous pwrite(2),
-   * like {@link Namespace.readInto}; with `forceUnitAccess` the data is on stable media (fdatasync)
-   * when the promise resolves.
+   * like {@link Namespace.readInto}. Returns nothing once the data is in the file, or a promise:
+   * with `forceUnitAccess` it resolves when the data is on stable media (fdatasync), and when the
+   * write cleared Write Uncorrectable marks, once their sidecar says so.
    */
-  async writeFrom(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean): Promise<void> {
+  writeFrom(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean): Promise<void> | undefined {
     let pos = this.offset(slba);
     for (const s of sources) {
       let done = 0;
       while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
       pos += s.byteLength;
     }
-    await this.uncorrectable.unmark(slba, BigInt((pos - this.offset(slba)) / this.lbaSize));
+    // Written blocks are readable again; only when some were marked does that wait for the sidecar.
+    const unmarked = this.uncorrectable.empty
+      ? undefined
+      : this.uncorrectable.unmark(slba, BigInt((pos - this.offset(slba)) / this.lbaSize));
+    if (!unmarked && !forceUnitAccess) return undefined;
+    return this.settleWrite(unmarked, forceUnitAccess);
+  }
+
+  private async settleWrite(unmarked: Promise<void> | undefined, forceUnitAccess: boolean): Promise<void> {
+    await unmarked;
     if (forceUnitAccess) await this.file.datasync();
   }
 

@@ -1,13 +1,13 @@
-import type { BusMemory } from './memory.ts';
-import { pushSegment, type Segment, type SegmentWalk } from './segments.ts';
+import { pushSegment, type Segment, type SegmentWalk, type WalkSteps } from './segments.ts';
 import { Status } from './status.ts';
 
 /**
  * Walks PRP1/PRP2 and PRP lists for a transfer of `length` bytes (NVMe 2.0 §4.3.1).
  * Rules: PRP1 dword aligned with any page offset; every other data entry page aligned;
  * a list pointer qword aligned; a list's last entry chains to the next page-aligned list.
+ * Yields each PRP list it reads (see {@link WalkSteps}).
  */
-export async function walkPrp(mem: BusMemory, prp1: bigint, prp2: bigint, length: number, pageSize: number): Promise<SegmentWalk> {
+export function* walkPrp(prp1: bigint, prp2: bigint, length: number, pageSize: number): WalkSteps {
   const segments: Segment[] = [];
   if (length === 0) return { ok: true, segments };
   const ps = BigInt(pageSize);
@@ -29,7 +29,7 @@ export async function walkPrp(mem: BusMemory, prp1: bigint, prp2: bigint, length
     const slots = Number((ps - (list % ps)) / 8n);
     const chained = needed > slots;
     const count = chained ? slots : needed;
-    const raw = await mem.read(list, count * 8);
+    const raw = yield { address: list, length: count * 8 };
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const dataEntries = chained ? count - 1 : count;
     for (let i = 0; i < dataEntries; i++) {

@@ -3,7 +3,7 @@ import { SubmissionEntry } from './command.ts';
 import { type AsyncEvent, AsyncEventType, ErrorEventInfo } from './events.ts';
 import type { InterruptController } from './interrupts.ts';
 import type { BusMemory } from './memory.ts';
-import { type Completion, type CompletionQueue, encodeCompletion, type SubmissionQueue } from './queues.ts';
+import { type Completion, type CompletionQueue, CQE_BYTES, encodeCompletion, type SubmissionQueue, writeCompletion } from './queues.ts';
 import type { ShadowDoorbells } from './shadow-doorbells.ts';
 import type { NvmeStats } from './stats.ts';
 
@@ -18,8 +18,8 @@ export interface QueueEngineDeps {
   schedule(task: () => void): void;
   /** Controller enabled, ready and not shut down. */
   processing(): boolean;
-  /** Runs one command to completion (never rejects). */
-  execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void>;
+  /** Runs one command to completion: undefined when it completed synchronously, else a promise (never rejects). */
+  execute(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void> | undefined;
   raiseEvent(e: AsyncEvent): void;
   guestError(message: string, detail?: Record<string, unknown>): void;
   /**
@@ -63,6 +63,12 @@ export class QueueEngine {
   private readonly polls = new Map<SubmissionQueue, PollState>();
   /** Bumped on every reset; async work from an older epoch is discarded. */
   epoch = 0;
+  /** > 0 while a drain executes a batch of fetched commands: completions wait for the batch's end. */
+  private batching = 0;
+  /** CQs that received completions during the current batch. */
+  private readonly batched = new Set<CompletionQueue>();
+  /** CQE writes still in flight on a CQ's async chain (the synchronous path must wait its turn). */
+  private readonly chained = new Map<CompletionQueue, number>();
 
   constructor(private readonly d: QueueEngineDeps) {}
 
@@ -189,8 +195,14 @@ export class QueueEngine {
     return epoch !== this.epoch || sq.deleted || !this.d.processing();
   }
 
-  private async refreshShadowTail(sq: SubmissionQueue): Promise<boolean> {
-    const t = await this.d.shadow.readSqTail(sq.id);
+  /** Reads the shadow SQ tail: without a promise when the doorbell buffer is mapped. True when it moved. */
+  private refreshShadowTail(sq: SubmissionQueue): boolean | Promise<boolean> {
+    const t = this.d.shadow.sqTailNow(sq.id);
+    if (t === undefined) return this.d.shadow.readSqTail(sq.id).then((v) => this.takeShadowTail(sq, v));
+    return this.takeShadowTail(sq, t);
+  }
+
+  private takeShadowTail(sq: SubmissionQueue, t: number): boolean {
     if (t >= sq.size || t === sq.tail) return false;
     sq.tail = t;
     this.d.stats.shadowDoorbellHits++;
@@ -205,29 +217,30 @@ export class QueueEngine {
         sq.rerun = false;
         if (this.stale(sq, epoch)) return;
         const shadow = this.d.shadow.applies(sq.id);
-        if (shadow) await this.refreshShadowTail(sq);
+        if (shadow) {
+          const moved = this.refreshShadowTail(sq);
+          if (moved instanceof Promise) await moved;
+        }
         while (!sq.empty && sq.inflight < limit && !this.stale(sq, epoch)) {
           // One read for every contiguous entry we may start now (a single DMA message on slow paths).
           const contiguous = sq.tail > sq.head ? sq.tail - sq.head : sq.size - sq.head;
           const n = Math.min(contiguous, limit - sq.inflight);
-          const raw = await this.d.memory.read(sq.entryAddress(sq.head), n * 64);
+          const address = sq.entryAddress(sq.head);
+          const raw = this.d.memory.bytesAt(address, n * 64, false) ?? (await this.d.memory.read(address, n * 64));
           if (this.stale(sq, epoch)) return;
-          for (let i = 0; i < n; i++) {
-            sq.head = (sq.head + 1) % sq.size;
-            sq.inflight++;
-            const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
-            const run = this.d
-              .execute(sq, entry)
-              .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
-              .finally(() => this.retire(sq));
-            if (sq.id === 0) await run;
+          if (sq.id === 0) {
+            await this.runAdmin(sq, new SubmissionEntry(raw.slice(0, 64), sq.id));
+            continue;
           }
+          this.runBatch(sq, raw, n);
         }
         if (shadow && !this.stale(sq, epoch)) {
           // EventIdx protocol: publish what we consumed (or, while polling, a value the driver
           // cannot cross), then re-check for a racing host update.
-          await this.writeSqEventIdx(sq);
-          if (await this.refreshShadowTail(sq)) continue;
+          const written = this.writeSqEventIdx(sq);
+          if (written) await written;
+          const moved = this.refreshShadowTail(sq);
+          if (moved instanceof Promise ? await moved : moved) continue;
         }
         if (!sq.rerun) return;
       }
@@ -243,6 +256,44 @@ export class QueueEngine {
       sq.running = false;
       const st = this.polls.get(sq);
       if (st) this.armPoll(sq, st);
+    }
+  }
+
+  /** The admin queue runs one command at a time. */
+  private async runAdmin(sq: SubmissionQueue, entry: SubmissionEntry): Promise<void> {
+    sq.head = (sq.head + 1) % sq.size;
+    sq.inflight++;
+    try {
+      await this.d.execute(sq, entry);
+    } finally {
+      this.retire(sq);
+    }
+  }
+
+  /**
+   * Starts the `n` I/O commands in `raw` (a copy or a view of the SQ slots). Commands that finish
+   * synchronously post their completions at the end of the batch: one CQ write pass and one
+   * interrupt per CQ per batch instead of one per command.
+   */
+  private runBatch(sq: SubmissionQueue, raw: Uint8Array, n: number): void {
+    this.batching++;
+    try {
+      for (let i = 0; i < n; i++) {
+        sq.head = (sq.head + 1) % sq.size;
+        sq.inflight++;
+        const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
+        const run = this.d.execute(sq, entry);
+        if (run) {
+          run
+            .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
+            .finally(() => this.retire(sq));
+        } else this.retire(sq);
+      }
+    } finally {
+      if (--this.batching === 0) {
+        for (const cq of this.batched) this.flushCq(cq);
+        this.batched.clear();
+      }
     }
   }
 
@@ -303,11 +354,11 @@ export class QueueEngine {
     }
   }
 
-  /** Inside the drain loop: EventIdx for the current tail, stopping an idle poll. */
-  private async writeSqEventIdx(sq: SubmissionQueue): Promise<void> {
+  /** Inside the drain loop: EventIdx for the current tail, stopping an idle poll (a promise only when written by DMA message). */
+  private writeSqEventIdx(sq: SubmissionQueue): Promise<void> | undefined {
     const st = this.polls.get(sq);
     const p = this.d.poll;
-    if (!st || !p) return this.d.shadow.writeSqEventIdx(sq.id, sq.tail);
+    if (!st || !p) return this.putSqEventIdx(sq, sq.tail);
     if (st.active && (now() - st.lastActivity) * 1000 > p.idleStopUs) {
       st.active = false;
       st.timer?.cancel();
@@ -318,12 +369,21 @@ export class QueueEngine {
     const value = st.active ? (sq.tail + sq.size - 1) % sq.size : sq.tail;
     if (value === st.eventIdx) return;
     st.eventIdx = value;
-    await this.d.shadow.writeSqEventIdx(sq.id, value);
+    return this.putSqEventIdx(sq, value);
   }
 
-  /** New I/O CQ: while polling, the driver need not ring CQ head doorbells either (full CQs read the shadow head). */
+  private putSqEventIdx(sq: SubmissionQueue, value: number): Promise<void> | undefined {
+    return this.d.shadow.writeSqEventIdxNow(sq.id, value) ? undefined : this.d.shadow.writeSqEventIdx(sq.id, value);
+  }
+
+  /**
+   * New I/O CQ: while polling, the driver need not ring CQ head doorbells either (full CQs read the
+   * shadow head). EventIdx = our tail, kept there as completions are posted (see postedNow): the
+   * host's head stops at the tail, so it never crosses it — a fixed value would be crossed once per
+   * lap of the ring, costing one MMIO round trip every `size` completions.
+   */
   async cqCreated(cq: CompletionQueue): Promise<void> {
-    if (this.d.poll && this.d.shadow.applies(cq.id)) await this.d.shadow.writeCqEventIdx(cq.id, (cq.head + cq.size - 1) % cq.size);
+    if (this.d.poll && this.d.shadow.applies(cq.id)) await this.d.shadow.writeCqEventIdx(cq.id, cq.tail);
   }
 
   /** Doorbell Buffer Config seeded the slots of existing queues. */
@@ -349,21 +409,76 @@ export class QueueEngine {
     if (!cq || !list) return;
     list.push({ completion, sqHead: sq.head });
     this.noteActivity(sq, false);
-    this.flushCq(cq);
+    if (this.batching > 0) this.batched.add(cq);
+    else this.flushCq(cq);
   }
 
   private flushCq(cq: CompletionQueue): void {
+    // Synchronous when nothing is queued on the CQ's async chain and its slots are mapped.
+    if (!this.chained.has(cq)) {
+      try {
+        if (this.writeCompletionsNow(cq)) return;
+      } catch (err) {
+        this.postFailed(cq, err);
+        return;
+      }
+    }
     const epoch = this.epoch;
+    this.chained.set(cq, (this.chained.get(cq) ?? 0) + 1);
     cq.chain = cq.chain
       .then(() => this.writeCompletions(cq, epoch))
-      .catch((err: unknown) => {
-        if (err instanceof DmaError) {
-          this.d.guestError('completion queue write failed', { cqid: cq.id, address: err.address, errno: err.errno });
-          this.d.fatal(`CQ ${cq.id} post failed: ${err.message}`, { address: err.address }, 'guest');
-        } else {
-          this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error)?.message ?? String(err)}`);
-        }
+      .catch((err: unknown) => this.postFailed(cq, err))
+      .finally(() => {
+        const left = (this.chained.get(cq) ?? 1) - 1;
+        if (left > 0) this.chained.set(cq, left);
+        else this.chained.delete(cq);
       });
+  }
+
+  private postFailed(cq: CompletionQueue, err: unknown): void {
+    if (err instanceof DmaError) {
+      this.d.guestError('completion queue write failed', { cqid: cq.id, address: err.address, errno: err.errno });
+      this.d.fatal(`CQ ${cq.id} post failed: ${err.message}`, { address: err.address }, 'guest');
+    } else {
+      this.d.fatal(`CQ ${cq.id} post failed: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+
+  /**
+   * Writes pending completions straight into the mapped CQ slots; one interrupt for all of them.
+   * False when some are left for the async path (CQ full: the shadow head may free slots; slots
+   * reachable only by DMA messages).
+   */
+  private writeCompletionsNow(cq: CompletionQueue): boolean {
+    const list = this.pending.get(cq.id);
+    if (!list || this.cqs.get(cq.id) !== cq) return true;
+    let posted = 0;
+    let done = true;
+    while (list.length > 0) {
+      const slot = cq.full ? undefined : this.d.memory.bytesAt(cq.entryAddress(cq.tail), CQE_BYTES, true);
+      if (!slot) {
+        done = false;
+        break;
+      }
+      const p = list.shift() as Pending;
+      writeCompletion(slot, p.completion, p.sqHead, cq.reserve().phase);
+      this.d.stats.completionsPosted++;
+      posted++;
+    }
+    if (posted > 0) this.postedNow(cq);
+    return done;
+  }
+
+  /**
+   * After posting: while polling, CQ EventIdx follows our tail, which the host's head never
+   * crosses (it stops at the tail), so consuming completions needs no MMIO CQ head doorbell; a
+   * full CQ asks for one instead (roomAfterShadowHead). Then the interrupt.
+   */
+  private postedNow(cq: CompletionQueue): void {
+    if (this.d.poll && this.d.shadow.applies(cq.id) && !this.d.shadow.writeCqEventIdxNow(cq.id, cq.tail)) {
+      void this.d.shadow.writeCqEventIdx(cq.id, cq.tail).catch((err: unknown) => this.postFailed(cq, err));
+    }
+    if (cq.interruptsEnabled) this.d.interrupts.notify(cq.vector);
   }
 
   private async writeCompletions(cq: CompletionQueue, epoch: number): Promise<void> {
@@ -380,7 +495,7 @@ export class QueueEngine {
       this.d.stats.completionsPosted++;
       posted++;
     }
-    if (posted > 0 && cq.interruptsEnabled && epoch === this.epoch) this.d.interrupts.notify(cq.vector);
+    if (posted > 0 && epoch === this.epoch) this.postedNow(cq);
   }
 
   /** A full CQ under shadow doorbells: the host may have moved its head without MMIO. */

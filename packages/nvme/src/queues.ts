@@ -100,14 +100,26 @@ const CqeField = { dw0: 0, dw1: 4, sqHead: 8, sqid: 10, cid: 12, statusAndPhase:
 /** Encodes a CQE with phase tag `phase`. */
 export function encodeCompletion(c: Completion, sqHead: number, phase: number): Uint8Array {
   const b = new Uint8Array(CQE_BYTES);
-  const v = new DataView(b.buffer);
-  v.setUint32(CqeField.dw0, c.dw0 >>> 0, true);
-  v.setUint32(CqeField.dw1, c.dw1 >>> 0, true);
-  v.setUint16(CqeField.sqHead, sqHead, true);
-  v.setUint16(CqeField.sqid, c.sqid, true);
-  v.setUint16(CqeField.cid, c.cid, true);
-  v.setUint16(CqeField.statusAndPhase, ((c.status & 0x7fff) << 1) | (phase & 1), true);
+  writeCompletion(b, c, sqHead, phase);
   return b;
+}
+
+/**
+ * Writes a CQE into `target` (16 bytes, e.g. the CQ slot itself), the dword holding the phase tag
+ * last, so a host polling the slot never sees the new phase with stale fields.
+ */
+export function writeCompletion(target: Uint8Array, c: Completion, sqHead: number, phase: number): void {
+  putU32(target, CqeField.dw0, c.dw0);
+  putU32(target, CqeField.dw1, c.dw1);
+  putU32(target, CqeField.sqHead, (sqHead & 0xffff) | ((c.sqid & 0xffff) << 16));
+  putU32(target, CqeField.cid, (c.cid & 0xffff) | ((((c.status & 0x7fff) << 1) | (phase & 1)) << 16));
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 /** Decodes a posted CQE (host side: a test driver): the completion, the SQ head it reports and its phase tag. */

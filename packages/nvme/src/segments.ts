@@ -19,3 +19,15 @@ export function pushSegment(list: Segment[], seg: Segment): void {
   }
   list.push({ ...seg });
 }
+
+/** A list a data pointer walk needs next (PRP list page, SGL segment): `length` bytes at `address`. */
+export interface ListRead {
+  address: bigint;
+  length: number;
+}
+
+/**
+ * A data pointer walk as steps: it yields each list it needs and is resumed with the list's bytes,
+ * so one walk runs synchronously over mapped memory and asynchronously over DMA messages.
+ */
+export type WalkSteps = Generator<ListRead, SegmentWalk, Uint8Array>;

@@ -1,5 +1,4 @@
-import type { BusMemory } from './memory.ts';
-import { pushSegment, type Segment, type SegmentWalk } from './segments.ts';
+import { pushSegment, type Segment, type SegmentWalk, type WalkSteps } from './segments.ts';
 import { Status } from './status.ts';
 
 /** SGL descriptor types (NVMe 2.0 §4.3.2, Figure 119). */
@@ -45,8 +44,9 @@ export function encodeSglDescriptor(address: bigint, length: number, type: numbe
  * Walks the SGL starting at SGL1 (the 16-byte DPTR) for `length` bytes.
  * `toHost` is true for controller→host transfers, the only direction where Bit Bucket is allowed.
  * Descriptors beyond the transfer length are ignored; fewer bytes described is Data SGL Length Invalid.
+ * Yields each segment list it reads (see {@link WalkSteps}).
  */
-export async function walkSgl(mem: BusMemory, sgl1: Uint8Array, length: number, toHost: boolean): Promise<SegmentWalk> {
+export function* walkSgl(sgl1: Uint8Array, length: number, toHost: boolean): WalkSteps {
   const segments: Segment[] = [];
   let collected = 0;
   let seen = 0;
@@ -85,7 +85,7 @@ export async function walkSgl(mem: BusMemory, sgl1: Uint8Array, length: number, 
     seen += count;
     if (seen > MAX_DESCRIPTORS) return fail(Status.InvalidSglDescriptorCount, 'too many SGL descriptors');
     inLastSegment = current.type === SglType.LastSegment;
-    const raw = await mem.read(current.address, current.length);
+    const raw = yield { address: current.address, length: current.length };
     let next: Descriptor | undefined;
     for (let i = 0; i < count; i++) {
       const d = decode(raw, i * DESCRIPTOR_BYTES);

@@ -35,6 +35,21 @@ export class ShadowDoorbells {
     return this.mem.readU32((this.shadow as bigint) + this.slot(qid, false));
   }
 
+  /** {@link ShadowDoorbells.readSqTail} without a promise when the buffer is mapped; undefined otherwise. */
+  sqTailNow(qid: number): number | undefined {
+    return this.mem.readU32Now((this.shadow as bigint) + this.slot(qid, false));
+  }
+
+  /** {@link ShadowDoorbells.writeSqEventIdx} without a promise when the buffer is mapped; false otherwise. */
+  writeSqEventIdxNow(qid: number, value: number): boolean {
+    return this.mem.writeU32Now((this.eventIdx as bigint) + this.slot(qid, false), value);
+  }
+
+  /** {@link ShadowDoorbells.writeCqEventIdx} without a promise when the buffer is mapped; false otherwise. */
+  writeCqEventIdxNow(qid: number, value: number): boolean {
+    return this.mem.writeU32Now((this.eventIdx as bigint) + this.slot(qid, true), value);
+  }
+
   async readCqHead(qid: number): Promise<number> {
     return this.mem.readU32((this.shadow as bigint) + this.slot(qid, true));
   }

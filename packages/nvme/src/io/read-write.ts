@@ -2,46 +2,69 @@ import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
 import { Effects, IoOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
+import type { Segment } from '../segments.ts';
 import { Status } from '../status.ts';
 import { requireNamespace, requireRange, requireTransferRange } from './common.ts';
 import { requireReadable } from './write-uncorrectable.ts';
+
+/** The result of every successful Read/Write (shared: results are not modified after return). */
+const SUCCESS: CommandResult = Object.freeze({});
 
 /** Read, Write, Compare, Verify (NVM command set §3.2.6, §3.3.6, §3.2.1, §3.2.8). */
 export function registerReadWrite(core: ControllerCore): void {
   const health = core.health;
   const stats = core.stats;
   const mdts = (bytes: number) => core.transfer.checkMdts(bytes);
-
-  core.io.register(IoOpcode.Read, 'Read', async (ctx): Promise<CommandResult> => {
-    const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
-    requireReadable(core, ns, slba, nlb);
-    const segments = await core.transfer.segments(ctx.entry, bytes, true);
-    // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
-    const views = core.transfer.views(segments, true);
-    if (views) ns.readInto(slba, views);
-    else await core.transfer.copyToHost(segments, await ns.read(slba, nlb));
+  const readDone = (bytes: number): CommandResult => {
     health.hostReads++;
     health.sectorsRead += BigInt(bytes >>> 9);
     stats.bytesRead += bytes;
-    return {};
+    return SUCCESS;
+  };
+  const writeDone = (bytes: number): CommandResult => {
+    health.hostWrites++;
+    health.sectorsWritten += BigInt(bytes >>> 9);
+    stats.bytesWritten += bytes;
+    return SUCCESS;
+  };
+
+  // Read and Write return without a promise when the data pointer's lists and buffers lie in
+  // mapped memory and nothing waits for the disk: the command then completes in the same drain of
+  // its SQ as it was fetched in, with no promise hop (see QueueEngine: completions per drain).
+  core.io.register(IoOpcode.Read, 'Read', (ctx): CommandResult | Promise<CommandResult> => {
+    const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
+    requireReadable(core, ns, slba, nlb);
+    const read = (segments: Segment[]): CommandResult | Promise<CommandResult> => {
+      // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
+      const views = core.transfer.views(segments, true);
+      if (!views) return ns.read(slba, nlb).then((data) => core.transfer.copyToHost(segments, data).then(() => readDone(bytes)));
+      ns.readInto(slba, views);
+      return readDone(bytes);
+    };
+    const located = core.transfer.locate(ctx.entry, bytes, true);
+    return located instanceof Promise ? located.then(read) : read(located);
   });
 
   core.io.register(
     IoOpcode.Write,
     'Write',
-    async (ctx): Promise<CommandResult> => {
+    (ctx): CommandResult | Promise<CommandResult> => {
       const { ns, slba, bytes } = requireTransferRange(ctx, mdts);
       const fua = (ctx.entry.cdw12 >>> 30) & 1;
       // FUA, or no volatile write cache: durable before completion.
       const durable = fua === 1 || !core.features.volatileWriteCache;
-      const segments = await core.transfer.segments(ctx.entry, bytes, false);
-      const views = core.transfer.views(segments, false);
-      if (views) await ns.writeFrom(slba, views, durable);
-      else await ns.write(slba, await core.transfer.copyFromHost(segments, bytes), durable);
-      health.hostWrites++;
-      health.sectorsWritten += BigInt(bytes >>> 9);
-      stats.bytesWritten += bytes;
-      return {};
+      const write = (segments: Segment[]): CommandResult | Promise<CommandResult> => {
+        const views = core.transfer.views(segments, false);
+        if (!views)
+          return core.transfer
+            .copyFromHost(segments, bytes)
+            .then((data) => ns.write(slba, data, durable))
+            .then(() => writeDone(bytes));
+        const synced = ns.writeFrom(slba, views, durable);
+        return synced ? synced.then(() => writeDone(bytes)) : writeDone(bytes);
+      };
+      const located = core.transfer.locate(ctx.entry, bytes, false);
+      return located instanceof Promise ? located.then(write) : write(located);
     },
     Effects.LbaContentChange,
   );

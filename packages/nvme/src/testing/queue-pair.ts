@@ -67,7 +67,9 @@ export class QueuePair {
     if (this.full) throw new Error(`queue ${this.qid}: SQ full (${this.submissionEntries} entries); reap completions first`);
     const cid = this.#nextCid;
     this.#nextCid = (this.#nextCid % 0xfffe) + 1;
-    this.submissionQueue.bytes.set(encodeSubmission({ ...command, cid }), this.sqTail * SQE_BYTES);
+    const at = this.sqTail * SQE_BYTES;
+    // Encoded in place (the slot is the guest CPU's view of the ring): no intermediate entry.
+    encodeSubmission({ ...command, cid }, this.submissionQueue.bytes.subarray(at, at + SQE_BYTES));
     this.sqTail = (this.sqTail + 1) % this.submissionEntries;
     return cid;
   }
@@ -75,6 +77,8 @@ export class QueuePair {
   /** The entry at the CQ head if the controller has posted it (its phase tag matches), without consuming it. */
   peek(): CompletionEntry | undefined {
     const at = this.cqHead * CQE_BYTES;
+    // The phase tag first (bit 0 of byte 14): an empty CQ decodes nothing.
+    if (((this.completionQueue.bytes[at + 14] as number) & 1) !== this.phase) return undefined;
     const { completion, sqHead, phase } = decodeCompletion(this.completionQueue.bytes.subarray(at, at + CQE_BYTES));
     if (phase !== this.phase) return undefined;
     return { ...completion, status: completion.status & 0x7ff, dnr: (completion.status & DNR) !== 0, sqHead };

@@ -27,10 +27,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IoOpcode } from '@p2pkit/nvme';
-import { type NvmeHarness, prpsFor, startNvmeHarness } from '@p2pkit/nvme/testing';
+import type { NvmeHarness } from '@p2pkit/nvme/testing';
+import * as current from '@p2pkit/nvme/testing';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +42,19 @@ const { values: args } = parseArgs({
     'size-mib': { type: 'string', default: '64' },
     /** Writes a .cpuprofile of the measured part of each run (no start-up, no warm-up) to this directory. */
     profile: { type: 'string' },
+    /**
+     * Another checkout of p2pkit (its own node_modules/@p2pkit links): every selected workload also
+     * runs against that checkout's controller and driver, as `<name>@baseline`, interleaved in this
+     * process — before/after of a change in one run.
+     */
+    baseline: { type: 'string' },
   },
 });
+/** The parts of `@p2pkit/nvme/testing` the bench uses (this checkout's, or a baseline's). */
+type Testing = Pick<typeof current, 'startNvmeHarness' | 'prpsFor'>;
+const baseline: Testing | undefined = args.baseline
+  ? ((await import(join(resolve(args.baseline), 'packages/nvme/src/testing/index.ts'))) as Testing)
+  : undefined;
 const SECONDS = Number(args.seconds);
 const REPS = Number(args.reps);
 const NS_BYTES = Number(args['size-mib']) << 20;
@@ -72,13 +84,35 @@ interface Rig {
   buffers: { prp1: bigint; prp2?: bigint }[];
 }
 
-async function rig(directory: string, name: string, qd: number, blockBytes: number, copyPath: boolean): Promise<Rig> {
+/** How a rig is built: which checkout, the pre-zero-copy data path, buffers as scattered pages. */
+interface Variant {
+  testing: Testing;
+  copyPath?: boolean;
+  /** Each buffer is every other 4 KiB page of a larger area, as a guest's pages are (one segment per page). */
+  scattered?: boolean;
+}
+
+/** PRPs of a buffer of `bytes` made of every other page of a fresh area (PRP list when > 2 pages). */
+function scatteredPrps(memory: NvmeHarness['driver']['memory'], bytes: number): Rig['buffers'][number] {
+  const pages = bytes / 4096;
+  const base = memory.alloc(2 * bytes);
+  const page = (i: number) => base + BigInt(2 * i * 4096);
+  if (pages === 1) return { prp1: base };
+  if (pages === 2) return { prp1: base, prp2: page(1) };
+  const list = memory.alloc(4096);
+  const entries = memory.dataView(list, 4096);
+  for (let i = 1; i < pages; i++) entries.setBigUint64((i - 1) * 8, page(i), true);
+  return { prp1: base, prp2: list };
+}
+
+async function rig(directory: string, name: string, qd: number, blockBytes: number, variant: Variant): Promise<Rig> {
+  const { testing, copyPath, scattered } = variant;
   const imagePath = join(directory, `${name}.raw`);
   const fill = Buffer.alloc(NS_BYTES);
   for (let i = 0; i < NS_BYTES; i += 4096) fill.writeUInt32LE(i >>> 12, i);
   writeFileSync(imagePath, fill);
   debug(`rig ${name}`);
-  const h = await startNvmeHarness({
+  const h = await testing.startNvmeHarness({
     namespaces: [{ path: imagePath, lbaSize: 4096 }],
     doorbellStrategy: 'shadow-poll',
     shadowPoll: { idleStopUs: 1_000_000 },
@@ -94,7 +128,11 @@ async function rig(directory: string, name: string, qd: number, blockBytes: numb
   await h.driver.configureShadowDoorbells();
   await h.driver.createQueuePair(1, 128);
   debug('ready');
-  const buffers = Array.from({ length: qd }, () => prpsFor(h.driver.memory, h.driver.memory.alloc(blockBytes), blockBytes));
+  const buffers = Array.from({ length: qd }, () =>
+    scattered
+      ? scatteredPrps(h.driver.memory, blockBytes)
+      : testing.prpsFor(h.driver.memory, h.driver.memory.alloc(blockBytes), blockBytes),
+  );
   return { h, buffers };
 }
 
@@ -219,11 +257,11 @@ async function withRigs<T>(
   qd: number,
   blockBytes: number,
   f: (r: Rig[]) => Promise<T>,
-  copyPath = false,
+  variant: Variant,
 ): Promise<T> {
   const rigs: Rig[] = [];
   try {
-    for (let i = 0; i < count; i++) rigs.push(await rig(dir, `ns${i}`, qd, blockBytes, copyPath));
+    for (let i = 0; i < count; i++) rigs.push(await rig(dir, `ns${i}`, qd, blockBytes, variant));
     await readLoad(rigs, blockBytes, Math.min(0.3, SECONDS)); // warm-up
     return await f(rigs);
   } finally {
@@ -238,44 +276,50 @@ async function withRigs<T>(
 async function main(): Promise<void> {
   const shmDir = await mkdtemp('/dev/shm/p2pkit-bench-');
   const diskDir = await mkdtemp(join(process.cwd(), '.bench-nvme-server-'));
-  const iops =
-    (count: number, dir: string, copyPath = false) =>
-    () =>
-      withRigs(
-        count,
-        dir,
-        32,
-        4096,
-        async (rigs) => {
-          const rs = await profiling(`4k-x${count}${copyPath ? '-copy' : ''}`, () => readLoad(rigs, 4096, SECONDS));
-          const total = rs.reduce((a, r) => a + r.ops / r.seconds, 0);
-          return { iops: total, p50us: Math.max(...rs.map((r) => r.p50us)), p99us: Math.max(...rs.map((r) => r.p99us)) };
-        },
-        copyPath,
-      );
-  const bandwidth = (copyPath: boolean) => () =>
+  const iops = (count: number, dir: string, variant: Variant, label: string) => () =>
+    withRigs(
+      count,
+      dir,
+      32,
+      4096,
+      async (rigs) => {
+        const rs = await profiling(label, () => readLoad(rigs, 4096, SECONDS));
+        const total = rs.reduce((a, r) => a + r.ops / r.seconds, 0);
+        return { iops: total, p50us: Math.max(...rs.map((r) => r.p50us)), p99us: Math.max(...rs.map((r) => r.p99us)) };
+      },
+      variant,
+    );
+  const bandwidth = (variant: Variant, label: string) => () =>
     withRigs(
       1,
       shmDir,
       8,
       128 << 10,
       async (rigs) => {
-        const [r] = (await profiling(`128k${copyPath ? '-copy' : ''}`, () => readLoad(rigs, 128 << 10, SECONDS))) as [Result];
+        const [r] = (await profiling(label, () => readLoad(rigs, 128 << 10, SECONDS))) as [Result];
         return { gbps: r.bytes / r.seconds / 1e9, p50us: r.p50us, p99us: r.p99us };
       },
-      copyPath,
+      variant,
     );
+  /** The device workloads against one checkout; `suffix` names the baseline's. */
+  const deviceWorkloads = (testing: Testing, suffix: string): Workload[] => [
+    { name: `4k-mem${suffix}`, run: iops(1, shmDir, { testing }, `4k-mem${suffix}`) },
+    { name: `4k-file${suffix}`, run: iops(1, diskDir, { testing }, `4k-file${suffix}`) },
+    { name: `4k-mem-copy${suffix}`, run: iops(1, shmDir, { testing, copyPath: true }, `4k-mem-copy${suffix}`) },
+    { name: `128k-mem${suffix}`, run: bandwidth({ testing }, `128k-mem${suffix}`) },
+    { name: `128k-scattered${suffix}`, run: bandwidth({ testing, scattered: true }, `128k-scattered${suffix}`) },
+    { name: `128k-mem-copy${suffix}`, run: bandwidth({ testing, copyPath: true }, `128k-mem-copy${suffix}`) },
+    ...[1, 2, 4, 8].map((n) => ({ name: `ctrl-${n}${suffix}`, run: iops(n, shmDir, { testing }, `ctrl-${n}${suffix}`) })),
+  ];
+  // A baseline's workload runs right after its twin, so both see the same load.
+  const ours = deviceWorkloads(current, '');
+  const theirs = baseline ? deviceWorkloads(baseline, '@baseline') : [];
   const workloads: Workload[] = [
     { name: 'memcpy', run: async () => ({ gbps: memcpy(Math.min(1, SECONDS), 128 << 10) }) },
-    { name: '4k-mem', run: iops(1, shmDir) },
-    { name: '4k-file', run: iops(1, diskDir) },
-    { name: '4k-mem-copy', run: iops(1, shmDir, true) },
-    { name: '128k-mem', run: bandwidth(false) },
-    { name: '128k-mem-copy', run: bandwidth(true) },
-    ...[1, 2, 4, 8].map((n) => ({ name: `ctrl-${n}`, run: iops(n, shmDir) })),
+    ...ours.flatMap((w, i) => (theirs[i] ? [w, theirs[i]] : [w])),
   ];
   const only = args.only?.split(',');
-  const selected = workloads.filter((w) => !only || only.includes(w.name));
+  const selected = workloads.filter((w) => !only || only.includes(w.name.replace(/@baseline$/, '')));
   const samples = new Map<string, Record<string, number>[]>();
   try {
     for (let rep = 0; rep < REPS; rep++) {
@@ -300,6 +344,28 @@ async function main(): Promise<void> {
     summary[name] = {};
     for (const key of Object.keys(rs[0] ?? {})) (summary[name] as Record<string, unknown>)[key] = stat(rs.map((r) => r[key] as number));
   }
+  // Ratios inside each repetition (the same rep's numbers, so the load they saw is comparable).
+  const perRep = (a: string, b: string, metric: string): number[] => {
+    const xs = samples.get(a);
+    const ys = samples.get(b);
+    if (!xs || !ys) return [];
+    return xs.flatMap((x, i) => {
+      const y = ys[i]?.[metric === 'memcpy' ? 'gbps' : metric];
+      const v = x[metric === 'memcpy' ? 'gbps' : metric];
+      return v !== undefined && y ? [v / y] : [];
+    });
+  };
+  const ratios: Record<string, { median: number; min: number; max: number; reps: number[] }> = {};
+  for (const name of ['128k-mem', '128k-scattered', '128k-mem-copy', '128k-mem@baseline', '128k-scattered@baseline']) {
+    const rs = perRep(name, 'memcpy', 'memcpy');
+    if (rs.length) ratios[`${name} GB/s ÷ memcpy GB/s`] = { ...stat(rs), reps: rs };
+  }
+  for (const name of samples.keys()) {
+    if (name.endsWith('@baseline') || name === 'memcpy') continue;
+    const metric = name.startsWith('128k') ? 'gbps' : 'iops';
+    const rs = perRep(name, `${name}@baseline`, metric);
+    if (rs.length) ratios[`${name} ÷ ${name}@baseline (${metric})`] = { ...stat(rs), reps: rs };
+  }
   const memcpyGbps = summary.memcpy?.gbps?.median;
   const readGbps = summary['128k-mem']?.gbps?.median;
   const ratio = memcpyGbps && readGbps ? readGbps / memcpyGbps : undefined;
@@ -317,6 +383,7 @@ async function main(): Promise<void> {
           ratio128kToMemcpy: ratio,
           ratio128kCopyPathToMemcpy: copyRatio,
           iops4kZeroCopyOverCopyPath: iopsGain,
+          ratios,
           samples: Object.fromEntries(samples),
         },
         null,
@@ -333,7 +400,14 @@ async function main(): Promise<void> {
     for (const [metric, s] of Object.entries(metrics))
       console.log(`| ${name} | ${metric} | ${fmt(s.median)} | ${fmt(s.min)}–${fmt(s.max)} |`);
   }
-  if (ratio !== undefined) console.log(`\n128 KiB read GB/s / memcpy GB/s = ${ratio.toFixed(3)}`);
+  if (Object.keys(ratios).length) {
+    console.log('\nRatios within each repetition: median (min–max) [per rep]\n');
+    for (const [k, r] of Object.entries(ratios))
+      console.log(
+        `- ${k}: ${r.median.toFixed(3)} (${r.min.toFixed(3)}–${r.max.toFixed(3)}) [${r.reps.map((x) => x.toFixed(3)).join(', ')}]`,
+      );
+  }
+  if (ratio !== undefined) console.log(`\n128 KiB read GB/s / memcpy GB/s (medians) = ${ratio.toFixed(3)}`);
   if (copyRatio !== undefined) console.log(`128 KiB read GB/s (copy path) / memcpy GB/s = ${copyRatio.toFixed(3)}`);
   if (Number.isFinite(iopsGain)) console.log(`4 KiB IOPS zero-copy / copy path = ${iopsGain.toFixed(2)}`);
 }

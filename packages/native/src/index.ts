@@ -1,6 +1,7 @@
 /**
  * @p2pkit/native — the libc layer (through koffi): UNIX sockets with SCM_RIGHTS, mmap with
- * guarded zero-copy views, memfd, eventfd and event-loop readiness for raw fds.
+ * guarded zero-copy views, memfd, eventfd, vectored file I/O (preadv/pwritev) and event-loop
+ * readiness for raw fds.
  */
 export { NativeError } from './errors.ts';
 export { EventFd, signalEventFd } from './eventfd.ts';
@@ -12,3 +13,4 @@ export { MappedRegion, type Protection } from './mmap.ts';
 export { ControlTruncatedError, MAX_FDS_PER_MESSAGE } from './scm-rights.ts';
 export { UnixListener } from './unix-listener.ts';
 export { type PeerCredentials, type ReceivedChunk, UnixStream } from './unix-stream.ts';
+export { readVectored, writeVectored } from './vectored-io.ts';

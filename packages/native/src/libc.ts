@@ -29,6 +29,8 @@ export const libc = {
   fstat: bindFstat(),
   poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),
+  preadv: lib.func('intptr_t preadv(int fd, void *iov, int iovcnt, int64_t offset)'),
+  pwritev: lib.func('intptr_t pwritev(int fd, void *iov, int iovcnt, int64_t offset)'),
 };
 
 /** fstat(fd, struct stat *): exported by glibc ≥ 2.33; older glibc only has __fxstat(_STAT_VER = 1, ...). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
+import { readVectored, writeVectored } from '@p2pkit/native';
 import type { HolePuncher } from './hole-puncher.ts';
 import { UncorrectableBlocks } from './uncorrectable-blocks.ts';
 
@@ -122,12 +123,22 @@ export class Namespace {
 
   /**
    * Reads the blocks from `slba` straight into `targets` (consecutive pieces of the transfer, e.g.
-   * mapped guest pages) with synchronous pread(2): no intermediate buffer and no thread-pool hop,
-   * which on a page-cache-resident image costs far less than a promise round trip (the event loop
-   * does block for the duration of a page-cache miss). Past EOF of a sparse image reads zeroes.
+   * mapped guest pages): synchronous pread(2), or one preadv(2) for all pieces of a scattered
+   * buffer — no intermediate buffer and no thread-pool hop, which on a page-cache-resident image
+   * costs far less than a promise round trip (the event loop does block for the duration of a
+   * page-cache miss). Past EOF of a sparse image reads zeroes.
    */
   readInto(slba: bigint, targets: readonly Uint8Array[]): void {
-    let pos = this.offset(slba);
+    const start = this.offset(slba);
+    if (targets.length > 1) {
+      let got = readVectored(this.file.fd, targets, start);
+      for (const t of targets) {
+        if (got < t.byteLength) t.fill(0, Math.max(0, got));
+        got -= t.byteLength;
+      }
+      return;
+    }
+    let pos = start;
     for (const t of targets) {
       let done = 0;
       while (done < t.byteLength) {
@@ -143,22 +154,26 @@ export class Namespace {
   }
 
   /**
-   * Writes `sources` (consecutive pieces of the transfer) from `slba` with synchronous pwrite(2),
-   * like {@link Namespace.readInto}. Returns nothing once the data is in the file, or a promise:
-   * with `forceUnitAccess` it resolves when the data is on stable media (fdatasync), and when the
-   * write cleared Write Uncorrectable marks, once their sidecar says so.
+   * Writes `sources` (consecutive pieces of the transfer) from `slba` with synchronous pwrite(2)
+   * (one pwritev(2) for several), like {@link Namespace.readInto}. Returns nothing once the data is
+   * in the file, or a promise: with `forceUnitAccess` it resolves when the data is on stable media
+   * (fdatasync), and when the write cleared Write Uncorrectable marks, once their sidecar says so.
    */
   writeFrom(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean): Promise<void> | undefined {
-    let pos = this.offset(slba);
-    for (const s of sources) {
-      let done = 0;
-      while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
-      pos += s.byteLength;
+    const start = this.offset(slba);
+    let pos = start;
+    if (sources.length > 1) {
+      writeVectored(this.file.fd, sources, start);
+      for (const s of sources) pos += s.byteLength;
+    } else {
+      for (const s of sources) {
+        let done = 0;
+        while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
+        pos += s.byteLength;
+      }
     }
     // Written blocks are readable again; only when some were marked does that wait for the sidecar.
-    const unmarked = this.uncorrectable.empty
-      ? undefined
-      : this.uncorrectable.unmark(slba, BigInt((pos - this.offset(slba)) / this.lbaSize));
+    const unmarked = this.uncorrectable.empty ? undefined : this.uncorrectable.unmark(slba, BigInt((pos - start) / this.lbaSize));
     if (!unmarked && !forceUnitAccess) return undefined;
     return this.settleWrite(unmarked, forceUnitAccess);
   }

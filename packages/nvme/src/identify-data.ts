@@ -73,6 +73,9 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint16(520, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 7) | (1 << 8), true);
   v.setUint8(524, 0); // FNA: format/erase per namespace
   v.setUint8(525, 0x07); // VWC present; Flush with NSID FFFFFFFFh supported
+  v.setUint16(526, o.atomicWrite.normalBlocks - 1, true); // AWUN (0's based)
+  v.setUint16(528, o.atomicWrite.powerFailBlocks - 1, true); // AWUPF (0's based)
+  // ACWU (532) stays 0: no fused Compare and Write (FUSES = 0).
   v.setUint16(534, 1, true); // OCFS: Copy format 0
   v.setUint32(536, 0x1 | (1 << 16), true); // SGLS: SGLs without alignment, bit bucket
   v.setUint32(540, o.maxNamespaces, true); // MNAN
@@ -97,11 +100,20 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   v.setBigUint64(0, ns.blocks, true); // NSZE
   v.setBigUint64(8, ns.blocks, true); // NCAP
   v.setBigUint64(16, ns.blocks, true); // NUSE
-  v.setUint8(24, 0); // NSFEAT
+  const atomic = ns.atomicLimits;
+  v.setUint8(24, atomic.namespaceLimits ? 1 << 1 : 0); // NSFEAT bit 1 (NSABP): NAWUN/NAWUPF/NACWU below apply
   v.setUint8(25, LBA_FORMATS.length - 1); // NLBAF
   v.setUint8(26, ns.formatIndex); // FLBAS
   v.setUint8(30, ns.shared ? 1 : 0); // NMIC: shared namespace
   v.setUint8(33, 0x09); // DLFEAT: deallocated reads zero; Write Zeroes may deallocate
+  if (atomic.namespaceLimits) {
+    v.setUint16(34, atomic.normalBlocks - 1, true); // NAWUN (0's based)
+    v.setUint16(36, atomic.powerFailBlocks - 1, true); // NAWUPF (0's based)
+    // NACWU (38) stays 0: no fused Compare and Write.
+    v.setUint16(40, atomic.normalBoundaryBlocks === 0 ? 0 : atomic.normalBoundaryBlocks - 1, true); // NABSN (0 = none)
+    v.setUint16(42, atomic.boundaryOffsetBlocks, true); // NABO
+    v.setUint16(44, atomic.powerFailBoundaryBlocks === 0 ? 0 : atomic.powerFailBoundaryBlocks - 1, true); // NABSPF (0 = none)
+  }
   u128(v, 48, BigInt(ns.sizeBytes)); // NVMCAP
   v.setUint16(74, COPY_LIMITS.mssrl, true);
   v.setUint32(76, COPY_LIMITS.mcl, true);

@@ -7,6 +7,7 @@ export { SelfTestCode, SelfTestResult } from './admin/device-self-test.ts';
 export { Cns } from './admin/identify.ts';
 export { LbaStatusAction } from './admin/lba-status.ts';
 export { LogPageId } from './admin/log-pages.ts';
+export type { AtomicLimits, ControllerAtomicWriteOptions, NamespaceAtomicWriteOptions } from './atomic/limits.ts';
 export { SubmissionEntry } from './command.ts';
 export { CommandError } from './command-error.ts';
 export { NVME_CLASS_CODE, type NvmeBarLayout, NvmeController, registerBytesFor } from './controller.ts';

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { resolveAtomicLimits } from './atomic/limits.ts';
 import type { AsyncEvents } from './events.ts';
 import { AsyncEventType, NoticeEventInfo } from './events.ts';
 import { LBA_FORMATS, Namespace } from './namespace.ts';
@@ -35,6 +36,7 @@ export class NamespaceSet {
         ownsFile: false,
         serial: this.options.serial,
         holePuncher: this.options.holePuncher,
+        atomicLimits: resolveAtomicLimits(o.atomicWrite, this.options.atomicWrite),
       });
       this.allocated.set(nsid, ns);
       if (o.attached ?? true) this.attached.add(nsid);
@@ -94,6 +96,7 @@ export class NamespaceSet {
       ownsFile: true,
       serial: this.options.serial,
       holePuncher: this.options.holePuncher,
+      atomicLimits: resolveAtomicLimits(undefined, this.options.atomicWrite),
     });
     this.allocated.set(nsid, ns);
     return ns;

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { readVectored, writeVectored } from '@p2pkit/native';
+import { type AtomicLimits, resolveAtomicLimits } from './atomic/limits.ts';
+import { WriteAtomicity } from './atomic/write-atomicity.ts';
 import type { HolePuncher } from './hole-puncher.ts';
 import { UncorrectableBlocks } from './uncorrectable-blocks.ts';
 
@@ -22,6 +24,8 @@ export interface NamespaceInit {
   shared?: boolean;
   /** ANA group (ANAGRPID); default 0, no ANA reporting. */
   anaGroupId?: number;
+  /** Atomic write limits to report and honour; default one block (AWUN = AWUPF = 0). */
+  atomicLimits?: AtomicLimits;
 }
 
 /** A namespace backed by a sparse raw image file. Byte offsets stay below 2^53. */
@@ -46,6 +50,8 @@ export class Namespace {
     readonly sizeBytes: number,
     private readonly holes: HolePuncher,
     uncorrectable: UncorrectableBlocks,
+    /** Atomic write limits, overlap serialisation and the power-fail journal. */
+    private readonly atomicity: WriteAtomicity,
   ) {
     this.nsid = init.nsid;
     this.path = init.path;
@@ -74,15 +80,18 @@ export class Namespace {
     if ((await file.stat()).size < size) await file.truncate(size);
     let ns: Namespace | undefined;
     let marks: UncorrectableBlocks;
+    let atomicity: WriteAtomicity;
     try {
       const blocks = BigInt(Math.floor(size / (1 << init.lbaShift)));
       // The sidecar records the block size of the moment (Format NVM may change it).
       marks = await UncorrectableBlocks.open(init.path, () => ns?.lbaShift ?? init.lbaShift, blocks, init.ownsFile);
+      const limits = init.atomicLimits ?? resolveAtomicLimits(undefined, { normalBlocks: 1, powerFailBlocks: 1 });
+      atomicity = WriteAtomicity.open(limits, init.path, file.fd);
     } catch (err) {
       await file.close();
       throw err;
     }
-    ns = new Namespace(init, file, size, init.holePuncher, marks);
+    ns = new Namespace(init, file, size, init.holePuncher, marks, atomicity);
     return ns;
   }
 
@@ -95,6 +104,14 @@ export class Namespace {
   /** NSZE = NCAP = NUSE in logical blocks. */
   get blocks(): bigint {
     return BigInt(Math.floor(this.sizeBytes / this.lbaSize));
+  }
+  /** The atomic write limits this namespace reports and honours (its own, or the controller's). */
+  get atomicLimits(): AtomicLimits {
+    return this.atomicity.limits;
+  }
+  /** Atomic writes a server death had cut short, completed from the journal when the image was opened. */
+  get recoveredAtomicWrites(): number {
+    return this.atomicity.recovered;
   }
   get formatIndex(): number {
     return LBA_FORMATS.indexOf(this.lbaShiftValue as 9 | 12);
@@ -158,39 +175,61 @@ export class Namespace {
    * (one pwritev(2) for several), like {@link Namespace.readInto}. Returns nothing once the data is
    * in the file, or a promise: with `forceUnitAccess` it resolves when the data is on stable media
    * (fdatasync), and when the write cleared Write Uncorrectable marks, once their sidecar says so.
+   * A write overlapping one still in flight waits for it (AWUN: they never interleave), and a write
+   * within the power-fail atomic unit is all-or-nothing across a server death ({@link WriteAtomicity}).
    */
   writeFrom(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean): Promise<void> | undefined {
+    let bytes = 0;
+    for (const s of sources) bytes += s.byteLength;
+    const count = Math.ceil(bytes / this.lbaSize);
+    const lock = this.atomicity.lock;
+    if (lock.overlaps(slba, count)) return this.writeAfterOverlaps(slba, sources, forceUnitAccess, count);
+    const release = lock.hold(slba, count);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.writeHeld(slba, sources, forceUnitAccess, count);
+    } finally {
+      if (!pending) release();
+    }
+    return pending?.finally(release);
+  }
+
+  private async writeAfterOverlaps(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean, count: number) {
+    const release = await this.atomicity.lock.acquire(slba, count);
+    try {
+      await this.writeHeld(slba, sources, forceUnitAccess, count);
+    } finally {
+      release();
+    }
+  }
+
+  /** The write itself, its block range held; a promise only when something is left to wait for. */
+  private writeHeld(slba: bigint, sources: readonly Uint8Array[], forceUnitAccess: boolean, count: number): Promise<void> | undefined {
     const start = this.offset(slba);
-    let pos = start;
-    if (sources.length > 1) {
-      writeVectored(this.file.fd, sources, start);
-      for (const s of sources) pos += s.byteLength;
+    let written: Promise<void> | undefined;
+    if (this.atomicity.powerFailAtomic(slba, count)) {
+      written = this.atomicity.write(this.file.fd, start, sources, forceUnitAccess, this.syncImage);
     } else {
-      for (const s of sources) {
-        let done = 0;
-        while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
-        pos += s.byteLength;
+      if (sources.length > 1) writeVectored(this.file.fd, sources, start);
+      else {
+        let pos = start;
+        for (const s of sources) {
+          let done = 0;
+          while (done < s.byteLength) done += writeSync(this.file.fd, s, done, s.byteLength - done, pos + done);
+          pos += s.byteLength;
+        }
       }
+      if (forceUnitAccess) written = this.atomicity.syncBefore(this.syncImage);
     }
     // Written blocks are readable again; only when some were marked does that wait for the sidecar.
-    const unmarked = this.uncorrectable.empty ? undefined : this.uncorrectable.unmark(slba, BigInt((pos - start) / this.lbaSize));
-    if (!unmarked && !forceUnitAccess) return undefined;
-    return this.settleWrite(unmarked, forceUnitAccess);
+    const unmark = () => (this.uncorrectable.empty ? undefined : this.uncorrectable.unmark(slba, BigInt(count)));
+    return written ? written.then(unmark) : unmark();
   }
 
-  private async settleWrite(unmarked: Promise<void> | undefined, forceUnitAccess: boolean): Promise<void> {
-    await unmarked;
-    if (forceUnitAccess) await this.file.datasync();
-  }
+  private readonly syncImage = () => this.file.datasync();
 
   async write(slba: bigint, data: Uint8Array, forceUnitAccess: boolean): Promise<void> {
-    let done = 0;
-    while (done < data.byteLength) {
-      const { bytesWritten } = await this.file.write(data, done, data.byteLength - done, this.offset(slba) + done);
-      done += bytesWritten;
-    }
-    await this.uncorrectable.unmark(slba, BigInt(data.byteLength / this.lbaSize));
-    if (forceUnitAccess) await this.file.datasync();
+    await this.writeFrom(slba, [data], forceUnitAccess);
   }
 
   /**
@@ -203,7 +242,7 @@ export class Namespace {
   }
 
   async flush(): Promise<void> {
-    await this.file.datasync();
+    await this.atomicity.syncBefore(this.syncImage);
   }
 
   /** Format NVM: new LBA format; all user data becomes zeroes (file truncated, then re-extended sparse). */
@@ -212,16 +251,19 @@ export class Namespace {
     await this.file.truncate(this.sizeBytes);
     await this.file.datasync();
     await this.uncorrectable.unmarkAll();
+    this.atomicity.clear();
     this.lbaShiftValue = lbaShift;
   }
 
   async close(): Promise<void> {
     await this.uncorrectable.settled();
+    this.atomicity.close();
     await this.file.close();
   }
 
   /** Closes and, for controller-created images, removes the file (and its uncorrectable-block list). */
   async destroy(): Promise<void> {
+    this.atomicity.close();
     await this.file.close();
     if (this.ownsFile) {
       await unlink(this.path).catch(() => {});

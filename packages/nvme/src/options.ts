@@ -1,3 +1,4 @@
+import { type ControllerAtomicWriteOptions, type NamespaceAtomicWriteOptions, resolveControllerAtomicity } from './atomic/limits.ts';
 import type { HolePuncher } from './hole-puncher.ts';
 import { ZeroFillHolePuncher } from './hole-puncher.ts';
 import type { SubsystemMembership } from './subsystem/membership.ts';
@@ -14,6 +15,11 @@ export interface NamespaceOptions {
   nsid?: number;
   /** Attached to this controller at start; default true. */
   attached?: boolean;
+  /**
+   * The namespace's own atomic write limits (NSFEAT bit 1; NAWUN, NAWUPF, NABSN, NABO, NABSPF),
+   * honoured by the model; default: the controller's `atomicWrite`.
+   */
+  atomicWrite?: NamespaceAtomicWriteOptions;
 }
 
 /** Controller Memory Buffer (NVMe 2.0 §8.2.1). `memory` is mapped by the guest and peers (memfd in production). */
@@ -110,6 +116,11 @@ export interface NvmeControllerOptions {
   doorbellStrategy?: DoorbellStrategy;
   /** Poll interval bounds for doorbellStrategy 'shadow-poll' (ignored otherwise). */
   shadowPoll?: ShadowPollOptions;
+  /**
+   * Atomic write units of namespaces without their own (Identify Controller AWUN, AWUPF), honoured
+   * by the model; default one block each.
+   */
+  atomicWrite?: ControllerAtomicWriteOptions;
   /** Maximum data transfer size as a power of two of 4 KiB pages (0 = unlimited); default 7 (512 KiB). */
   mdts?: number;
   /** VS register; default 0x00010400 (1.4). */
@@ -168,6 +179,7 @@ export interface ResolvedOptions {
   identifyVendorSpecific: (() => Uint8Array) | undefined;
   deviceSelfTest: Required<DeviceSelfTestOptions>;
   subsystem: SubsystemMembership | undefined;
+  atomicWrite: { normalBlocks: number; powerFailBlocks: number };
 }
 
 /** Size of the Vendor Specific area of Identify Controller (bytes 3072–4095). */
@@ -248,6 +260,7 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     identifyVendorSpecific: resolveVendorSpecific(o.identifyVendorSpecific),
     deviceSelfTest,
     subsystem: o.subsystem,
+    atomicWrite: resolveControllerAtomicity(o.atomicWrite),
   };
 }
 

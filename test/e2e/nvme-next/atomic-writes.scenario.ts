@@ -45,7 +45,7 @@ export default defineScenario({
     'nvme-cli shows AWUN/AWUPF and NSFEAT/NAWUN/NAWUPF/NABSPF; sysfs has the limits the kernel derived': async (ctx) => {
       const r = await ctx.guest.run(
         `set -e
-         d=$(nvme_ns_by_serial P2PKIT-ATOMIC); c=/dev/$(nvme_ctrl_by_serial P2PKIT-ATOMIC); d2=\${d%n1}n2
+         d=$(nvme_ns_by_serial P2PKIT-ATOMIC 1); d2=$(nvme_ns_by_serial P2PKIT-ATOMIC 2); c=/dev/$(nvme_ctrl_by_serial P2PKIT-ATOMIC)
          nvme id-ctrl $c | grep -E '^(awun|awupf|acwu) '
          nvme id-ns $d | grep -E '^(nsfeat|nawun|nawupf|nacwu|nabsn|nabo|nabspf) '
          for n in $d $d2; do
@@ -81,7 +81,7 @@ export default defineScenario({
       const r = await ctx.guest.run(
         `set -e
          ${installTool('atomic-write')}
-         d=$(nvme_ns_by_serial P2PKIT-ATOMIC)
+         d=$(nvme_ns_by_serial P2PKIT-ATOMIC 1)
          ${WRITES.map(([tag, offset, length, byte]) => `./atomic-write ${tag} $d ${offset} ${length} ${byte}`).join('\n         ')}`,
         { files, timeoutMs: 60_000 },
       );

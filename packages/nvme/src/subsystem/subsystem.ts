@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EndpointInstanceOptions } from '@p2pkit/pci';
+import { LogPageId } from '../admin/log-pages.ts';
 import { CommandError } from '../command-error.ts';
 import type { NvmeController } from '../controller.ts';
 import { createNvme, type NvmeDevice, type NvmeOptions } from '../endpoint.ts';
@@ -154,6 +155,11 @@ export interface NvmeSubsystem {
   controller(options: NvmeSubsystemControllerOptions, instance?: EndpointInstanceOptions): Promise<NvmeDevice>;
   /** The ANA state controller `controllerId` reports for `group`. */
   anaState(controllerId: number, group: number): AnaState;
+  /**
+   * Changes the ANA state of `group` on controller `controllerId` (a path going away, coming back):
+   * its log page changes and, when the host enabled it (Feature 0Bh bit 11), the controller sends an
+   * Asymmetric Namespace Access Change notice.
+   */
   setAnaState(controllerId: number, group: number, state: AnaState): void;
   /** Closes the controllers not closed yet, then the namespace images. */
   close(): Promise<void>;
@@ -244,7 +250,11 @@ class Subsystem implements NvmeSubsystem {
     member.ana.changeCount++;
     const c = member.device.controller;
     if (c.namespaces.activeNamespaces().some((ns) => ns.anaGroupId === group)) {
-      c.events.raise({ type: AsyncEventType.Notice, info: NoticeEventInfo.AsymmetricNamespaceAccessChange, logPage: 0x0c });
+      c.events.raise({
+        type: AsyncEventType.Notice,
+        info: NoticeEventInfo.AsymmetricNamespaceAccessChange,
+        logPage: LogPageId.AsymmetricNamespaceAccess,
+      });
     }
   }
 
@@ -280,7 +290,7 @@ class Subsystem implements NvmeSubsystem {
 
   /** Log page 0Ch and the path statuses of I/O to a group this controller cannot reach. */
   #reportAna(c: NvmeController, ana: AnaPath): void {
-    c.registerLogPage(0x0c, (req) => {
+    c.registerLogPage(LogPageId.AsymmetricNamespaceAccess, (req) => {
       const groups: AnaGroupView[] = [];
       for (const [id, { state, changeCount }] of ana.states) {
         const nsids = c.namespaces.activeIds().filter((nsid) => c.namespaces.get(nsid)?.anaGroupId === id);

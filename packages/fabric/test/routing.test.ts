@@ -111,6 +111,26 @@ describe('routing', () => {
     expect(arrows(fabric.route('d', 0x100000n, 64, 'write').links)).toBe('rp1↑');
   });
 
+  it('remembered guest-RAM decodes follow BAR moves, declared host memory and splits', () => {
+    const { fabric } = switchRig();
+    const ram = 0xe000_0000n; // below every BAR
+    expect(fabric.route('a', ram, 4096, 'read').kind).toBe('guest-ram');
+    expect(fabric.route('a', ram - 0x1000n, 4096, 'write').kind).toBe('guest-ram'); // below the first decode
+    // RAM up to a BAR: the remembered decode still splits at the BAR.
+    expect(fabric.routeAll('a', A_BAR - 64n, 128, 'write').map((p) => [p.kind, p.length])).toEqual([
+      ['guest-ram', 64],
+      ['peer-local', 64],
+    ]);
+    // A BAR moved to where RAM decoded before, and back.
+    fabric.setBarAddress('d', 0, ram);
+    expect(fabric.route('a', ram, 4096, 'read').target?.endpoint).toBe('d');
+    fabric.setBarAddress('d', 0, D_BAR);
+    expect(fabric.route('a', ram, 4096, 'read').kind).toBe('guest-ram');
+    // Declared ranges inside unclaimed memory split a transfer at their ends, as before.
+    fabric.mapHostMemory(ram, 0x1000n);
+    expect(fabric.routeAll('a', ram, 0x2000, 'read').map((p) => p.length)).toEqual([0x1000, 0x1000]);
+  });
+
   it('own BAR stays inside the function; an unassigned BAR does not decode', () => {
     const { fabric } = switchRig();
     const own = fabric.route('a', A_BAR, 64, 'read');

@@ -11,9 +11,18 @@
  * never spans more than one MRRS-aligned chunk).
  */
 
+/** Below these, address + length stays a safe integer. */
+const SAFE_ADDRESS = 1n << 52n;
+const SAFE_LENGTH = 2 ** 52;
+
 /** Number of TLPs needed for `length` bytes at `address` with at most `limit` bytes each, aligned. */
 export function tlpCount(address: bigint, length: number, limit: number): number {
   if (length <= 0) return 0;
+  if (address < SAFE_ADDRESS && length < SAFE_LENGTH) {
+    // Exact in doubles (every value below 2^53, limits powers of two), and no BigInt allocation.
+    const a = Number(address);
+    return Math.floor((a + length - 1) / limit) - Math.floor(a / limit) + 1;
+  }
   const lim = BigInt(limit);
   const first = address / lim;
   const last = (address + BigInt(length) - 1n) / lim;

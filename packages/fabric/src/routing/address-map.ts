@@ -74,6 +74,12 @@ export class AddressMap {
   private readonly hostRanges: AddressRange[] = [];
   private sorted: BarState[] | undefined;
   private windows: Map<string, AddressRange[]> | undefined;
+  /**
+   * The last host-memory decode and the addresses it holds for: every address in [from, decode.end)
+   * decodes the same (no BAR or window starts inside, one host range covers it). Most DMA is guest
+   * RAM, so most decodes skip the scan of every BAR and window.
+   */
+  private hostSpan: { from: bigint; decode: Decode } | undefined;
 
   constructor(
     private readonly topology: Topology,
@@ -169,6 +175,7 @@ export class AddressMap {
         ranges.map((r) => ({ ...r })),
       );
     this.windows = undefined;
+    this.hostSpan = undefined;
   }
 
   /** Forwarding windows of a root port or downstream port (explicit or derived from BARs below). */
@@ -189,6 +196,7 @@ export class AddressMap {
       else out.push({ ...r });
     }
     this.hostRanges.splice(0, this.hostRanges.length, ...out);
+    this.hostSpan = undefined;
   }
 
   /** Removes guest RAM (wire from DMA_UNMAP). */
@@ -203,6 +211,7 @@ export class AddressMap {
       }
     }
     this.hostRanges.splice(0, this.hostRanges.length, ...out);
+    this.hostSpan = undefined;
   }
 
   hostMemory(): readonly AddressRange[] {
@@ -212,6 +221,12 @@ export class AddressMap {
   /** Decodes one address. */
   decode(address: bigint): Decode {
     if (address < 0n || address >= MAX_ADDRESS) return { kind: 'none', end: MAX_ADDRESS };
+    const span = this.hostSpan;
+    if (span && address >= span.from && address < span.decode.end) return span.decode;
+    return this.scan(address);
+  }
+
+  private scan(address: bigint): Decode {
     this.sorted ??= this.sortBars();
     let nextStart = MAX_ADDRESS;
     for (const bar of this.sorted) {
@@ -232,15 +247,26 @@ export class AddressMap {
       }
     }
     for (const r of this.hostRanges) {
-      if (address >= r.start && address < r.end) return { kind: 'host', end: r.end < nextStart ? r.end : nextStart };
+      if (address >= r.start && address < r.end) return this.hostDecode(address, r.end < nextStart ? r.end : nextStart);
       if (r.start > address && r.start < nextStart && this.hostMemoryMode === 'declared') nextStart = r.start;
     }
-    return { kind: this.hostMemoryMode === 'unclaimed' ? 'host' : 'none', end: nextStart };
+    if (this.hostMemoryMode !== 'unclaimed') return { kind: 'none', end: nextStart };
+    // Unclaimed memory is host memory; with no declared ranges the same holds up to nextStart.
+    return this.hostRanges.length === 0 ? this.hostDecode(address, nextStart) : { kind: 'host', end: nextStart };
+  }
+
+  /** A host decode valid for [address, end), remembered in hostSpan. */
+  private hostDecode(address: bigint, end: bigint): Decode {
+    const span = this.hostSpan;
+    if (span && span.decode.end === end && address < span.from) span.from = address;
+    else this.hostSpan = { from: address, decode: Object.freeze({ kind: 'host', end }) };
+    return (this.hostSpan as { decode: Decode }).decode;
   }
 
   private invalidate(): void {
     this.sorted = undefined;
     this.windows = undefined;
+    this.hostSpan = undefined;
   }
 
   private sortBars(): BarState[] {

@@ -19,6 +19,15 @@ import type { LinkCrossing, RouteDecision, TransferDirection } from './route.ts'
 
 const MAX_ADDRESS = 1n << 64n;
 
+/** What a host-memory route of one requester in one direction always says. */
+interface HostRoute {
+  readonly links: readonly LinkCrossing[];
+  readonly completionLinks: readonly LinkCrossing[];
+  readonly path: readonly string[];
+  readonly reason: string;
+  readonly mps: number;
+}
+
 /** A path between two nodes. */
 interface PeerPath {
   nodes: readonly string[];
@@ -34,6 +43,8 @@ export class Router {
   /** Paths only depend on the (immutable) topology, so they are computed once per pair. */
   private readonly upCache = new Map<string, { nodes: readonly string[]; links: readonly LinkCrossing[] }>();
   private readonly peerCache = new Map<string, PeerPath>();
+  /** The parts of a host-memory route that depend only on requester and direction, built once. */
+  private readonly hostRoutes = { read: new Map<string, HostRoute>(), write: new Map<string, HostRoute>() };
 
   constructor(
     private readonly topology: Topology,
@@ -49,25 +60,20 @@ export class Router {
     const req = this.topology.node(requester);
     if (req.kind !== 'endpoint') throw new Error(`requester '${requester}' is a ${req.kind}, not an endpoint`);
     const mrrs = req.mrrs;
-    const refuse = (kind: 'unmapped' | 'disabled', len: number, reason: string, errno: number): RouteDecision => ({
-      kind,
-      requester,
-      direction,
-      address,
-      length: len,
-      links: [],
-      completionLinks: [],
-      path: [],
-      reason,
-      errno,
-      mps: req.mps,
-      mrrs,
-    });
-    if (!Number.isSafeInteger(length) || length < 0) return refuse('unmapped', 0, `invalid length ${length}`, Errno.EINVAL);
+    if (!Number.isSafeInteger(length) || length < 0)
+      return refusal(req, direction, address, 'unmapped', 0, `invalid length ${length}`, Errno.EINVAL);
     if (address < 0n || address + BigInt(length) > MAX_ADDRESS)
-      return refuse('unmapped', length, `range ${hex(address)}+${length} exceeds the 64-bit address space`, Errno.EFAULT);
+      return refusal(
+        req,
+        direction,
+        address,
+        'unmapped',
+        length,
+        `range ${hex(address)}+${length} exceeds the 64-bit address space`,
+        Errno.EFAULT,
+      );
     if (this.addresses.isRegistered(requester) && !this.addresses.isBusMasterEnabled(requester)) {
-      return refuse('disabled', length, `${requester} has Bus Master Enable off`, Errno.EPERM);
+      return refusal(req, direction, address, 'disabled', length, `${requester} has Bus Master Enable off`, Errno.EPERM);
     }
     const decode = this.addresses.decode(address);
     const pieceEnd = address + BigInt(length) < decode.end ? address + BigInt(length) : decode.end;
@@ -75,31 +81,30 @@ export class Router {
 
     switch (decode.kind) {
       case 'none':
-        return refuse('unmapped', pieceLength, `no BAR or host memory claims ${hex(address)}`, Errno.EFAULT);
+        return refusal(req, direction, address, 'unmapped', pieceLength, `no BAR or host memory claims ${hex(address)}`, Errno.EFAULT);
       case 'window-hole':
-        return refuse(
+        return refusal(
+          req,
+          direction,
+          address,
           'unmapped',
           pieceLength,
           `${hex(address)} is inside ${decode.port}'s bridge window but no BAR below claims it (Unsupported Request)`,
           Errno.EFAULT,
         );
       case 'host': {
-        const up = this.pathUp(req);
-        const links = up.links;
+        const h = this.hostRoute(req, direction);
         return {
           kind: 'guest-ram',
           requester,
           direction,
           address,
           length: pieceLength,
-          links,
-          completionLinks: direction === 'read' ? reverse(links) : [],
-          path: up.nodes,
-          reason:
-            links.length === 0
-              ? 'host memory, root-complex integrated requester'
-              : `host memory: up ${links.length} link(s) to ${this.topology.hostBridgeId}`,
-          mps: this.pathMps(links, req.mps),
+          links: h.links,
+          completionLinks: h.completionLinks,
+          path: h.path,
+          reason: h.reason,
+          mps: h.mps,
           mrrs,
         };
       }
@@ -108,7 +113,18 @@ export class Router {
         const target = { endpoint: bar.endpoint, bar: bar.index, offset: decode.offset };
         const where = `${bar.endpoint} BAR${bar.index}+${hex(decode.offset)}`;
         if (!decode.memoryEnabled)
-          return { ...refuse('disabled', pieceLength, `${where}: memory space of ${bar.endpoint} is disabled`, Errno.EPERM), target };
+          return {
+            ...refusal(
+              req,
+              direction,
+              address,
+              'disabled',
+              pieceLength,
+              `${where}: memory space of ${bar.endpoint} is disabled`,
+              Errno.EPERM,
+            ),
+            target,
+          };
         const kind = this.isLocalBar(bar.endpoint, bar.index) ? 'peer-local' : 'peer-via-host';
         if (bar.endpoint === requester) {
           return {
@@ -127,7 +143,8 @@ export class Router {
           };
         }
         const there = this.peerPath(requester, bar.endpoint, redirectsRequests);
-        if (!there.routable) return { ...refuse('disabled', pieceLength, `${where}: ${there.reason}`, Errno.EPERM), target };
+        if (!there.routable)
+          return { ...refusal(req, direction, address, 'disabled', pieceLength, `${where}: ${there.reason}`, Errno.EPERM), target };
         let completionLinks: readonly LinkCrossing[] = [];
         let reason = `${where}: ${there.reason}`;
         if (direction === 'read') {
@@ -167,6 +184,27 @@ export class Router {
       left -= d.length;
     } while (left > 0);
     return out;
+  }
+
+  private hostRoute(req: FabricNode, direction: TransferDirection): HostRoute {
+    const cache = this.hostRoutes[direction];
+    let h = cache.get(req.id);
+    if (!h) {
+      const up = this.pathUp(req);
+      const links = up.links;
+      h = Object.freeze({
+        links,
+        completionLinks: direction === 'read' ? Object.freeze(reverse(links).map((l) => Object.freeze(l))) : Object.freeze([]),
+        path: up.nodes,
+        reason:
+          links.length === 0
+            ? 'host memory, root-complex integrated requester'
+            : `host memory: up ${links.length} link(s) to ${this.topology.hostBridgeId}`,
+        mps: this.pathMps(links, req.mps),
+      });
+      cache.set(req.id, h);
+    }
+    return h;
   }
 
   /** From a node up to the host bridge. */
@@ -248,6 +286,32 @@ export class Router {
     for (const l of links) mps = Math.min(mps, this.topology.link(l.link).mps);
     return mps;
   }
+}
+
+/** A refused transfer's decision. */
+function refusal(
+  req: FabricNode,
+  direction: TransferDirection,
+  address: bigint,
+  kind: 'unmapped' | 'disabled',
+  length: number,
+  reason: string,
+  errno: number,
+): RouteDecision {
+  return {
+    kind,
+    requester: req.id,
+    direction,
+    address,
+    length,
+    links: [],
+    completionLinks: [],
+    path: [],
+    reason,
+    errno,
+    mps: req.mps,
+    mrrs: req.mrrs,
+  };
 }
 
 /** Freezes a cached path so decisions sharing it cannot corrupt the cache. */

@@ -58,7 +58,8 @@ async function measure(name: string, roundTrip: () => Promise<unknown>): Promise
   };
 }
 
-function bareClient(path: string): () => Promise<void> {
+/** A ping-pong client of the bare server: `round` sends a request and waits for the reply; `close` ends it. */
+function bareClient(path: string): { round: () => Promise<void>; close: () => void } {
   const s = UnixStream.connect(path);
   const request = Buffer.alloc(REQUEST_SIZE);
   let waiting: (() => void) | undefined;
@@ -66,7 +67,8 @@ function bareClient(path: string): () => Promise<void> {
   s.start(() => {
     for (;;) {
       const c = s.read(REPLY_SIZE - have);
-      if (!c || !c.data.length) return;
+      if (!c) return;
+      if (!c.data.length) return s.close(); // the server went away
       have += c.data.length;
       if (have === REPLY_SIZE) {
         have = 0;
@@ -76,11 +78,15 @@ function bareClient(path: string): () => Promise<void> {
       }
     }
   });
-  return () =>
-    new Promise<void>((resolve) => {
-      waiting = resolve;
-      s.write(request);
-    });
+  return {
+    round: () =>
+      new Promise<void>((resolve) => {
+        waiting = resolve;
+        s.write(request);
+      }),
+    // An open stream keeps its fd watcher, and with it the process, alive.
+    close: () => s.close(),
+  };
 }
 
 const REPS = Number(process.env.REPS ?? 5);
@@ -99,7 +105,8 @@ try {
   const barePath = join(dir, 'bare.sock');
   const vuPath = join(dir, 'vfio-user.sock');
   children.push(await startServer('bare', barePath), await startServer('vfio-user', vuPath));
-  const bareRound = bareClient(barePath);
+  const bare = bareClient(barePath);
+  const bareRound = bare.round;
   const client = await VfioUserClient.connect(vuPath);
   const vuRound = () => client.regionRead(0, 0x10, READ_SIZE);
   const rounds: { bare: Result; vu: Result }[] = [];
@@ -110,6 +117,7 @@ try {
     rounds.push(first ? { bare: a, vu: b } : { bare: b, vu: a });
   }
   client.close();
+  bare.close();
   console.log(
     `${REPS} interleaved repetitions of ${ROUNDS} rounds (after ${WARMUP} warm-up); request ${REQUEST_SIZE} B, reply ${REPLY_SIZE} B`,
   );

@@ -29,6 +29,7 @@ import {
 } from './registry.ts';
 import { ShadowDoorbells } from './shadow-doorbells.ts';
 import { createStats, type NvmeStats } from './stats.ts';
+import { NamespaceTimings } from './timing/namespace-timings.ts';
 
 /** PCI class code of an NVMe I/O controller (mass storage, NVM, NVMe). */
 export const NVME_CLASS_CODE = 0x010802;
@@ -155,6 +156,10 @@ export class NvmeController implements ControllerCore {
       deviceError: (m, d) => this.deviceError(m, d),
     });
     registerBuiltinCommands(this);
+    if (options.namespaces.some((ns) => ns.timing)) {
+      // Outermost hook: extension hooks (fault injection) run inside the modelled time.
+      this.executor.addHook(new NamespaceTimings((ns) => this.namespaces.configuredOptions(ns)?.timing).hook);
+    }
   }
 
   // ---- host connection ---------------------------------------------------------------------

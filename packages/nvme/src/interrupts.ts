@@ -9,7 +9,8 @@ export class InterruptController {
   private time = 0;
   private readonly coalescingDisabled = new Set<number>();
   private readonly counts = new Map<number, number>();
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Pending Aggregation Time expiries, by vector: their cancel functions. */
+  private readonly timers = new Map<number, () => void>();
   private readonly maskedPending = new Set<number>();
 
   constructor(
@@ -62,31 +63,34 @@ export class InterruptController {
     return vector < 32 && ((this.mask >>> vector) & 1) === 1;
   }
 
-  /** One or more completions were posted to a CQ using `vector`. */
-  notify(vector: number): void {
-    const coalesce = vector !== 0 && !this.coalescingDisabled.has(vector) && (this.threshold !== 0 || this.time !== 0);
+  /**
+   * `completions` entries were posted to a CQ using `vector`. THR counts entries, not postings; TIME
+   * bounds how long the first unsignalled entry may wait. Either field 0 disables coalescing.
+   */
+  notify(vector: number, completions = 1): void {
+    const coalesce = vector !== 0 && !this.coalescingDisabled.has(vector) && this.threshold !== 0 && this.time !== 0;
     if (!coalesce) {
       this.fire(vector);
       return;
     }
-    const n = (this.counts.get(vector) ?? 0) + 1;
+    const n = (this.counts.get(vector) ?? 0) + completions;
     if (n > this.threshold) {
       this.fire(vector);
       return;
     }
     this.counts.set(vector, n);
-    if (this.time !== 0 && !this.timers.has(vector)) {
-      const t = setTimeout(() => this.fire(vector), Math.max(1, Math.ceil(this.time / 10)));
-      t.unref?.();
-      this.timers.set(vector, t);
-    }
+    if (!this.timers.has(vector))
+      this.timers.set(
+        vector,
+        afterAggregationTime(this.time, () => this.fire(vector)),
+      );
   }
 
   private fire(vector: number): void {
     this.counts.delete(vector);
-    const t = this.timers.get(vector);
-    if (t) {
-      clearTimeout(t);
+    const cancel = this.timers.get(vector);
+    if (cancel) {
+      cancel();
       this.timers.delete(vector);
     }
     if (this.isMasked(vector)) {
@@ -98,7 +102,7 @@ export class InterruptController {
 
   /** Controller reset: masks, coalescing state and timers back to defaults. */
   reset(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     this.counts.clear();
     this.maskedPending.clear();
@@ -107,4 +111,20 @@ export class InterruptController {
     this.threshold = 0;
     this.time = 0;
   }
+}
+
+/**
+ * Calls `fire` before an Aggregation Time of `time` × 100 µs ends (TIME is a maximum). Node timers
+ * have 1 ms resolution and fire up to about a millisecond late: a whole millisecond less is asked
+ * for, and below 2 ms the next loop turn (what completes meanwhile is still aggregated).
+ */
+function afterAggregationTime(time: number, fire: () => void): () => void {
+  const us = time * 100;
+  if (us < 2000) {
+    const h = setImmediate(fire);
+    return () => clearImmediate(h);
+  }
+  const h = setTimeout(fire, Math.floor(us / 1000) - 1);
+  h.unref();
+  return () => clearTimeout(h);
 }

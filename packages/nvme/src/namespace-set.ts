@@ -3,12 +3,14 @@ import { resolveAtomicLimits } from './atomic/limits.ts';
 import type { AsyncEvents } from './events.ts';
 import { AsyncEventType, NoticeEventInfo } from './events.ts';
 import { LBA_FORMATS, Namespace } from './namespace.ts';
-import type { ResolvedOptions } from './options.ts';
+import type { NamespaceOptions, ResolvedOptions } from './options.ts';
 
 /** The controller's namespaces: allocated (exist in the subsystem) vs attached (active here). */
 export class NamespaceSet {
   private readonly allocated = new Map<number, Namespace>();
   private readonly attached = new Set<number>();
+  /** The options a namespace opened at start was configured with (created ones have none). */
+  private readonly configured = new WeakMap<Namespace, NamespaceOptions>();
   /** Changed Namespace List (Log Page 04h); undefined entry means overflow (> 1024 changes). */
   private changed = new Set<number>();
 
@@ -39,8 +41,14 @@ export class NamespaceSet {
         atomicLimits: resolveAtomicLimits(o.atomicWrite, this.options.atomicWrite),
       });
       this.allocated.set(nsid, ns);
+      this.configured.set(ns, o);
       if (o.attached ?? true) this.attached.add(nsid);
     }
+  }
+
+  /** The options of a namespace from `NvmeControllerOptions.namespaces`; undefined for created ones. */
+  configuredOptions(ns: Namespace): NamespaceOptions | undefined {
+    return this.configured.get(ns);
   }
 
   freeNsid(): number | undefined {

@@ -2,6 +2,7 @@ import { type ControllerAtomicWriteOptions, type NamespaceAtomicWriteOptions, re
 import type { HolePuncher } from './hole-puncher.ts';
 import { ZeroFillHolePuncher } from './hole-puncher.ts';
 import type { SubsystemMembership } from './subsystem/membership.ts';
+import { type NamespaceTiming, timingProblem } from './timing/model.ts';
 
 /** One namespace backed by a sparse raw image file. */
 export interface NamespaceOptions {
@@ -20,6 +21,8 @@ export interface NamespaceOptions {
    * honoured by the model; default: the controller's `atomicWrite`.
    */
   atomicWrite?: NamespaceAtomicWriteOptions;
+  /** Latency and bandwidth profile of the namespace's I/O; default none (as fast as the host allows). */
+  timing?: NamespaceTiming;
 }
 
 /** Controller Memory Buffer (NVMe 2.0 §8.2.1). `memory` is mapped by the guest and peers (memfd in production). */
@@ -215,6 +218,10 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
       deviceSelfTest.extendedMs <= 86_400_000,
     'deviceSelfTest needs 0 < shortMs <= 120000 (two minutes) and 0 < extendedMs <= 86400000 (a day)',
   );
+  for (const ns of o.namespaces ?? []) {
+    const problem = ns.timing && timingProblem(ns.timing);
+    check(!problem, `namespace ${ns.path} timing: ${problem}`);
+  }
   const mdts = o.mdts ?? 7;
   check(mdts >= 0 && mdts <= 20, 'mdts must be 0..20');
   if (o.cmb) {

@@ -465,7 +465,7 @@ export class QueueEngine {
       this.d.stats.completionsPosted++;
       posted++;
     }
-    if (posted > 0) this.postedNow(cq);
+    if (posted > 0) this.postedNow(cq, posted);
     return done;
   }
 
@@ -474,11 +474,11 @@ export class QueueEngine {
    * crosses (it stops at the tail), so consuming completions needs no MMIO CQ head doorbell; a
    * full CQ asks for one instead (roomAfterShadowHead). Then the interrupt.
    */
-  private postedNow(cq: CompletionQueue): void {
+  private postedNow(cq: CompletionQueue, posted: number): void {
     if (this.d.poll && this.d.shadow.applies(cq.id) && !this.d.shadow.writeCqEventIdxNow(cq.id, cq.tail)) {
       void this.d.shadow.writeCqEventIdx(cq.id, cq.tail).catch((err: unknown) => this.postFailed(cq, err));
     }
-    if (cq.interruptsEnabled) this.d.interrupts.notify(cq.vector);
+    if (cq.interruptsEnabled) this.d.interrupts.notify(cq.vector, posted);
   }
 
   private async writeCompletions(cq: CompletionQueue, epoch: number): Promise<void> {
@@ -495,7 +495,7 @@ export class QueueEngine {
       this.d.stats.completionsPosted++;
       posted++;
     }
-    if (posted > 0 && epoch === this.epoch) this.postedNow(cq);
+    if (posted > 0 && epoch === this.epoch) this.postedNow(cq, posted);
   }
 
   /** A full CQ under shadow doorbells: the host may have moved its head without MMIO. */

@@ -12,7 +12,7 @@ describe('interrupt coalescing (Features 08h/09h)', () => {
   it('aggregates by threshold, flushes by time, never coalesces vector 0 or CD vectors', async () => {
     const fired: number[] = [];
     const irq = new InterruptController((v) => fired.push(v), 8);
-    irq.setCoalescing(2, 0); // 3 completions per interrupt
+    irq.setCoalescing(2, 255); // 3 completions per interrupt, or 25.5 ms
     irq.notify(1);
     irq.notify(1);
     expect(fired).toEqual([]);

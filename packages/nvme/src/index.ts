@@ -56,7 +56,7 @@ export {
   type NvmeSubsystemOptions,
   type SubsystemNamespaceOptions,
 } from './subsystem/subsystem.ts';
-export type { UncorrectableBlocks } from './uncorrectable-blocks.ts';
 export { type DriveDatasheet, datasheetTiming } from './timing/datasheet.ts';
 export type { LatencyDistribution, LatencyPercentile } from './timing/distributions.ts';
 export { idleLatencyUs, type NamespaceTiming, type TimedCommand, type TimedOperation } from './timing/model.ts';
+export type { UncorrectableBlocks, UncorrectableBlocks } from './uncorrectable-blocks.ts';

@@ -30,10 +30,10 @@ interface FioRead {
   lat_ns: { mean: number };
 }
 
-/** One fio job against namespace `nsid` of the controller, its JSON `read` section. */
+/** One fio job against namespace `nsid` (by NSID: the kernel's nvme0n<k> numbering is not the NSID), its JSON `read` section. */
 async function fio(ctx: ScenarioContext, name: string, nsid: number, args: string): Promise<FioRead | undefined> {
   const r = await ctx.guest.run(
-    `d=/dev/$(nvme_ctrl_by_serial P2PKIT-T)n${nsid}
+    `d=$(nvme_ns_by_serial P2PKIT-T ${nsid})
      fio --name=${name} --filename=$d --direct=1 --ioengine=libaio --time_based --ramp_time=1 \
          ${args} --output-format=json > $JOB_OUT/fio.json; echo "fio=$?"`,
     { timeoutMs: 180_000 },
@@ -139,7 +139,9 @@ export default defineScenario({
       /** Runs `script` in the guest; the controller's interrupts and completions meanwhile. */
       const job = async (name: string, script: string) => {
         const before = { raised: ctrl.stats.interruptsRaised, posted: ctrl.stats.completionsPosted };
-        const r = await ctx.guest.run(`set -e\n c=/dev/$(nvme_ctrl_by_serial P2PKIT-T); d=\${c}n2\n ${script}`, { timeoutMs: 120_000 });
+        const r = await ctx.guest.run(`set -e\n c=/dev/$(nvme_ctrl_by_serial P2PKIT-T); d=$(nvme_ns_by_serial P2PKIT-T 2)\n ${script}`, {
+          timeoutMs: 120_000,
+        });
         ctx.jobOk(name, r);
         return {
           v: kv(r.stdout),

@@ -59,4 +59,4 @@ export {
 export { type DriveDatasheet, datasheetTiming } from './timing/datasheet.ts';
 export type { LatencyDistribution, LatencyPercentile } from './timing/distributions.ts';
 export { idleLatencyUs, type NamespaceTiming, type TimedCommand, type TimedOperation } from './timing/model.ts';
-export type { UncorrectableBlocks, UncorrectableBlocks } from './uncorrectable-blocks.ts';
+export type { UncorrectableBlocks } from './uncorrectable-blocks.ts';

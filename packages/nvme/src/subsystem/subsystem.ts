@@ -18,8 +18,11 @@ import type { NamespaceOptions } from '../options.ts';
 import { type AnaGroupView, type AnaState, anaLogPage, anaStatus, isAnaState } from './ana.ts';
 import type { AnaReporting, SubsystemMembership } from './membership.ts';
 
-/** A namespace of the subsystem: shared by every controller it is attached to (NMIC bit 0). */
-export interface SubsystemNamespaceOptions extends Omit<NamespaceOptions, 'attached'> {
+/**
+ * A namespace of the subsystem: shared by every controller it is attached to (NMIC bit 0). Timing
+ * profiles (`NamespaceOptions.timing`) apply to a controller's own namespaces only.
+ */
+export interface SubsystemNamespaceOptions extends Omit<NamespaceOptions, 'attached' | 'timing'> {
   /** ANA group (ANAGRPID), 1..anaGroups; default 1. Ignored with `anaGroups: 0`. */
   anaGroup?: number;
 }

@@ -16,8 +16,12 @@ import { topology } from '@p2pkit/fabric';
 import { createNvme, idleLatencyUs, type NamespaceTiming } from '@p2pkit/nvme';
 import { defineScenario, parseKeyValues as kv, type ScenarioContext } from '@p2pkit/testbed';
 
-/** 100 ms per read, eight in service at once, 4 MB/s to the host. */
-const profile: NamespaceTiming = { operations: { read: 100_000 }, channels: 8, readBytesPerSecond: 4e6 };
+/**
+ * 100 ms per read, two in service at once, 1 MB/s to the host: rates a TCG guest on a loaded host
+ * still exceeds several times over (it managed 59 QD1 IOPS alone in the worst run seen), so the
+ * model, not the guest, sets the pace.
+ */
+const profile: NamespaceTiming = { operations: { read: 100_000 }, channels: 2, readBytesPerSecond: 1e6 };
 const KIB = 1024;
 const TOLERANCE = 0.1;
 /** Modelled QD1 4 KiB read, µs: latency plus 4 KiB at the link rate. */
@@ -116,10 +120,10 @@ export default defineScenario({
       ctx.atLeast('QD1 mean completion latency never below the profile', read.clat_ns.mean / 1000, qd1LatencyUs);
     },
 
-    'QD16 4 KiB random reads: eight channels, eight times the QD1 rate': async (ctx) => {
+    'QD16 4 KiB random reads: two channels, twice the QD1 rate': async (ctx) => {
       const read = await fio(ctx, 'qd16', 1, '--rw=randread --bs=4k --iodepth=16 --runtime=10');
       if (!read) return;
-      within(ctx, 'QD16 4 KiB IOPS (8 channels)', read.iops, ((profile.channels ?? 1) * 1e6) / qd1LatencyUs);
+      within(ctx, 'QD16 4 KiB IOPS (2 channels)', read.iops, ((profile.channels ?? 1) * 1e6) / qd1LatencyUs);
     },
 
     '128 KiB sequential reads at QD16: throughput is the modelled bandwidth': async (ctx) => {

@@ -15,6 +15,7 @@ import { registerFlush } from './io/flush.ts';
 import { registerReadWrite } from './io/read-write.ts';
 import { registerWriteUncorrectable } from './io/write-uncorrectable.ts';
 import { registerWriteZeroes } from './io/write-zeroes.ts';
+import { registerZonedCommands } from './zns/register.ts';
 
 /** Fills the admin and I/O registries with the built-in command set. */
 export function registerBuiltinCommands(core: ControllerCore): void {
@@ -34,4 +35,5 @@ export function registerBuiltinCommands(core: ControllerCore): void {
   registerWriteUncorrectable(core);
   registerLbaStatus(core);
   registerDeviceSelfTest(core);
+  registerZonedCommands(core); // wraps the NVM I/O commands: keep it last
 }

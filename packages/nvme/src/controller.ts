@@ -246,7 +246,7 @@ export class NvmeController implements ControllerCore {
     const asqs = (this.regs.aqa & 0xfff) + 1;
     const acqs = ((this.regs.aqa >>> 16) & 0xfff) + 1;
     const problem =
-      cc.css(v) !== 0 && cc.css(v) !== 7
+      cc.css(v) !== 0 && cc.css(v) !== 7 && !(cc.css(v) === 6 && this.options.zoned)
         ? `CC.CSS ${cc.css(v)} not supported`
         : cc.mps(v) < MPS_MIN || cc.mps(v) > MPS_MAX
           ? `CC.MPS ${cc.mps(v)} outside CAP.MPSMIN..MPSMAX`

@@ -150,7 +150,7 @@ export function namespaceDescriptors(ns: Namespace): Uint8Array {
   out.set(ns.nguid, 16);
   out[32] = 0x4; // CSI
   out[33] = 1;
-  out[36] = 0; // NVM command set
+  out[36] = ns.zones ? 0x2 : 0x0; // Zoned Namespace or NVM command set
   return out;
 }
 
@@ -179,9 +179,9 @@ export function controllerList(ids: number[], from: number): Uint8Array {
   return out;
 }
 
-/** I/O Command Set data structure, CNS 1Ch: one combination, NVM only. */
-export function commandSetCombinations(): Uint8Array {
+/** I/O Command Set data structure, CNS 1Ch: one combination, NVM (bit 0) and, when zoned, ZNS (bit 2). */
+export function commandSetCombinations(zoned: boolean): Uint8Array {
   const out = new Uint8Array(4096);
-  out[0] = 1;
+  out[0] = zoned ? 0x5 : 0x1;
   return out;
 }

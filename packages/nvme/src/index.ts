@@ -60,3 +60,12 @@ export { type DriveDatasheet, datasheetTiming } from './timing/datasheet.ts';
 export type { LatencyDistribution, LatencyPercentile } from './timing/distributions.ts';
 export { idleLatencyUs, type NamespaceTiming, type TimedCommand, type TimedOperation } from './timing/model.ts';
 export type { UncorrectableBlocks } from './uncorrectable-blocks.ts';
+export {
+  type ZoneDescriptor,
+  ZoneSendAction,
+  ZoneState,
+  type ZoneStateValue,
+  type ZoneTable,
+  type ZoneTableImage,
+} from './zns/zone-table.ts';
+export type { ZonedNamespaceOptions, ZoneGeometry } from './zns/zoned-options.ts';

@@ -39,6 +39,7 @@ export class NamespaceSet {
         serial: this.options.serial,
         holePuncher: this.options.holePuncher,
         atomicLimits: resolveAtomicLimits(o.atomicWrite, this.options.atomicWrite),
+        zoned: o.zoned,
       });
       this.allocated.set(nsid, ns);
       this.configured.set(ns, o);

@@ -6,6 +6,9 @@ import { type AtomicLimits, resolveAtomicLimits } from './atomic/limits.ts';
 import { WriteAtomicity } from './atomic/write-atomicity.ts';
 import type { HolePuncher } from './hole-puncher.ts';
 import { UncorrectableBlocks } from './uncorrectable-blocks.ts';
+import { PersistentZoneTable } from './zns/zone-file.ts';
+import type { ZoneTable } from './zns/zone-table.ts';
+import { resolveZoneGeometry, type ZonedNamespaceOptions } from './zns/zoned-options.ts';
 
 /** Supported LBA formats: index = FLBAS value (NVM command set §4.1.5.1, LBAF0..1). */
 export const LBA_FORMATS = [9, 12] as const;
@@ -26,6 +29,8 @@ export interface NamespaceInit {
   anaGroupId?: number;
   /** Atomic write limits to report and honour; default one block (AWUN = AWUPF = 0). */
   atomicLimits?: AtomicLimits;
+  /** Zoned Namespace command set (CSI 02h); zone states persist in `<path>.zones`. */
+  zoned?: ZonedNamespaceOptions;
 }
 
 /** A namespace backed by a sparse raw image file. Byte offsets stay below 2^53. */
@@ -44,6 +49,7 @@ export class Namespace {
   /** ANAGRPID in Identify Namespace; 0 without ANA reporting. */
   readonly anaGroupId: number;
   private lbaShiftValue: number;
+  private zoneStore: PersistentZoneTable | undefined;
   private constructor(
     init: NamespaceInit,
     private readonly file: FileHandle,
@@ -91,8 +97,28 @@ export class Namespace {
       await file.close();
       throw err;
     }
-    ns = new Namespace(init, file, size, init.holePuncher, marks, atomicity);
-    return ns;
+    const opened = new Namespace(init, file, size, init.holePuncher, marks, atomicity);
+    ns = opened;
+    if (init.zoned) {
+      try {
+        const geometry = resolveZoneGeometry(init.zoned, size, `namespace ${init.nsid}`);
+        opened.zoneStore = await PersistentZoneTable.open(init.path, geometry, size, () => opened.lbaShift);
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+    }
+    return opened;
+  }
+
+  /** The zones of a zoned namespace (CSI 02h); undefined for a conventional NVM namespace. */
+  get zones(): ZoneTable | undefined {
+    return this.zoneStore?.table;
+  }
+
+  /** Makes the zone states durable (after the data they describe: call after a flush of the image). */
+  async persistZones(): Promise<void> {
+    await this.zoneStore?.persist();
   }
 
   get lbaShift(): number {
@@ -243,6 +269,7 @@ export class Namespace {
 
   async flush(): Promise<void> {
     await this.atomicity.syncBefore(this.syncImage);
+    await this.zoneStore?.persist();
   }
 
   /** Format NVM: new LBA format; all user data becomes zeroes (file truncated, then re-extended sparse). */
@@ -253,10 +280,13 @@ export class Namespace {
     await this.uncorrectable.unmarkAll();
     this.atomicity.clear();
     this.lbaShiftValue = lbaShift;
+    this.zones?.resetAll();
+    await this.zoneStore?.persist();
   }
 
   async close(): Promise<void> {
     await this.uncorrectable.settled();
+    await this.zoneStore?.persist();
     this.atomicity.close();
     await this.file.close();
   }

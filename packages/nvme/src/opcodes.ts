@@ -30,6 +30,10 @@ export const IoOpcode = {
   DatasetManagement: 0x09,
   Verify: 0x0c,
   Copy: 0x19,
+  /** Zoned Namespace command set (ZNS §3.4). */
+  ZoneManagementSend: 0x79,
+  ZoneManagementReceive: 0x7a,
+  ZoneAppend: 0x7d,
 } as const;
 
 /** Commands Supported and Effects log entry bits (NVMe 2.0 §5.16.1.6). */

@@ -3,6 +3,7 @@ import type { HolePuncher } from './hole-puncher.ts';
 import { ZeroFillHolePuncher } from './hole-puncher.ts';
 import type { SubsystemMembership } from './subsystem/membership.ts';
 import { type NamespaceTiming, timingProblem } from './timing/model.ts';
+import type { ZonedNamespaceOptions } from './zns/zoned-options.ts';
 
 /** One namespace backed by a sparse raw image file. */
 export interface NamespaceOptions {
@@ -23,6 +24,8 @@ export interface NamespaceOptions {
   atomicWrite?: NamespaceAtomicWriteOptions;
   /** Latency and bandwidth profile of the namespace's I/O; default none (as fast as the host allows). */
   timing?: NamespaceTiming;
+  /** Makes it a zoned namespace (Zoned Namespace command set, CSI 02h); see docs/nvme-features.md. */
+  zoned?: ZonedNamespaceOptions;
 }
 
 /** Controller Memory Buffer (NVMe 2.0 §8.2.1). `memory` is mapped by the guest and peers (memfd in production). */
@@ -126,6 +129,11 @@ export interface NvmeControllerOptions {
   atomicWrite?: ControllerAtomicWriteOptions;
   /** Maximum data transfer size as a power of two of 4 KiB pages (0 = unlimited); default 7 (512 KiB). */
   mdts?: number;
+  /**
+   * Zone Append Size Limit (ZASL) in bytes for zoned namespaces: a power of two ≥ 4 KiB. Default:
+   * MDTS (ZASL = 0).
+   */
+  zoneAppendSizeLimitBytes?: number;
   /** VS register; default 0x00010400 (1.4). */
   version?: number;
   /** CAP.TO in milliseconds (rounded up to 500 ms units); default 5000. */
@@ -173,6 +181,10 @@ export interface ResolvedOptions {
   doorbellStrategy: DoorbellStrategy;
   shadowPoll: Required<ShadowPollOptions>;
   mdts: number;
+  /** ZASL as reported (power of two of 4 KiB units; 0 = MDTS). */
+  zasl: number;
+  /** Some configured namespace is zoned: CAP.CSS advertises I/O command sets (bit 6). */
+  zoned: boolean;
   version: number;
   readyTimeoutUnits: number;
   temperatureKelvin: number;
@@ -224,6 +236,9 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
   }
   const mdts = o.mdts ?? 7;
   check(mdts >= 0 && mdts <= 20, 'mdts must be 0..20');
+  const zoneAppendLimit = o.zoneAppendSizeLimitBytes;
+  const zasl = zoneAppendLimit === undefined ? 0 : Math.log2(zoneAppendLimit / 4096);
+  check(Number.isInteger(zasl) && zasl >= 0 && zasl <= 255, 'zoneAppendSizeLimitBytes must be a power of two ≥ 4096');
   if (o.cmb) {
     const size = o.cmb.memory.byteLength;
     check(size >= 4096 && size % 4096 === 0, 'cmb.memory size must be a non-zero multiple of 4 KiB');
@@ -258,6 +273,8 @@ export function resolveOptions(o: NvmeControllerOptions): ResolvedOptions {
     doorbellStrategy: o.doorbellStrategy ?? 'shadow',
     shadowPoll,
     mdts,
+    zasl,
+    zoned: (o.namespaces ?? []).some((n) => n.zoned !== undefined),
     version: o.version ?? 0x00010400,
     readyTimeoutUnits: Math.min(255, Math.max(1, Math.ceil((o.readyTimeoutMs ?? 5000) / 500))),
     temperatureKelvin: o.temperatureKelvin ?? 313,

@@ -63,6 +63,7 @@ export function buildCap(o: ResolvedOptions): bigint {
   cap |= BigInt(o.doorbellStrideShift) << 32n; // DSTRD
   cap |= 1n << 36n; // NSSRS
   cap |= 1n << 37n; // CSS bit 0: NVM command set
+  if (o.zoned) cap |= 1n << 43n; // CSS bit 6: I/O command sets (CC.CSS = 110b), here NVM + Zoned Namespace
   cap |= BigInt(MPS_MIN) << 48n;
   cap |= BigInt(MPS_MAX) << 52n;
   if (o.pmr) cap |= 1n << 56n; // PMRS

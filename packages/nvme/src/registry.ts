@@ -152,6 +152,8 @@ export interface LogPageRequest {
   rae: boolean;
   /** Log Specific Identifier (CDW11 31:16). */
   lsi: number;
+  /** Command Set Identifier (CDW14 31:24): 0 NVM, 2 Zoned Namespace. */
+  csi: number;
 }
 
 export type LogPageProvider = (req: LogPageRequest) => Uint8Array | Promise<Uint8Array>;

@@ -50,6 +50,15 @@ export const Status = {
   // NVM command set specific (SCT 1)
   AttemptedWriteToReadOnlyRange: 0x182,
   CommandSizeLimitExceeded: 0x183,
+  // Zoned Namespace command set specific (SCT 1), ZNS §4.1.1
+  ZoneBoundaryError: 0x1b8,
+  ZoneIsFull: 0x1b9,
+  ZoneIsReadOnly: 0x1ba,
+  ZoneIsOffline: 0x1bb,
+  ZoneInvalidWrite: 0x1bc,
+  TooManyActiveZones: 0x1bd,
+  TooManyOpenZones: 0x1be,
+  InvalidZoneStateTransition: 0x1bf,
   // Media and data integrity errors (SCT 2), NVM §4.1.2.3
   WriteFault: 0x280,
   UnrecoveredReadError: 0x281,

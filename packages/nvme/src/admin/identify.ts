@@ -12,6 +12,7 @@ import {
 import { AdminOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
+import { CSI_ZONED, identifyZonedController, identifyZonedNamespace } from '../zns/zns-identify.ts';
 
 /** CNS values (NVMe 2.0 base §5.17, Figure 273). */
 export const Cns = {
@@ -62,8 +63,14 @@ export function registerIdentify(core: ControllerCore): void {
       case Cns.ActiveNamespaces:
       case Cns.CsiActiveNamespaces:
         if (nsid >= 0xfffffffe) invalidNs();
-        if (cns === Cns.CsiActiveNamespaces && csi !== 0) throw new CommandError(Status.InvalidField, `CSI ${csi}`);
-        data = idList(ns.activeIds(), nsid);
+        if (cns === Cns.ActiveNamespaces) data = idList(ns.activeIds(), nsid);
+        else if (csi === 0 || (csi === CSI_ZONED && core.options.zoned))
+          // The namespaces of that command set: zoned ones are CSI 02h only.
+          data = idList(
+            ns.activeIds().filter((id) => (ns.active(id)?.zones !== undefined) === (csi === CSI_ZONED)),
+            nsid,
+          );
+        else throw new CommandError(Status.InvalidField, `CSI ${csi}`);
         break;
       case Cns.NamespaceDescriptors: {
         const active = ns.active(nsid);
@@ -72,11 +79,21 @@ export function registerIdentify(core: ControllerCore): void {
         break;
       }
       case Cns.CsiNamespace:
-        if (csi !== 0) throw new CommandError(Status.InvalidField, `CSI ${csi}`);
         validNsid();
+        if (csi === CSI_ZONED && core.options.zoned) {
+          const active = ns.active(nsid);
+          if (active && !active.zones) throw new CommandError(Status.InvalidField, `nsid ${nsid} is not zoned (CSI 2)`);
+          data = active ? identifyZonedNamespace(active) : zero();
+          break;
+        }
+        if (csi !== 0) throw new CommandError(Status.InvalidField, `CSI ${csi}`);
         data = zero(); // NVM command set specific namespace fields: none used (no PI, no ELBAs)
         break;
       case Cns.CsiController:
+        if (csi === CSI_ZONED && core.options.zoned) {
+          data = identifyZonedController(core.options);
+          break;
+        }
         if (csi !== 0) throw new CommandError(Status.InvalidField, `CSI ${csi}`);
         data = zero(); // NVM command set controller: no VSL/WZSL/DMRL limits
         break;
@@ -101,7 +118,7 @@ export function registerIdentify(core: ControllerCore): void {
         data = controllerList([core.options.controllerId], cntid);
         break;
       case Cns.CommandSets:
-        data = commandSetCombinations();
+        data = commandSetCombinations(core.options.zoned);
         break;
       default:
         throw new CommandError(Status.InvalidField, `Identify CNS 0x${cns.toString(16)} not supported`);

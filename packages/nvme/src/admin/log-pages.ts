@@ -1,8 +1,9 @@
 import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
-import { AdminOpcode } from '../opcodes.ts';
+import { AdminOpcode, IoOpcode } from '../opcodes.ts';
 import type { CommandResult, LogPageRequest } from '../registry.ts';
 import { Status } from '../status.ts';
+import { CSI_ZONED } from '../zns/zns-identify.ts';
 
 /** Log page identifiers (NVMe 2.0 base §5.16, Figure 202). */
 export const LogPageId = {
@@ -16,6 +17,8 @@ export const LogPageId = {
   /** Provided by controllers of an NVM subsystem with ANA reporting (`createNvmeSubsystem`). */
   AsymmetricNamespaceAccess: 0x0c,
 } as const;
+
+const ZONED_ONLY_OPCODES = new Set<number>([IoOpcode.ZoneManagementSend, IoOpcode.ZoneManagementReceive, IoOpcode.ZoneAppend]);
 
 /** Upper bound for one Get Log Page transfer when MDTS is unlimited. */
 const MAX_LOG_TRANSFER = 16 << 20;
@@ -36,14 +39,15 @@ export function registerLogPages(core: ControllerCore): void {
     return out;
   });
   pages.set(LogPageId.ChangedNamespaceList, (req) => core.namespaces.changedLog(!req.rae));
-  pages.set(LogPageId.CommandsSupportedAndEffects, () => {
+  pages.set(LogPageId.CommandsSupportedAndEffects, (req) => {
     const out = new Uint8Array(4096);
     const v = new DataView(out.buffer);
     core.admin.effectsTable().forEach((e, i) => {
       v.setUint32(i * 4, e, true);
     });
     core.io.effectsTable().forEach((e, i) => {
-      v.setUint32(1024 + i * 4, e, true);
+      // Zone commands belong to the Zoned Namespace command set's page (CSI 02h) only.
+      if (req.csi === CSI_ZONED || !ZONED_ONLY_OPCODES.has(i)) v.setUint32(1024 + i * 4, e, true);
     });
     return out;
   });
@@ -63,12 +67,13 @@ export function registerLogPages(core: ControllerCore): void {
       lsp: (entry.cdw10 >>> 8) & 0x7f,
       rae: ((entry.cdw10 >>> 15) & 1) === 1,
       lsi: entry.cdw11 >>> 16,
+      csi: entry.cdw14 >>> 24,
     };
     const dwords = (((entry.cdw10 >>> 16) | ((entry.cdw11 & 0xffff) << 16)) >>> 0) + 1;
     const offset = Number((BigInt(entry.cdw13) << 32n) | BigInt(entry.cdw12));
-    const csi = entry.cdw14 >>> 24;
     if ((entry.cdw14 >>> 23) & 1) throw new CommandError(Status.InvalidField, 'OT (index offset) not supported');
-    if (csi !== 0) throw new CommandError(Status.InvalidField, `log page CSI ${csi}`);
+    if (req.csi !== 0 && !(req.csi === CSI_ZONED && core.options.zoned))
+      throw new CommandError(Status.InvalidField, `log page CSI ${req.csi}`);
     if (offset % 4 !== 0) throw new CommandError(Status.InvalidField, `log page offset ${offset} not dword aligned`);
     const provider = pages.get(lid);
     if (!provider) throw new CommandError(Status.InvalidLogPage, `log page 0x${lid.toString(16)}`);

@@ -1,11 +1,42 @@
 import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
 import { COPY_LIMITS } from '../identify-data.ts';
+import type { Namespace } from '../namespace.ts';
 import { Effects, IoOpcode } from '../opcodes.ts';
-import type { CommandResult } from '../registry.ts';
+import type { CommandContext, CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
 import { requireNamespace, requireRange } from './common.ts';
 import { requireReadable } from './write-uncorrectable.ts';
+
+/**
+ * The source ranges of a Copy (CDW12 NR, DESFMT; Source Range Entries format 0, 32 bytes each),
+ * read from the host and checked against MSRC, MSSRL, MCL, the namespace and its uncorrectable blocks.
+ */
+export async function readCopyRanges(
+  core: ControllerCore,
+  ctx: CommandContext,
+  ns: Namespace,
+): Promise<{ ranges: { slba: bigint; nlb: number }[]; total: number }> {
+  const nr = (ctx.entry.cdw12 & 0xff) + 1;
+  const desfmt = (ctx.entry.cdw12 >>> 8) & 0xf;
+  if (desfmt !== 0) throw new CommandError(Status.InvalidField, `Copy descriptor format ${desfmt}`);
+  if (nr > COPY_LIMITS.msrc + 1) throw new CommandError(Status.CommandSizeLimitExceeded, `${nr} source ranges > MSRC`);
+  const data = await ctx.fromHost(nr * 32);
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const ranges: { slba: bigint; nlb: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < nr; i++) {
+    const slba = v.getBigUint64(i * 32 + 8, true);
+    const nlb = v.getUint16(i * 32 + 16, true) + 1;
+    if (nlb > COPY_LIMITS.mssrl) throw new CommandError(Status.CommandSizeLimitExceeded, `range ${i}: ${nlb} blocks > MSSRL`);
+    requireRange(ns, slba, nlb);
+    requireReadable(core, ns, slba, nlb);
+    ranges.push({ slba, nlb });
+    total += nlb;
+  }
+  if (total > COPY_LIMITS.mcl) throw new CommandError(Status.CommandSizeLimitExceeded, `${total} blocks > MCL`);
+  return { ranges, total };
+}
 
 /** Copy (NVM command set §3.3.1) with Source Range Entries format 0 (32 bytes each). */
 export function registerCopy(core: ControllerCore): void {
@@ -15,25 +46,8 @@ export function registerCopy(core: ControllerCore): void {
     async (ctx): Promise<CommandResult> => {
       const ns = requireNamespace(ctx);
       const sdlba = ctx.entry.qw10;
-      const nr = (ctx.entry.cdw12 & 0xff) + 1;
-      const desfmt = (ctx.entry.cdw12 >>> 8) & 0xf;
       const fua = (ctx.entry.cdw12 >>> 30) & 1;
-      if (desfmt !== 0) throw new CommandError(Status.InvalidField, `Copy descriptor format ${desfmt}`);
-      if (nr > COPY_LIMITS.msrc + 1) throw new CommandError(Status.CommandSizeLimitExceeded, `${nr} source ranges > MSRC`);
-      const data = await ctx.fromHost(nr * 32);
-      const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      const ranges: { slba: bigint; nlb: number }[] = [];
-      let total = 0;
-      for (let i = 0; i < nr; i++) {
-        const slba = v.getBigUint64(i * 32 + 8, true);
-        const nlb = v.getUint16(i * 32 + 16, true) + 1;
-        if (nlb > COPY_LIMITS.mssrl) throw new CommandError(Status.CommandSizeLimitExceeded, `range ${i}: ${nlb} blocks > MSSRL`);
-        requireRange(ns, slba, nlb);
-        requireReadable(core, ns, slba, nlb);
-        ranges.push({ slba, nlb });
-        total += nlb;
-      }
-      if (total > COPY_LIMITS.mcl) throw new CommandError(Status.CommandSizeLimitExceeded, `${total} blocks > MCL`);
+      const { ranges, total } = await readCopyRanges(core, ctx, ns);
       requireRange(ns, sdlba, total);
       // Read every source first so overlapping source/destination behave like a buffered copy.
       const chunks = [];

@@ -101,7 +101,7 @@ export class NvmeTestDriver {
   /**
    * Linux's nvme_pci_configure_admin_queue + nvme_enable_ctrl: disables the controller if enabled,
    * places an admin queue pair of `adminEntries` in guest memory, sets CC.EN (4 KiB pages, NVM
-   * command set) and waits for CSTS.RDY. Forgets every queue and shadow doorbell of a previous enable.
+   * command set, or all I/O command sets when CAP.CSS offers them) and waits for CSTS.RDY. Forgets every queue and shadow doorbell of a previous enable.
    */
   async enable(adminEntries = 32): Promise<void> {
     if ((await this.read32(Reg.CC)) & 1) {
@@ -116,7 +116,9 @@ export class NvmeTestDriver {
     await this.write32(Reg.AQA, ((adminEntries - 1) << 16) | (adminEntries - 1));
     await this.write64(Reg.ASQ, sq.address);
     await this.write64(Reg.ACQ, cq.address);
-    await this.write32(Reg.CC, 1 | (SQE_SIZE_LOG << 16) | (CQE_SIZE_LOG << 20));
+    // CC.CSS: 110b (I/O command sets) when CAP.CSS bit 6 offers it, as Linux does; else 000b (NVM).
+    const css = ((await this.read64(Reg.CAP)) >> 43n) & 1n ? 6 : 0;
+    await this.write32(Reg.CC, 1 | (css << 4) | (SQE_SIZE_LOG << 16) | (CQE_SIZE_LOG << 20));
     await waitUntil(async () => ((await this.read32(Reg.CSTS)) & Csts.RDY) !== 0, 'CSTS.RDY = 1', this.timeoutMs);
     this.queues.set(0, new QueuePair(0, sq, adminEntries, cq, adminEntries));
   }

@@ -78,7 +78,7 @@ export default defineScenario<Devices>({
   },
   // One head, two hidden path disks: the step below waits for both paths itself. A short I/O timeout
   // bounds how long requests sit on a controller whose server is gone before they fail over.
-  guest: { cpus: 2, waitForNvme: 1, kernelArgs: ['nvme_core.io_timeout=8'] },
+  guest: { cpus: 2, waitForNvme: 1, kernelArgs: ['nvme_core.io_timeout=8', 'nvme_core.admin_timeout=8'] },
   steps: {
     'one multipath head, two live optimized paths: nvme list-subsys, id-ctrl CMIC/ANA, id-ns NMIC/ANAGRPID': async (ctx) => {
       const r = await ctx.guest.run(
@@ -207,6 +207,9 @@ export default defineScenario<Devices>({
           `${SH}
          x=$(ctrl ${stoppedId})
          ${FIO('fio.terse')}; echo "fio=$?"
+         # A drained path carries no I/O, so nothing has noticed its server is gone yet: an admin
+         # command does (it times out, the reset finds CSTS all ones, the controller goes dead).
+         nvme id-ctrl /dev/$x > /dev/null 2>&1; echo "id_ctrl=$?"
          echo "state_stopped=$(cat /sys/class/nvme/$x/state 2>/dev/null || echo removed)"
          nvme list-subsys $(head_dev)`,
           { timeoutMs: 240_000 },
@@ -229,6 +232,7 @@ export default defineScenario<Devices>({
         ctx.equal('fio exit', v.fio, '0');
         fioChecks(ctx, r.files.get('fio.terse'), 'server stopped');
         ctx.atLeast('writes the other controller served after the stop', writes(survivor) - b1, 64);
+        ctx.check('the guest cannot reach the stopped controller', v.id_ctrl !== '0', `nvme id-ctrl exit ${v.id_ctrl}`);
         ctx.check('the stopped controller is no longer live in the guest', v.state_stopped !== 'live', `state ${v.state_stopped}`);
         ctx.equal('list-subsys: one live path', r.stdout.match(/ live /g)?.length, 1);
 

@@ -12,6 +12,7 @@ import type { ControllerCore } from './core.ts';
 import { registerCopy } from './io/copy.ts';
 import { registerDatasetManagement } from './io/dataset-management.ts';
 import { registerFlush } from './io/flush.ts';
+import { registerMetadataIo } from './io/metadata-io.ts';
 import { registerReadWrite } from './io/read-write.ts';
 import { registerWriteUncorrectable } from './io/write-uncorrectable.ts';
 import { registerWriteZeroes } from './io/write-zeroes.ts';
@@ -35,5 +36,7 @@ export function registerBuiltinCommands(core: ControllerCore): void {
   registerWriteUncorrectable(core);
   registerLbaStatus(core);
   registerDeviceSelfTest(core);
+  // Last: routes Read/Write/Compare/Verify/Write Zeroes of namespaces with metadata around the plain handlers.
+  registerMetadataIo(core);
   registerZonedCommands(core); // wraps the NVM I/O commands: keep it last
 }

@@ -1,7 +1,8 @@
 import type { ControllerCore } from './core.ts';
 import { AER_LIMIT } from './events.ts';
 import { CCTEMP, WCTEMP } from './health.ts';
-import { LBA_FORMATS, type Namespace } from './namespace.ts';
+import { dpsOf, flbasOf, LBA_FORMATS, lbaFormatDescriptor, METADATA_CAPABILITIES, PROTECTION_CAPABILITIES } from './lba-format.ts';
+import type { Namespace } from './namespace.ts';
 import { IDENTIFY_VENDOR_SPECIFIC_BYTES } from './options.ts';
 import { CQE_SIZE_LOG, SQE_SIZE_LOG } from './registers.ts';
 
@@ -77,7 +78,7 @@ export function identifyController(core: ControllerCore): Uint8Array {
   v.setUint16(528, o.atomicWrite.powerFailBlocks - 1, true); // AWUPF (0's based)
   // ACWU (532) stays 0: no fused Compare and Write (FUSES = 0).
   v.setUint16(534, 1, true); // OCFS: Copy format 0
-  v.setUint32(536, 0x1 | (1 << 16), true); // SGLS: SGLs without alignment, bit bucket
+  v.setUint32(536, 0x1 | (1 << 16) | (1 << 19), true); // SGLS: SGLs without alignment, bit bucket, MPTR as an SGL
   v.setUint32(540, o.maxNamespaces, true); // MNAN
   ascii(out, 768, 256, '');
   out.fill(0, 768, 1024);
@@ -103,7 +104,10 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   const atomic = ns.atomicLimits;
   v.setUint8(24, atomic.namespaceLimits ? 1 << 1 : 0); // NSFEAT bit 1 (NSABP): NAWUN/NAWUPF/NACWU below apply
   v.setUint8(25, LBA_FORMATS.length - 1); // NLBAF
-  v.setUint8(26, ns.formatIndex); // FLBAS
+  v.setUint8(26, flbasOf(ns.format)); // FLBAS
+  v.setUint8(27, METADATA_CAPABILITIES); // MC
+  v.setUint8(28, PROTECTION_CAPABILITIES); // DPC
+  v.setUint8(29, dpsOf(ns.format)); // DPS
   v.setUint8(30, ns.shared ? 1 : 0); // NMIC: shared namespace
   v.setUint8(33, 0x09); // DLFEAT: deallocated reads zero; Write Zeroes may deallocate
   if (atomic.namespaceLimits) {
@@ -121,8 +125,8 @@ export function identifyNamespace(ns: Namespace): Uint8Array {
   v.setUint32(92, ns.anaGroupId, true); // ANAGRPID
   out.set(ns.nguid, 104); // NGUID
   out.set(ns.eui64, 120); // EUI64
-  LBA_FORMATS.forEach((lbads, i) => {
-    v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true);
+  LBA_FORMATS.forEach((f, i) => {
+    v.setUint32(128 + i * 4, lbaFormatDescriptor(f), true);
   });
   return out;
 }
@@ -132,9 +136,11 @@ export function namespaceTemplate(): Uint8Array {
   const out = new Uint8Array(4096);
   const v = new DataView(out.buffer);
   v.setUint8(25, LBA_FORMATS.length - 1);
+  v.setUint8(27, METADATA_CAPABILITIES);
+  v.setUint8(28, PROTECTION_CAPABILITIES);
   v.setUint8(33, 0x09);
-  LBA_FORMATS.forEach((lbads, i) => {
-    v.setUint32(128 + i * 4, (lbads << 16) | ((lbads === 12 ? 0 : 1) << 24), true);
+  LBA_FORMATS.forEach((f, i) => {
+    v.setUint32(128 + i * 4, lbaFormatDescriptor(f), true);
   });
   return out;
 }

@@ -16,6 +16,8 @@ export { AsyncEventType, ErrorEventInfo, NoticeEventInfo, SmartEventInfo } from 
 export { FeatureId } from './features.ts';
 export { type HolePuncher, ZeroFillHolePuncher } from './hole-puncher.ts';
 export type { NvmeControllerHost } from './host.ts';
+export type { LbaFormat, NamespaceFormat, ProtectionType } from './lba-format.ts';
+export type { MetadataStore } from './metadata-store.ts';
 export type { Namespace } from './namespace.ts';
 export { NativeHolePuncher } from './native-hole-puncher.ts';
 export { AdminOpcode, Effects, IoOpcode } from './opcodes.ts';
@@ -26,8 +28,10 @@ export type {
   NamespaceOptions,
   NvmeControllerOptions,
   PmrOptions,
+  ProtectionOptions,
   ShadowPollOptions,
 } from './options.ts';
+export { crc16T10Dif } from './pi/crc16.ts';
 export { openPmrFile, type PmrFile } from './pmr-file.ts';
 export { Reg } from './registers.ts';
 export {

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { resolveAtomicLimits } from './atomic/limits.ts';
 import type { AsyncEvents } from './events.ts';
 import { AsyncEventType, NoticeEventInfo } from './events.ts';
-import { LBA_FORMATS, Namespace } from './namespace.ts';
+import { configuredFormat, type NamespaceFormat } from './lba-format.ts';
+import { Namespace } from './namespace.ts';
 import type { NamespaceOptions, ResolvedOptions } from './options.ts';
 
 /** The controller's namespaces: allocated (exist in the subsystem) vs attached (active here). */
@@ -34,7 +35,7 @@ export class NamespaceSet {
         nsid,
         path: o.path,
         sizeBytes: o.sizeBytes,
-        lbaShift: (o.lbaSize ?? 512) === 4096 ? 12 : 9,
+        format: configuredFormat(o),
         ownsFile: false,
         serial: this.options.serial,
         holePuncher: this.options.holePuncher,
@@ -94,14 +95,14 @@ export class NamespaceSet {
   }
 
   /** Namespace Management create (§5.22); the caller validated fields and capacity. */
-  async create(sizeBytes: number, formatIndex: number): Promise<Namespace> {
+  async create(sizeBytes: number, format: NamespaceFormat): Promise<Namespace> {
     const nsid = this.freeNsid() as number;
     const dir = this.options.namespaceDirectory as string;
     const ns = await Namespace.open({
       nsid,
       path: join(dir, `ns${nsid}.img`),
       sizeBytes,
-      lbaShift: LBA_FORMATS[formatIndex] as number,
+      format,
       ownsFile: true,
       serial: this.options.serial,
       holePuncher: this.options.holePuncher,

@@ -5,19 +5,18 @@ import { readVectored, writeVectored } from '@p2pkit/native';
 import { type AtomicLimits, resolveAtomicLimits } from './atomic/limits.ts';
 import { WriteAtomicity } from './atomic/write-atomicity.ts';
 import type { HolePuncher } from './hole-puncher.ts';
+import { LBA_FORMATS, type LbaFormat, type NamespaceFormat, PI_TUPLE_BYTES } from './lba-format.ts';
+import { MetadataStore, metadataPath } from './metadata-store.ts';
 import { UncorrectableBlocks } from './uncorrectable-blocks.ts';
 import { PersistentZoneTable } from './zns/zone-file.ts';
 import type { ZoneTable } from './zns/zone-table.ts';
 import { resolveZoneGeometry, type ZonedNamespaceOptions } from './zns/zoned-options.ts';
 
-/** Supported LBA formats: index = FLBAS value (NVM command set §4.1.5.1, LBAF0..1). */
-export const LBA_FORMATS = [9, 12] as const;
-
 export interface NamespaceInit {
   nsid: number;
   path: string;
   sizeBytes?: number;
-  lbaShift: number;
+  format: NamespaceFormat;
   /** The controller created the image (Namespace Management) and deletes it with the namespace. */
   ownsFile: boolean;
   /** Seeds NGUID and EUI64: the controller's serial, or the subsystem NQN for a shared namespace. */
@@ -33,7 +32,10 @@ export interface NamespaceInit {
   zoned?: ZonedNamespaceOptions;
 }
 
-/** A namespace backed by a sparse raw image file. Byte offsets stay below 2^53. */
+/**
+ * A namespace backed by a sparse raw image file, plus a metadata sidecar when its LBA format has
+ * metadata ({@link MetadataStore}). Byte offsets stay below 2^53.
+ */
 export class Namespace {
   readonly nsid: number;
   readonly path: string;
@@ -48,8 +50,10 @@ export class Namespace {
   readonly shared: boolean;
   /** ANAGRPID in Identify Namespace; 0 without ANA reporting. */
   readonly anaGroupId: number;
-  private lbaShiftValue: number;
   private zoneStore: PersistentZoneTable | undefined;
+  private formatValue: NamespaceFormat;
+  /** The metadata of every block; undefined when the LBA format has none. */
+  private metadataStore: MetadataStore | undefined;
   private constructor(
     init: NamespaceInit,
     private readonly file: FileHandle,
@@ -62,7 +66,7 @@ export class Namespace {
     this.nsid = init.nsid;
     this.path = init.path;
     this.ownsFile = init.ownsFile;
-    this.lbaShiftValue = init.lbaShift;
+    this.formatValue = init.format;
     const id = createHash('sha256').update(`${init.serial}/${init.nsid}`).digest();
     this.nguid = id.subarray(0, 16);
     this.eui64 = id.subarray(16, 24);
@@ -77,8 +81,9 @@ export class Namespace {
       await h.close();
       return open(init.path, 'r+');
     });
+    const lbads = (LBA_FORMATS[init.format.lbaf] as LbaFormat).lbads;
     let size = init.sizeBytes ?? (await file.stat()).size;
-    size -= size % (1 << init.lbaShift);
+    size -= size % (1 << lbads);
     if (size <= 0) {
       await file.close();
       throw new RangeError(`namespace ${init.nsid}: ${init.path} is empty; give sizeBytes`);
@@ -88,9 +93,9 @@ export class Namespace {
     let marks: UncorrectableBlocks;
     let atomicity: WriteAtomicity;
     try {
-      const blocks = BigInt(Math.floor(size / (1 << init.lbaShift)));
+      const blocks = BigInt(Math.floor(size / (1 << lbads)));
       // The sidecar records the block size of the moment (Format NVM may change it).
-      marks = await UncorrectableBlocks.open(init.path, () => ns?.lbaShift ?? init.lbaShift, blocks, init.ownsFile);
+      marks = await UncorrectableBlocks.open(init.path, () => ns?.lbaShift ?? lbads, blocks, init.ownsFile);
       const limits = init.atomicLimits ?? resolveAtomicLimits(undefined, { normalBlocks: 1, powerFailBlocks: 1 });
       atomicity = WriteAtomicity.open(limits, init.path, file.fd);
     } catch (err) {
@@ -108,6 +113,7 @@ export class Namespace {
         throw err;
       }
     }
+    await opened.openMetadata(init.ownsFile);
     return opened;
   }
 
@@ -121,11 +127,35 @@ export class Namespace {
     await this.zoneStore?.persist();
   }
 
+  /** Opens the sidecar the current format needs (`fresh`: discard its contents), or removes it. */
+  private async openMetadata(fresh: boolean): Promise<void> {
+    const { ms } = this.lbaFormat;
+    if (ms === 0) return;
+    const pi = this.formatValue.pi === 0 ? undefined : this.formatValue.piFirst ? 0 : ms - PI_TUPLE_BYTES;
+    this.metadataStore = await MetadataStore.open(metadataPath(this.path), Number(this.blocks), ms, pi, fresh, this.holes);
+  }
+
+  /** Current format: LBA format, metadata layout, protection information. */
+  get format(): NamespaceFormat {
+    return this.formatValue;
+  }
+  /** The LBA format entry (data and metadata sizes) in use. */
+  get lbaFormat(): LbaFormat {
+    return LBA_FORMATS[this.formatValue.lbaf] as LbaFormat;
+  }
   get lbaShift(): number {
-    return this.lbaShiftValue;
+    return this.lbaFormat.lbads;
   }
   get lbaSize(): number {
-    return 1 << this.lbaShiftValue;
+    return 1 << this.lbaShift;
+  }
+  /** Metadata bytes per block (0: none). */
+  get metadataSize(): number {
+    return this.lbaFormat.ms;
+  }
+  /** Where the metadata is kept; undefined when the format has none. */
+  get metadata(): MetadataStore | undefined {
+    return this.metadataStore;
   }
   /** NSZE = NCAP = NUSE in logical blocks. */
   get blocks(): bigint {
@@ -140,7 +170,7 @@ export class Namespace {
     return this.atomicity.recovered;
   }
   get formatIndex(): number {
-    return LBA_FORMATS.indexOf(this.lbaShiftValue as 9 | 12);
+    return this.formatValue.lbaf;
   }
 
   /** Whether [slba, slba + count) lies inside the namespace. */
@@ -265,23 +295,31 @@ export class Namespace {
   async deallocate(slba: bigint, count: number): Promise<void> {
     await this.holes.punchHole(this.file, this.offset(slba), count * this.lbaSize);
     await this.uncorrectable.unmark(slba, BigInt(count));
+    await this.metadataStore?.deallocate(slba, count);
   }
 
   async flush(): Promise<void> {
     await this.atomicity.syncBefore(this.syncImage);
     await this.zoneStore?.persist();
+    await this.metadataStore?.flush();
   }
 
-  /** Format NVM: new LBA format; all user data becomes zeroes (file truncated, then re-extended sparse). */
-  async format(lbaShift: number): Promise<void> {
+  /**
+   * Format NVM: new LBA format, metadata layout and protection; all user data becomes zeroes (file
+   * truncated, then re-extended sparse) and the metadata sidecar starts over (or goes, without metadata).
+   */
+  async reformat(format: NamespaceFormat): Promise<void> {
     await this.file.truncate(0);
     await this.file.truncate(this.sizeBytes);
     await this.file.datasync();
     await this.uncorrectable.unmarkAll();
     this.atomicity.clear();
-    this.lbaShiftValue = lbaShift;
     this.zones?.resetAll();
     await this.zoneStore?.persist();
+    await this.metadataStore?.destroy();
+    this.metadataStore = undefined;
+    this.formatValue = format;
+    await this.openMetadata(true);
   }
 
   async close(): Promise<void> {
@@ -289,12 +327,15 @@ export class Namespace {
     await this.zoneStore?.persist();
     this.atomicity.close();
     await this.file.close();
+    await this.metadataStore?.close();
   }
 
-  /** Closes and, for controller-created images, removes the file (and its uncorrectable-block list). */
+  /** Closes and, for controller-created images, removes the file, its metadata and its uncorrectable-block list. */
   async destroy(): Promise<void> {
     this.atomicity.close();
     await this.file.close();
+    if (this.metadataStore && this.ownsFile) await this.metadataStore.destroy();
+    else await this.metadataStore?.close();
     if (this.ownsFile) {
       await unlink(this.path).catch(() => {});
       await this.uncorrectable.discard();

@@ -13,6 +13,15 @@ export interface NamespaceOptions {
   sizeBytes?: number;
   /** Logical block size; default 512. */
   lbaSize?: 512 | 4096;
+  /**
+   * Metadata bytes per block (an LBA format with metadata: 512+8, 4096+8, 4096+64), kept in
+   * `<path>.metadata`; default 0. Format NVM from the guest can change it at run time.
+   */
+  metadataSize?: 0 | 8 | 64;
+  /** Metadata interleaved with each block in the data buffer (FLBAS bit 4) instead of through MPTR; default false. */
+  extendedLba?: boolean;
+  /** End-to-end protection information in the metadata (needs `metadataSize` ≥ 8); default none. */
+  protection?: ProtectionOptions;
   /** Namespace ID; default: the next free one. */
   nsid?: number;
   /** Attached to this controller at start; default true. */
@@ -26,6 +35,14 @@ export interface NamespaceOptions {
   timing?: NamespaceTiming;
   /** Makes it a zoned namespace (Zoned Namespace command set, CSI 02h); see docs/nvme-features.md. */
   zoned?: ZonedNamespaceOptions;
+}
+
+/** End-to-end data protection of a namespace (NVM command set §5.3): T10 DIF with a 16-bit guard. */
+export interface ProtectionOptions {
+  /** PI type 1 (reference tag = LBA), 2 (reference tag from the command) or 3 (no reference tag). */
+  type: 1 | 2 | 3;
+  /** The 8-byte tuple in the first or last metadata bytes; default 'last' (DPS bit 3 clear). */
+  location?: 'first' | 'last';
 }
 
 /** Controller Memory Buffer (NVMe 2.0 §8.2.1). `memory` is mapped by the guest and peers (memfd in production). */

@@ -48,6 +48,7 @@ export const Status = {
   ControllerListInvalid: 0x11c,
   DeviceSelfTestInProgress: 0x11d,
   // NVM command set specific (SCT 1)
+  InvalidProtectionInformation: 0x181,
   AttemptedWriteToReadOnlyRange: 0x182,
   CommandSizeLimitExceeded: 0x183,
   // Zoned Namespace command set specific (SCT 1), ZNS §4.1.1
@@ -62,6 +63,9 @@ export const Status = {
   // Media and data integrity errors (SCT 2), NVM §4.1.2.3
   WriteFault: 0x280,
   UnrecoveredReadError: 0x281,
+  EndToEndGuardCheckError: 0x282,
+  EndToEndApplicationTagCheckError: 0x283,
+  EndToEndReferenceTagCheckError: 0x284,
   CompareFailure: 0x285,
   AccessDenied: 0x286,
   // Path related status (SCT 3), NVMe 2.0 base §4.2.3.4

@@ -208,7 +208,7 @@ describe('format and namespace management', () => {
     };
     const create = (b: bigint) => driver.admin({ opcode: 0x0d, prp1: b, cdw10: 0 });
     expect((await create(nsData(100n, 0, 50n))).status).toBe(Status.ThinProvisioningNotSupported);
-    expect((await create(nsData(100n, 3))).status).toBe(Status.InvalidFormat);
+    expect((await create(nsData(100n, 5))).status).toBe(Status.InvalidFormat);
     expect((await create(nsData(1n << 20n, 1))).status).toBe(Status.NamespaceInsufficientCapacity); // 4 GiB
     const made = await create(nsData(1024n, 1));
     expect(made.status).toBe(0);

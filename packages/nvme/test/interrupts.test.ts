@@ -75,7 +75,7 @@ describe('interrupt coalescing (Features 08h/09h)', () => {
     await rig.driver.enable();
     const id = await rig.driver.identify(0, 0xffffffff);
     expect(id.completion.status).toBe(0);
-    expect(id.data[25]).toBe(1);
+    expect(id.data[25]).toBe(4); // NLBAF: 512, 4096, 512+8, 4096+8, 4096+64
     expect((new DataView(id.data.buffer).getUint32(132, true) >>> 16) & 0xff).toBe(12);
   });
 });

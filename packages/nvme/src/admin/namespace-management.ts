@@ -1,6 +1,6 @@
 import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
-import { LBA_FORMATS } from '../namespace.ts';
+import { formatProblem, LBA_FORMATS, type LbaFormat, type NamespaceFormat, type ProtectionType } from '../lba-format.ts';
 import { AdminOpcode, Effects } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
@@ -27,16 +27,25 @@ export function registerNamespaceManagement(core: ControllerCore): void {
         const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
         const nsze = v.getBigUint64(0, true);
         const ncap = v.getBigUint64(8, true);
-        const flbas = v.getUint8(26) & 0xf;
-        if (v.getUint8(29) !== 0) throw new CommandError(Status.InvalidFormat, 'end-to-end protection not supported');
-        if (flbas >= LBA_FORMATS.length) throw new CommandError(Status.InvalidFormat, `FLBAS ${flbas}`);
+        const flbas = v.getUint8(26);
+        const dps = v.getUint8(29);
+        const lbaf = (flbas & 0xf) | (((flbas >>> 5) & 3) << 4);
+        const ms = LBA_FORMATS[lbaf]?.ms ?? 0;
+        const format: NamespaceFormat = {
+          lbaf,
+          extended: ms > 0 && (flbas & 0x10) !== 0,
+          pi: (dps & 7) as ProtectionType,
+          piFirst: (dps & 8) !== 0,
+        };
+        const problem = formatProblem(format);
+        if (problem) throw new CommandError(Status.InvalidFormat, `FLBAS ${flbas} DPS ${dps}: ${problem}`);
         if (nsze === 0n || ncap > nsze) throw new CommandError(Status.InvalidField, `NSZE ${nsze} / NCAP ${ncap}`);
         if (ncap !== nsze) throw new CommandError(Status.ThinProvisioningNotSupported, 'NCAP < NSZE');
-        const bytes = nsze << BigInt(LBA_FORMATS[flbas] as number);
+        const bytes = nsze << BigInt((LBA_FORMATS[lbaf] as LbaFormat).lbads);
         const free = BigInt(core.options.totalCapacityBytes - set.allocatedBytes());
         if (bytes > free) throw new CommandError(Status.NamespaceInsufficientCapacity, `${bytes} bytes requested, ${free} free`);
         if (set.freeNsid() === undefined) throw new CommandError(Status.NamespaceIdUnavailable, 'no free NSID');
-        const ns = await set.create(Number(bytes), flbas);
+        const ns = await set.create(Number(bytes), format);
         return { dw0: ns.nsid };
       }
       if (sel === 1) {

@@ -3,6 +3,7 @@ import type { ControllerCore } from '../core.ts';
 import { COPY_LIMITS } from '../identify-data.ts';
 import type { Namespace } from '../namespace.ts';
 import { Effects, IoOpcode } from '../opcodes.ts';
+import { generateProtection, protectionFieldsOf, protectionLayout } from '../pi/protection.ts';
 import type { CommandContext, CommandResult } from '../registry.ts';
 import { Status } from '../status.ts';
 import { requireNamespace, requireRange } from './common.ts';
@@ -51,11 +52,18 @@ export function registerCopy(core: ControllerCore): void {
       requireRange(ns, sdlba, total);
       // Read every source first so overlapping source/destination behave like a buffered copy.
       const chunks = [];
-      for (const r of ranges) chunks.push(await ns.read(r.slba, r.nlb));
+      for (const r of ranges) chunks.push({ data: await ns.read(r.slba, r.nlb), meta: await ns.metadata?.read(r.slba, r.nlb) });
+      // Metadata moves with its blocks; PRINFOW.PRACT regenerates the PI for the destination LBAs.
+      const layout = protectionLayout(ns.format);
+      const fields = protectionFieldsOf(ctx.entry);
       let dst = sdlba;
       for (const c of chunks) {
-        await ns.write(dst, c, false);
-        dst += BigInt(c.byteLength / ns.lbaSize);
+        if (c.meta && layout && fields.pract) {
+          generateProtection(layout, { ...fields, ilbrt: (fields.ilbrt + Number(dst - sdlba)) >>> 0 }, dst, c.data, c.meta);
+        }
+        if (c.meta) await ns.metadata?.write(dst, c.meta);
+        await ns.write(dst, c.data, false);
+        dst += BigInt(c.data.byteLength / ns.lbaSize);
       }
       if (fua === 1 || !core.features.volatileWriteCache) await ns.flush();
       return {};

@@ -12,6 +12,7 @@ import type { NvmeController } from '../controller.ts';
 import { createNvme, type NvmeDevice, type NvmeOptions } from '../endpoint.ts';
 import { AsyncEventType, NoticeEventInfo } from '../events.ts';
 import type { HolePuncher } from '../hole-puncher.ts';
+import { configuredFormat } from '../lba-format.ts';
 import { Namespace } from '../namespace.ts';
 import { NativeHolePuncher } from '../native-hole-puncher.ts';
 import type { NamespaceOptions } from '../options.ts';
@@ -118,7 +119,7 @@ export async function createNvmeSubsystem(options: NvmeSubsystemOptions): Promis
           nsid,
           path: o.path,
           sizeBytes: o.sizeBytes,
-          lbaShift: (o.lbaSize ?? 512) === 4096 ? 12 : 9,
+          format: configuredFormat(o),
           ownsFile: false,
           // NGUID and EUI64 come from the NQN: the same on every controller, so the host sees one namespace.
           serial: options.nqn,

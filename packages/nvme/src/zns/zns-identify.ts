@@ -1,4 +1,5 @@
-import { LBA_FORMATS, type Namespace } from '../namespace.ts';
+import { LBA_FORMATS } from '../lba-format.ts';
+import type { Namespace } from '../namespace.ts';
 import type { ResolvedOptions } from '../options.ts';
 
 /** Command Set Identifier of the Zoned Namespace command set (NVMe 2.0 base Figure 286). */
@@ -16,8 +17,8 @@ export function identifyZonedNamespace(ns: Namespace): Uint8Array {
   v.setUint32(4, g.maxActiveZones === undefined ? 0xffffffff : g.maxActiveZones - 1, true); // MAR, 0-based
   v.setUint32(8, g.maxOpenZones === undefined ? 0xffffffff : g.maxOpenZones - 1, true); // MOR, 0-based
   // LBA Format Extensions from byte 2816: ZSZE in logical blocks of each LBA format, no descriptor extensions.
-  LBA_FORMATS.forEach((lbads, i) => {
-    v.setBigUint64(2816 + i * 16, BigInt(g.zoneSizeBytes / 2 ** lbads), true);
+  LBA_FORMATS.forEach((f, i) => {
+    v.setBigUint64(2816 + i * 16, BigInt(g.zoneSizeBytes / 2 ** f.lbads), true);
   });
   return out;
 }

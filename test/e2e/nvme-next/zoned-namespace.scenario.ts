@@ -61,7 +61,8 @@ export default defineScenario({
          echo "ro=$(cat /sys/block/$n/ro)"
          nvme zns id-ctrl $c
          nvme zns id-ns $d | grep -E '^(zoc|ozcs|mar|mor)'
-         nvme zns report-zones $d -d 3`,
+         nvme zns report-zones $d -d 3
+         blkzone report -c 3 $d`,
         { timeoutMs: 60_000 },
       );
       ctx.jobOk('sysfs and nvme zns', r);
@@ -77,6 +78,12 @@ export default defineScenario({
       ctx.match('nvme zns id-ns mar', r.stdout, /^mar\s*:\s*(0x)?9$/m);
       ctx.match('nvme zns id-ns mor', r.stdout, /^mor\s*:\s*(0x)?7$/m);
       ctx.match('report-zones: 16 zones', r.stdout, /nr_zones:\s*16/);
+      // util-linux's blkzone (the block layer's zone report, in 512-byte sectors; wptr relative).
+      ctx.match(
+        'blkzone report: zone 1 empty, 12 MiB capacity',
+        r.stdout,
+        /start: 0x0*8000, len 0x0*8000, cap 0x0*6000, wptr 0x0+ .*zcond:\s*1\(em\)/,
+      );
       ctx.match(
         'report-zones: zone 1 empty, capacity 12 MiB',
         r.stdout,

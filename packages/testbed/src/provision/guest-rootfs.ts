@@ -1,6 +1,6 @@
 /**
  * The guest's root file system: a Debian sid userland (busybox, fio, nvme-cli, pciutils,
- * e2fsprogs, kmod, util-linux, mount) with the kernel's modules and the static C helpers, packed as an
+ * e2fsprogs, kmod, util-linux and util-linux-extra for blkzone, mount) with the kernel's modules and the static C helpers, packed as an
  * ext4 image attached read-write as a snapshot (`-drive snapshot=on`), so every boot starts clean.
  */
 import { existsSync } from 'node:fs';
@@ -13,7 +13,17 @@ import type { KernelInstall } from './kernel.ts';
 import { type HostTools, mmdebstrap } from './tools.ts';
 
 /** Packages installed into the guest root (plus sid's essential set). */
-export const GUEST_PACKAGES = ['busybox-static', 'fio', 'nvme-cli', 'pciutils', 'e2fsprogs', 'kmod', 'util-linux', 'mount'] as const;
+export const GUEST_PACKAGES = [
+  'busybox-static',
+  'fio',
+  'nvme-cli',
+  'pciutils',
+  'e2fsprogs',
+  'kmod',
+  'util-linux',
+  'util-linux-extra',
+  'mount',
+] as const;
 
 /** Changes whenever the way the root image is assembled changes (part of its cache key). */
 export const ROOT_IMAGE_FORMAT = 'img-3:no-journal,eager-itable,uncompressed-hot-modules';

@@ -108,7 +108,8 @@ async function provisionBase(
   const refresh = options.refresh ?? process.env.P2PKIT_REFRESH === '1';
   await mkdir(cacheDir, { recursive: true });
   const hashes = await guestInputsHash();
-  const inputs = `${hashes.initramfs}-${hashes.helpers}-${shortHash(ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT)}`;
+  // The guest package list is an input too: a new package must rebuild the root, not reuse the manifest.
+  const inputs = `${hashes.initramfs}-${hashes.helpers}-${shortHash(ROOT_IMAGE_FORMAT, KERNEL_TREE_FORMAT, GUEST_PACKAGES.join(','))}`;
 
   const quick = await readManifest(cacheDir);
   if (!refresh && manifestUsable(quick, inputs)) {

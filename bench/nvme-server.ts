@@ -41,23 +41,35 @@ import { IoOpcode } from '@p2pkit/nvme';
 import type { NvmeHarness } from '@p2pkit/nvme/testing';
 import * as current from '@p2pkit/nvme/testing';
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '3' },
-    reps: { type: 'string', default: '3' },
-    only: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    'size-mib': { type: 'string', default: '64' },
-    /** Writes a .cpuprofile of the measured part of each run (no start-up, no warm-up) to this directory. */
-    profile: { type: 'string' },
-    /**
-     * Another checkout of p2pkit (its own node_modules/@p2pkit links): every selected workload also
-     * runs against that checkout's controller and driver, as `<name>@baseline`, interleaved in this
-     * process — before/after of a change in one run.
-     */
-    baseline: { type: 'string' },
-  },
-});
+function parseFlags() {
+  return parseArgs({
+    options: {
+      seconds: { type: 'string', default: '3' },
+      reps: { type: 'string', default: '3' },
+      only: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'size-mib': { type: 'string', default: '64' },
+      /** Writes a .cpuprofile of the measured part of each run (no start-up, no warm-up) to this directory. */
+      profile: { type: 'string' },
+      /**
+       * Another checkout of p2pkit (its own node_modules/@p2pkit links): every selected workload also
+       * runs against that checkout's controller and driver, as `<name>@baseline`, interleaved in this
+       * process — before/after of a change in one run.
+       */
+      baseline: { type: 'string' },
+    },
+  });
+}
+/** A bad flag is a one-line error and exit status 2, not a stack trace. */
+function flagsOrExit(): ReturnType<typeof parseFlags>['values'] {
+  try {
+    return parseFlags().values;
+  } catch (e) {
+    process.stderr.write(`bench:server: ${(e as Error).message} (flags: --seconds --reps --only --json --size-mib --profile --baseline)\n`);
+    process.exit(2);
+  }
+}
+const args = flagsOrExit();
 /** The parts of `@p2pkit/nvme/testing` the bench uses (this checkout's, or a baseline's). */
 type Testing = Pick<typeof current, 'startNvmeHarness' | 'prpsFor'>;
 const baseline: Testing | undefined = args.baseline

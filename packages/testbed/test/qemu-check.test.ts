@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkQemu } from '../src/provision/qemu-sysroot.ts';
+import { checkQemu, REQUIRED_DEVICES } from '../src/provision/qemu-sysroot.ts';
 
 /** A stand-in QEMU: prints `version` for --version and `devices` for -device help. */
 function fakeQemu(version: string, devices: readonly string[]): string {
@@ -14,26 +14,15 @@ function fakeQemu(version: string, devices: readonly string[]): string {
   return bin;
 }
 
-const ALL = [
-  'vfio-user-pci',
-  'nvme',
-  'pcie-root-port',
-  'x3130-upstream',
-  'xio3130-downstream',
-  'virtio-9p-pci',
-  'virtio-serial-pci',
-  'virtserialport',
-];
-
 describe('checkQemu', () => {
   it('accepts QEMU ≥ 10.1 with every device', async () => {
-    expect(await checkQemu(fakeQemu('10.1.0', ALL))).toBe('10.1.0');
+    expect(await checkQemu(fakeQemu('10.1.0', REQUIRED_DEVICES))).toBe('10.1.0');
   });
 
   it('names an old version and every missing device at once', async () => {
     const bin = fakeQemu(
       '9.2.0',
-      ALL.filter((d) => d !== 'vfio-user-pci' && d !== 'virtio-9p-pci'),
+      REQUIRED_DEVICES.filter((d) => d !== 'vfio-user-pci' && d !== 'virtio-9p-pci'),
     );
     const err = (await checkQemu(bin).catch((e: unknown) => e)) as Error;
     expect(err.message).toContain(`QEMU ${bin} (9.2.0) cannot run p2pkit guests:`);

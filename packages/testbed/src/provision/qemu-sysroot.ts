@@ -10,7 +10,7 @@ import { run } from './exec.ts';
 import { type HostTools, mmdebstrap } from './tools.ts';
 
 /** Minimum QEMU release: the `vfio-user-pci` client first shipped in 10.1. */
-export const MIN_QEMU = [10, 1] as const;
+const MIN_QEMU = [10, 1] as const;
 
 /** Devices the testbed needs from `-device help`. */
 export const REQUIRED_DEVICES = [

@@ -1,5 +1,5 @@
 /**
- * vfio-user wire constants (protocol 0.x as QEMU 11.1 speaks it; see docs/vfio-user-notes in shared docs).
+ * vfio-user wire constants (protocol 0.x as QEMU 11.1 speaks it).
  * All integers are little-endian.
  */
 
@@ -27,7 +27,10 @@ export const Command = {
 } as const;
 export type CommandValue = (typeof Command)[keyof typeof Command];
 
-export const commandName = (c: number): string => Object.entries(Command).find(([, v]) => v === c)?.[0] ?? `command ${c}`;
+/** Command names by value, built once: the session counts every message by name. */
+const COMMAND_NAMES = new Map<number, string>(Object.entries(Command).map(([name, value]) => [value, name]));
+
+export const commandName = (c: number): string => COMMAND_NAMES.get(c) ?? `command ${c}`;
 
 /** Header flag bits. */
 export const HeaderFlags = {

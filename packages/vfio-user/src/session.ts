@@ -124,7 +124,8 @@ export class ClientSession {
       this.#requests.onReply(h, m.payload);
       return;
     }
-    this.stats.set(commandName(h.command), (this.stats.get(commandName(h.command)) ?? 0) + 1);
+    const name = commandName(h.command);
+    this.stats.set(name, (this.stats.get(name) ?? 0) + 1);
     this.#requests.handling = true;
     let outcome: Outcome;
     try {

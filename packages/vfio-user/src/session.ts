@@ -23,7 +23,7 @@ export interface SessionOptions {
   /**
    * Largest data payload of one DMA_READ/DMA_WRITE we send. QEMU 11.1.3 stalled on ~1 MiB requests
    * into an emulated device's MMIO (its reply never came, and the stream desynchronised); 64 KiB
-   * was verified against a QEMU nvme CMB in test/e2e/p2p.test.ts.
+   * was verified against a QEMU nvme CMB (scenarios/p2pkit-nvme-p2p.scenario.ts, its last step).
    */
   dmaMessageBytes: number;
   /**

@@ -125,6 +125,7 @@ export class NvmeController implements ControllerCore {
       interrupts: this.interrupts,
       stats: this.stats,
       maxInflightPerQueue: options.maxInflightPerQueue,
+      completionBatchUs: options.completionBatchUs,
       poll: options.doorbellStrategy === 'shadow-poll' ? options.shadowPoll : undefined,
       schedule: options.schedule,
       processing: () => this.processing,

@@ -29,6 +29,13 @@ export interface QueueEngineDeps {
   fatal(message: string, detail?: Record<string, unknown>, cause?: 'guest' | 'device'): void;
   /** Every CQ on `vector` is empty again (pin-based interrupts deassert). */
   vectorIdle(vector: number): void;
+  /**
+   * A batch of fetched commands that has run this long posts the completions it has so far (and
+   * their interrupt) before starting its next command: a 4 KiB read takes a few µs, so small
+   * commands still share an interrupt, while a large transfer's completion reaches the host without
+   * waiting for the rest of the batch, and the host works on it meanwhile (NvmeOptions.completionBatchUs).
+   */
+  completionBatchUs: number;
 }
 
 interface Pending {
@@ -277,6 +284,8 @@ export class QueueEngine {
    */
   private runBatch(sq: SubmissionQueue, raw: Uint8Array, n: number): void {
     this.batching++;
+    const flushAfterMs = this.d.completionBatchUs / 1000;
+    let since = now();
     try {
       for (let i = 0; i < n; i++) {
         sq.head = (sq.head + 1) % sq.size;
@@ -288,13 +297,20 @@ export class QueueEngine {
             .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
             .finally(() => this.retire(sq));
         } else this.retire(sq);
+        // A long batch (large transfers) hands its completions over as it goes (see completionBatchUs).
+        if (this.batched.size > 0 && this.batching === 1 && now() - since >= flushAfterMs) {
+          this.flushBatched();
+          since = now();
+        }
       }
     } finally {
-      if (--this.batching === 0) {
-        for (const cq of this.batched) this.flushCq(cq);
-        this.batched.clear();
-      }
+      if (--this.batching === 0) this.flushBatched();
     }
+  }
+
+  private flushBatched(): void {
+    for (const cq of this.batched) this.flushCq(cq);
+    this.batched.clear();
   }
 
   // ---- 'shadow-poll' -----------------------------------------------------------------------

@@ -19,6 +19,32 @@ export interface DmaSpace {
    * turn of the event loop (a DMA_UNMAP may arrive); never keep it.
    */
   directView(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined;
+  /**
+   * {@link DmaSpace.directView} of several ranges at once (e.g. the scattered pages of one
+   * command's buffer): their views in order, or `undefined` when some range has none. Counted as
+   * one transfer per range, like `directView`. Optional: {@link directViewsOf} falls back to one
+   * `directView` per range; a space implements it when per-call work (routing, gating) can be
+   * shared by the ranges.
+   */
+  directViews?(ranges: readonly DmaRange[], forWrite: boolean): Uint8Array[] | undefined;
+}
+
+/** A range of bus addresses: where a piece of a transfer starts, and its length in bytes. */
+export interface DmaRange {
+  readonly address: bigint;
+  readonly length: number;
+}
+
+/** `space.directViews(ranges)` when the space has it, else one `directView` per range (undefined as soon as one has none). */
+export function directViewsOf(space: DmaSpace, ranges: readonly DmaRange[], forWrite: boolean): Uint8Array[] | undefined {
+  if (space.directViews) return space.directViews(ranges, forWrite);
+  const views: Uint8Array[] = [];
+  for (const r of ranges) {
+    const v = space.directView(r.address, r.length, forWrite);
+    if (!v) return undefined;
+    views.push(v);
+  }
+  return views;
 }
 
 /** Failure of a device-initiated transfer. `errno` is a Linux {@link Errno} value (EFAULT, EPERM, ...). */

@@ -16,7 +16,7 @@
  */
 
 import type { Writable } from 'node:stream';
-import type { DmaSpace } from '@p2pkit/base';
+import type { DmaRange, DmaSpace } from '@p2pkit/base';
 import { type Observable, Subject, share } from 'rxjs';
 import { type CounterSnapshot, type EndpointTotals, FabricCounters, type LinkTotals } from './counters/link-counters.ts';
 import { type DmaRouting, type DmaSpaceOptions, FabricDmaSpace } from './dma/dma-engine.ts';
@@ -195,6 +195,25 @@ export class Fabric implements DmaRouting {
     const event: TransactionEvent = { ...decision, seq: this.seq++, timeNs: this.nowNs(), via };
     for (const t of this.traces) t.write(event);
     this.events.next(event);
+  }
+
+  /** See {@link DmaRouting.routeGuestRam}. */
+  routeGuestRam(requester: string, ranges: readonly DmaRange[], direction: TransferDirection): RouteDecision | undefined {
+    return this.router.routeGuestRam(requester, ranges, direction);
+  }
+
+  /** Counts, emits and traces each range as one piece routed like `decision` (see {@link DmaRouting.recordRanges}). */
+  recordRanges(decision: RouteDecision, ranges: readonly DmaRange[], via: 'view' | 'copy'): void {
+    this.counters.accountRanges(decision, ranges);
+    if (!this.events.observed && this.traces.size === 0) {
+      this.seq += ranges.length;
+      return;
+    }
+    for (const r of ranges) {
+      const event: TransactionEvent = { ...decision, address: r.address, length: r.length, seq: this.seq++, timeNs: this.nowNs(), via };
+      for (const t of this.traces) t.write(event);
+      this.events.next(event);
+    }
   }
 
   // ---- observability ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ export {
   tlpBreakdown,
   tlpCount,
 } from './counters/index.ts';
-export { type DmaRouting, type DmaSpaceOptions, FabricDmaSpace, MAX_TRANSFER_BYTES, type SgEntry, sgTotal } from './dma/index.ts';
+export { type DmaRouting, type DmaSpaceOptions, FabricDmaSpace, MAX_TRANSFER_BYTES, sgTotal } from './dma/index.ts';
 export { type EndpointRegistration, Fabric, type FabricOptions, type RegisteredEndpoint } from './fabric.ts';
 export type { TransactionEvent } from './observe/events.ts';
 export { type LinkRate, type StatsSample, sampledStats } from './observe/stats.ts';

@@ -1,4 +1,4 @@
-import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
+import { DmaError, type DmaSpace, directViewsOf, Errno } from '@p2pkit/base';
 import type { Segment } from './segments.ts';
 
 /** A piece of controller-owned memory the guest reaches at a bus address (CMB, PMR). */
@@ -52,6 +52,13 @@ export class BusMemory {
    * may arrive): use them synchronously.
    */
   views(segments: readonly Segment[], forWrite: boolean): Uint8Array[] | undefined {
+    const first = segments[0];
+    if (first && this.allGuestMemory(segments)) {
+      // The common case (a guest buffer's pages): one call routes and counts them all.
+      const views = directViewsOf(this.requireDma(first.address, first.length), segments, forWrite);
+      if (views) for (const s of segments) this.counters.dmaBytes += s.length;
+      return views;
+    }
     const out: Uint8Array[] = [];
     let local = 0;
     let dma = 0;
@@ -69,6 +76,13 @@ export class BusMemory {
     this.counters.localBytes += local;
     this.counters.dmaBytes += dma;
     return out;
+  }
+
+  /** No Bit Bucket, and no piece starts in the controller's own CMB/PMR. */
+  private allGuestMemory(segments: readonly Segment[]): boolean {
+    const windows = this.windows.some((w) => w.busAddress !== undefined);
+    for (const s of segments) if (s.bitBucket || (windows && this.windowAt(s.address))) return false;
+    return true;
   }
 
   /**

@@ -1,5 +1,5 @@
 /** Device-initiated memory access, gated by Bus Master Enable (PCI 3.0 §6.2.2, PCIe 6.0 §7.5.1.1.3). */
-import { type DeviceContext, DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
+import { type DeviceContext, DmaError, type DmaRange, type DmaSpace, directViewsOf, Errno, hex } from '@p2pkit/base';
 
 /** Why a DMA was refused before reaching the client. */
 export type DmaRefusal = 'bus-master-disabled' | 'detached';
@@ -29,7 +29,7 @@ export class DmaRefusedError extends DmaError {
 
 /**
  * A {@link DmaSpace} that forwards to the attached client only while Bus Master Enable is set.
- * `read`/`write` reject with {@link DmaRefusedError}; `directView` throws it.
+ * `read`/`write` reject with {@link DmaRefusedError}; `directView` and `directViews` throw it.
  */
 export class GatedDmaSpace implements DmaSpace {
   constructor(
@@ -47,6 +47,12 @@ export class GatedDmaSpace implements DmaSpace {
 
   directView(address: bigint, length: number, forWrite: boolean): Uint8Array | undefined {
     return this.#target(address, length).directView(address, length, forWrite);
+  }
+
+  directViews(ranges: readonly DmaRange[], forWrite: boolean): Uint8Array[] | undefined {
+    const first = ranges[0];
+    if (!first) return [];
+    return directViewsOf(this.#target(first.address, first.length), ranges, forWrite);
   }
 
   #target(address: bigint, length: number): DmaSpace {

@@ -18,6 +18,7 @@ describe('DMA gating', () => {
     await expect(dev.handle.dma.write(0x1000n, new Uint8Array(8))).rejects.toBeInstanceOf(DmaRefusedError);
     await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toThrow(/Bus Master Enable/);
     expect(() => dev.handle.dma.directView(0x1000n, 8, false)).toThrow(DmaRefusedError);
+    expect(() => dev.handle.dma.directViews?.([{ address: 0x1000n, length: 8 }], false)).toThrow(DmaRefusedError);
     expect(ctx.dmaCalls).toEqual([]);
 
     cfgWrite(dev, PciHeader.COMMAND, 2, PciCommand.BUS_MASTER);
@@ -26,6 +27,13 @@ describe('DMA gating', () => {
     expect(await dev.handle.dma.read(0x2000n, 4)).toHaveLength(4);
     expect(dev.handle.dma.directView(0x3000n, 16, true)).toBeUndefined();
     expect(ctx.dmaCalls).toEqual(['write 4096 8', 'read 8192 4', 'view 12288 16']);
+    // Several ranges: one gate check, then the context's views range by range (it has no directViews).
+    const ranges = [
+      { address: 0x4000n, length: 8 },
+      { address: 0x6000n, length: 8 },
+    ];
+    expect(dev.handle.dma.directViews?.(ranges, false)).toBeUndefined();
+    expect(ctx.dmaCalls.slice(3)).toEqual(['view 16384 8']);
 
     cfgWrite(dev, PciHeader.COMMAND, 2, 0);
     await expect(dev.handle.dma.read(0x1000n, 8)).rejects.toBeInstanceOf(DmaRefusedError);

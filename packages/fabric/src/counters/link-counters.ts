@@ -2,9 +2,10 @@
  * Per-link and per-endpoint traffic counters. One `account` call per routed transfer updates every
  * link the request and its completions cross, in the direction they cross it.
  */
+import type { DmaRange } from '@p2pkit/base';
 import type { RouteDecision, TargetKind } from '../routing/route.ts';
 import type { Topology } from '../topology/model.ts';
-import { TLP_OVERHEAD_BYTES, tlpBreakdown } from './tlp.ts';
+import { TLP_OVERHEAD_BYTES, tlpBreakdown, tlpCount } from './tlp.ts';
 
 /** Traffic in one direction of one link. */
 export interface DirectionCounters {
@@ -108,41 +109,72 @@ export class FabricCounters {
 
   /** Records one routed transfer (refused ones only count as refused). */
   account(t: AccountedTransfer): void {
-    const ep = this.endpointTotals(t.requester);
     if (t.kind === 'unmapped' || t.kind === 'disabled') {
-      ep.refused++;
+      this.endpointTotals(t.requester).refused++;
       return;
     }
-    this.total++;
-    ep.transactions++;
-    ep.byKind[t.kind] += t.length;
-    if (t.direction === 'read') ep.bytesRead += t.length;
-    else ep.bytesWritten += t.length;
+    const tlps = tlpBreakdown(t.direction, t.address, t.length, t.mps, t.mrrs);
+    this.add(t, 1, t.length, tlps.writes, tlps.readRequests, tlps.completions);
+  }
+
+  /**
+   * Records each of `ranges` as one transfer routed like `t` (same links, target and limits):
+   * the counters end up exactly as after one {@link FabricCounters.account} per range.
+   */
+  accountRanges(t: AccountedTransfer, ranges: readonly DmaRange[]): void {
+    if (t.kind === 'unmapped' || t.kind === 'disabled') {
+      this.endpointTotals(t.requester).refused += ranges.length;
+      return;
+    }
+    let bytes = 0;
+    let writes = 0;
+    let readRequests = 0;
+    let completions = 0;
+    const requestLimit = Math.min(t.mrrs, 4096);
+    const completionLimit = Math.min(t.mps, t.mrrs);
+    for (const r of ranges) {
+      bytes += r.length;
+      if (t.direction === 'write') writes += tlpCount(r.address, r.length, t.mps);
+      else {
+        readRequests += tlpCount(r.address, r.length, requestLimit);
+        completions += tlpCount(r.address, r.length, completionLimit);
+      }
+    }
+    this.add(t, ranges.length, bytes, writes, readRequests, completions);
+  }
+
+  /** Adds `count` transfers of `bytes` in total, taking the given TLPs, on `t`'s route. */
+  private add(t: AccountedTransfer, count: number, bytes: number, writes: number, readRequests: number, completions: number): void {
+    const ep = this.endpointTotals(t.requester);
+    this.total += count;
+    ep.transactions += count;
+    ep.byKind[t.kind as keyof EndpointTotals['byKind']] += bytes;
+    if (t.direction === 'read') ep.bytesRead += bytes;
+    else ep.bytesWritten += bytes;
     if (t.target && t.target.endpoint !== t.requester) {
       const served = this.endpointTotals(t.target.endpoint);
-      if (t.direction === 'read') served.servedReadBytes += t.length;
-      else served.servedWriteBytes += t.length;
+      if (t.direction === 'read') served.servedReadBytes += bytes;
+      else served.servedWriteBytes += bytes;
     }
-    const tlps = tlpBreakdown(t.direction, t.address, t.length, t.mps, t.mrrs);
     for (const c of t.links) {
       const d = this.linkTotals(c.link)[c.direction];
       if (t.direction === 'write') {
-        d.bytes += t.length;
-        d.tlps += tlps.writes;
-        d.writeTlps += tlps.writes;
-        d.wireBytes += t.length + tlps.writes * TLP_OVERHEAD_BYTES;
+        d.bytes += bytes;
+        d.tlps += writes;
+        d.writeTlps += writes;
+        d.wireBytes += bytes + writes * TLP_OVERHEAD_BYTES;
       } else {
-        d.tlps += tlps.readRequests;
-        d.readRequestTlps += tlps.readRequests;
-        d.wireBytes += tlps.readRequests * TLP_OVERHEAD_BYTES;
+        d.tlps += readRequests;
+        d.readRequestTlps += readRequests;
+        d.wireBytes += readRequests * TLP_OVERHEAD_BYTES;
       }
     }
     for (const c of t.completionLinks) {
       const d = this.linkTotals(c.link)[c.direction];
-      d.bytes += t.length;
-      d.tlps += tlps.completions;
-      d.completionTlps += tlps.completions;
-      d.wireBytes += t.length + tlps.completions * TLP_OVERHEAD_BYTES;
+      d.bytes += bytes;
+      d.tlps += completions;
+      d.completionTlps += completions;
+      d.wireBytes += bytes + completions * TLP_OVERHEAD_BYTES;
     }
   }
 

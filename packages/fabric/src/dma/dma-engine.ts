@@ -11,11 +11,11 @@
  * A transfer spanning several targets (e.g. the end of guest RAM and a BAR) is split at the boundary
  * and each piece is routed and counted on its own.
  */
-import { DmaError, type DmaSpace, Errno, hex } from '@p2pkit/base';
+import { DmaError, type DmaRange, type DmaSpace, directViewsOf, Errno, hex } from '@p2pkit/base';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import { describeCrossings, isRefused, type RouteDecision, type TransferDirection } from '../routing/route.ts';
-import { checkRange, MAX_TRANSFER_BYTES, type SgEntry, sgTotal } from './scatter-gather.ts';
+import { checkRange, MAX_TRANSFER_BYTES, sgTotal } from './scatter-gather.ts';
 
 /** What the engine needs from its fabric. `Fabric` implements it. */
 export interface DmaRouting {
@@ -23,6 +23,14 @@ export interface DmaRouting {
   barBacking(endpoint: string, bar: number): BarBacking | undefined;
   /** Counts, emits and traces one piece. */
   record(decision: RouteDecision, via: 'view' | 'copy' | 'refused'): void;
+  /**
+   * One decision for several ranges when every one of them is guest RAM for `requester` (the
+   * scattered pages of one buffer), else undefined: its `address` and `length` are the first
+   * range's start and the ranges' total. Does not count anything.
+   */
+  routeGuestRam(requester: string, ranges: readonly DmaRange[], direction: TransferDirection): RouteDecision | undefined;
+  /** Counts, emits and traces each range of `ranges` as one piece routed like `decision` (from routeGuestRam). */
+  recordRanges(decision: RouteDecision, ranges: readonly DmaRange[], via: 'view' | 'copy'): void;
 }
 
 /** Options of a fabric DmaSpace. */
@@ -49,8 +57,8 @@ export class FabricDmaSpace implements DmaSpace {
 
   /** Reads `length` bytes at `address`, or gathers a scatter-gather list into one buffer. */
   read(address: bigint, length: number): Promise<Uint8Array>;
-  read(sg: readonly SgEntry[]): Promise<Uint8Array>;
-  async read(a: bigint | readonly SgEntry[], length?: number): Promise<Uint8Array> {
+  read(sg: readonly DmaRange[]): Promise<Uint8Array>;
+  async read(a: bigint | readonly DmaRange[], length?: number): Promise<Uint8Array> {
     const sg = typeof a === 'bigint' ? [{ address: a, length: length as number }] : a;
     const total = sgTotal(sg);
     const plans = sg.map((e) => this.plan(e.address, e.length, 'read'));
@@ -69,8 +77,8 @@ export class FabricDmaSpace implements DmaSpace {
 
   /** Writes `data` at `address`, or scatters it over a list (whose total length must equal `data.length`). */
   write(address: bigint, data: Uint8Array): Promise<void>;
-  write(sg: readonly SgEntry[], data: Uint8Array): Promise<void>;
-  async write(a: bigint | readonly SgEntry[], data: Uint8Array): Promise<void> {
+  write(sg: readonly DmaRange[], data: Uint8Array): Promise<void>;
+  async write(a: bigint | readonly DmaRange[], data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array))
       throw new DmaError('DMA write data must be a Uint8Array', typeof a === 'bigint' ? a : 0n, 0, Errno.EINVAL);
     const sg = typeof a === 'bigint' ? [{ address: a, length: data.length }] : a;
@@ -105,6 +113,29 @@ export class FabricDmaSpace implements DmaSpace {
     const view = this.viewOf(d, forWrite);
     if (view) this.fabric.record(d, 'view');
     return view;
+  }
+
+  /**
+   * Zero-copy views of several ranges (see {@link DmaSpace.directViews}): when they are all guest
+   * RAM they are routed and counted together — the same counters, events and traces as one
+   * `directView` per range, without the per-range route; anything else goes range by range.
+   */
+  directViews(ranges: readonly DmaRange[], forWrite: boolean): Uint8Array[] | undefined {
+    const route = ranges.every((r) => r.length <= MAX_TRANSFER_BYTES)
+      ? this.fabric.routeGuestRam(this.requester, ranges, forWrite ? 'write' : 'read')
+      : undefined;
+    if (!route) {
+      const views: Uint8Array[] = [];
+      for (const r of ranges) {
+        const v = this.directView(r.address, r.length, forWrite);
+        if (!v) return undefined;
+        views.push(v);
+      }
+      return views;
+    }
+    const views = directViewsOf(this.base, ranges, forWrite);
+    if (views) this.fabric.recordRanges(route, ranges, 'view');
+    return views;
   }
 
   /**

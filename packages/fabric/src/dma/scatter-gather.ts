@@ -1,11 +1,5 @@
 /** Scatter-gather lists and the bounds checks every DMA entry point applies. */
-import { DmaError, Errno } from '@p2pkit/base';
-
-/** One element of a scatter-gather list: `length` bytes at bus address `address`. */
-export interface SgEntry {
-  address: bigint;
-  length: number;
-}
+import { DmaError, type DmaRange, Errno } from '@p2pkit/base';
 
 /** Largest single transfer the engine accepts (1 GiB): bounds buffer allocation. */
 export const MAX_TRANSFER_BYTES = 1 << 30;
@@ -30,7 +24,7 @@ export function checkRange(address: bigint, length: number): void {
 }
 
 /** Validates a list and returns its total length. */
-export function sgTotal(sg: readonly SgEntry[]): number {
+export function sgTotal(sg: readonly DmaRange[]): number {
   let total = 0;
   for (const e of sg) {
     checkRange(e.address, e.length);

@@ -8,8 +8,8 @@
  * client.setBarAddress(2, 0xf8000000n);    // from config writes / CMBMSC
  * ```
  */
-import { DmaError, type DmaSpace, Errno } from '@p2pkit/base';
-import { checkRange, type SgEntry, sgTotal } from '../dma/scatter-gather.ts';
+import { DmaError, type DmaRange, type DmaSpace, Errno } from '@p2pkit/base';
+import { checkRange, sgTotal } from '../dma/scatter-gather.ts';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import type { TransferDirection } from '../routing/route.ts';
@@ -128,7 +128,7 @@ export class RemoteDmaSpace implements DmaSpace {
   }
 
   /** Gathers a scatter-gather list. */
-  async readv(sg: readonly SgEntry[]): Promise<Uint8Array> {
+  async readv(sg: readonly DmaRange[]): Promise<Uint8Array> {
     const total = sgTotal(sg);
     const routed = await this.route('read', sg);
     const out = new Uint8Array(total);
@@ -145,7 +145,7 @@ export class RemoteDmaSpace implements DmaSpace {
   }
 
   /** Scatters `data` over a list. */
-  async writev(sg: readonly SgEntry[], data: Uint8Array): Promise<void> {
+  async writev(sg: readonly DmaRange[], data: Uint8Array): Promise<void> {
     const total = sgTotal(sg);
     if (total !== data.length)
       throw new DmaError(
@@ -180,7 +180,7 @@ export class RemoteDmaSpace implements DmaSpace {
     }
   }
 
-  private route(direction: TransferDirection, sg: readonly SgEntry[]): Promise<RouteResult> {
+  private route(direction: TransferDirection, sg: readonly DmaRange[]): Promise<RouteResult> {
     return this.rpc.request<RouteResult>('route', { direction, sg: sg.map((e) => ({ address: e.address, length: e.length })) });
   }
 

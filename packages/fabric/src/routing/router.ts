@@ -11,7 +11,7 @@
  * - Functions of one multi-function device reach each other without crossing their link.
  */
 
-import { Errno, hex } from '@p2pkit/base';
+import { type DmaRange, Errno, hex } from '@p2pkit/base';
 import { redirectsCompletions, redirectsRequests } from '../topology/acs.ts';
 import type { FabricNode, Topology } from '../topology/model.ts';
 import type { AddressMap } from './address-map.ts';
@@ -184,6 +184,40 @@ export class Router {
       left -= d.length;
     } while (left > 0);
     return out;
+  }
+
+  /**
+   * One guest-RAM decision for all of `ranges` (address: the first one's, length: their total), or
+   * undefined when some range is not plain guest RAM for `requester` — a BAR, a hole, Bus Master
+   * Enable off, a bad range: route those one by one, which also explains the refusal.
+   */
+  routeGuestRam(requester: string, ranges: readonly DmaRange[], direction: TransferDirection): RouteDecision | undefined {
+    const first = ranges[0];
+    const req = this.topology.node(requester);
+    if (!first || req.kind !== 'endpoint') return undefined;
+    if (this.addresses.isRegistered(requester) && !this.addresses.isBusMasterEnabled(requester)) return undefined;
+    let total = 0;
+    for (const { address, length } of ranges) {
+      if (typeof address !== 'bigint' || !Number.isSafeInteger(length) || length <= 0 || address < 0n) return undefined;
+      const end = address + BigInt(length);
+      const decode = this.addresses.decode(address);
+      if (decode.kind !== 'host' || end > decode.end || end > MAX_ADDRESS) return undefined;
+      total += length;
+    }
+    const h = this.hostRoute(req, direction);
+    return {
+      kind: 'guest-ram',
+      requester,
+      direction,
+      address: first.address,
+      length: total,
+      links: h.links,
+      completionLinks: h.completionLinks,
+      path: h.path,
+      reason: h.reason,
+      mps: h.mps,
+      mrrs: req.mrrs,
+    };
   }
 
   private hostRoute(req: FabricNode, direction: TransferDirection): HostRoute {

@@ -1,5 +1,6 @@
-import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { Errno } from '@p2pkit/base';
 import { check, NativeError } from './errors.ts';
 import { closeFd, OwnedFd } from './fd.ts';
@@ -28,17 +29,7 @@ export class UnixListener {
     removeStaleSocket(path);
     const fd = check('socket', libc.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
     try {
-      const addr = sockaddrUn(path);
-      // bind creates the file with mode (0777 & ~umask): narrow the umask for that one call.
-      const previous = process.umask(0o177);
-      let rc: number;
-      try {
-        rc = libc.bind(fd, addr, addr.length);
-      } finally {
-        process.umask(previous);
-      }
-      if (rc < 0) throw new NativeError('bind', koffi.errno(), path);
-      chmodSync(path, 0o600);
+      bindPrivately(fd, path);
       check('listen', libc.listen(fd, backlog));
       return new UnixListener(path, fd);
     } catch (e) {
@@ -75,6 +66,43 @@ export class UnixListener {
     } catch {
       // already removed by someone else: nothing to clean
     }
+  }
+}
+
+/**
+ * Binds `fd` to `path` so that nobody else can connect before the file is mode 0600. bind creates the
+ * file with mode (0777 & ~umask): the main thread narrows the umask for that one call; a worker
+ * thread may not change the umask, so it binds inside a fresh 0700 directory, narrows the mode
+ * there and links the socket into place (failing, like bind, if `path` exists).
+ */
+function bindPrivately(fd: number, path: string): void {
+  if (isMainThread) {
+    const addr = sockaddrUn(path);
+    const previous = process.umask(0o177);
+    let rc: number;
+    try {
+      rc = libc.bind(fd, addr, addr.length);
+    } finally {
+      process.umask(previous);
+    }
+    if (rc < 0) throw new NativeError('bind', koffi.errno(), path);
+    chmodSync(path, 0o600);
+    return;
+  }
+  const staging = mkdtempSync(join(dirname(path), '.bind-'));
+  const staged = join(staging, 's');
+  try {
+    const addr = sockaddrUn(staged);
+    if (libc.bind(fd, addr, addr.length) < 0) throw new NativeError('bind', koffi.errno(), path);
+    chmodSync(staged, 0o600);
+    linkSync(staged, path);
+  } finally {
+    try {
+      unlinkSync(staged);
+    } catch {
+      // bind failed: there is no file
+    }
+    rmdirSync(staging);
   }
 }
 

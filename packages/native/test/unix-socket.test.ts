@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ControlTruncatedError,
@@ -38,6 +41,30 @@ describe('UnixListener', () => {
     client.close();
     server.close();
     listener.close();
+  });
+
+  it('creates the socket with mode 0600 from a worker thread too (where the umask cannot be changed)', async () => {
+    const d = dir();
+    const path = join(d, 'dev.sock');
+    const tsx = pathToFileURL(
+      createRequire(import.meta.url)
+        .resolve('tsx/esm/api')
+        .replace(/\.cjs$/, '.mjs'),
+    ).href;
+    const fixture = new URL('./fixtures/listen-in-worker.ts', import.meta.url).href;
+    const code = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(fixture)}); });`;
+    const worker = new Worker(code, { eval: true, workerData: { path }, execArgv: ['--conditions=source'] });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const report = await new Promise<{ mode: number; entries: string[] }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(report).toEqual({ mode: 0o600, entries: ['dev.sock'] }); // no staging directory left behind
+    const client = UnixStream.connect(path);
+    expect((await readOnce(client)).data.toString()).toBe('pong');
+    client.close();
+    expect(await exited).toBe(0);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('replaces a stale socket but refuses a live one and a non-socket file', () => {

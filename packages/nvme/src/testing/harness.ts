@@ -11,24 +11,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IrqIndex, type RecordingLogger, recordingLogger } from '@p2pkit/base';
-import { closeFd, MappedRegion } from '@p2pkit/native';
-import { DmaMapFlags, IrqSetFlags, MemoryTransport, RegionIndex, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
+import { type RecordingLogger, recordingLogger } from '@p2pkit/base';
+import { MemoryTransport, VfioUserClient, VfioUserServer } from '@p2pkit/vfio-user';
 import type { NvmeController } from '../controller.ts';
-import { createNvme, type NvmeDevice, type NvmeOptions } from '../endpoint.ts';
-import type { NamespaceOptions } from '../options.ts';
-import { NvmeTestDriver } from './driver.ts';
-import { GuestMemory, type GuestMemoryOptions } from './guest-memory.ts';
-import { InterruptEventFds } from './interrupt-eventfds.ts';
+import { createNvme, type NvmeDevice } from '../endpoint.ts';
+import type { NvmeTestDriver } from './driver.ts';
+import type { GuestMemory, GuestMemoryOptions } from './guest-memory.ts';
+import {
+  deviceErrorsIn,
+  type GuestErrorEntry,
+  guestErrorsIn,
+  harnessNvmeOptions,
+  type NvmeHarnessDeviceOptions,
+} from './harness-device.ts';
+import { attachHost, type HostSide } from './host-side.ts';
+import type { InterruptEventFds } from './interrupt-eventfds.ts';
 
 /** What {@link startNvmeHarness} serves and how the host side connects. Every field is optional. */
-export interface NvmeHarnessOptions extends Partial<Omit<NvmeOptions, 'namespaces' | 'pmr'>> {
-  /** Namespaces; `path` defaults to `<directory>/ns<n>.raw`. Default: one 8 MiB namespace of 512-byte blocks. */
-  namespaces?: (Omit<NamespaceOptions, 'path'> & { path?: string })[];
-  /** Namespace Management with new images created in `directory`. */
-  namespaceManagement?: boolean;
-  /** A PMR in BAR4 backed by `path` (default `<directory>/pmr.bin`). */
-  pmr?: { size: number; path?: string };
+export interface NvmeHarnessOptions extends NvmeHarnessDeviceOptions {
   /** Where images, the PMR file and the socket go; default a fresh temp directory, removed by `close()`. */
   directory?: string;
   /** 'socket' (default): a real UNIX socket in `directory`, as QEMU connects. 'memory': an in-process pair. */
@@ -52,12 +52,6 @@ export interface NvmeHarnessOptions extends Partial<Omit<NvmeOptions, 'namespace
    * device options above are then unused. `close()` closes it.
    */
   device?: NvmeDevice;
-}
-
-/** A guest error the controller reported (the `<endpoint name>: nvme: ` prefix removed). */
-export interface GuestErrorEntry {
-  message: string;
-  detail?: Record<string, unknown>;
 }
 
 /** A served NVMe controller with a connected host. Close it when done. */
@@ -101,9 +95,6 @@ export interface NvmeHarness {
 /** Serves an NVMe endpoint (temp-dir namespaces) to a vfio-user client with guest memory, interrupts and a driver. */
 export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promise<NvmeHarness> {
   const {
-    namespaces,
-    namespaceManagement,
-    pmr,
     directory: directoryOption,
     transport = 'socket',
     dma = 'fd',
@@ -112,17 +103,15 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
     memory: memoryOptions,
     timeoutMs,
     device,
-    ...endpointOptions
+    ...deviceOptions
   } = options;
   const directory = directoryOption ?? (await mkdtemp(join(tmpdir(), 'p2pkit-nvme-')));
   const log = recordingLogger();
   const detachedDeviceErrors: string[] = [];
-  const maps: MappedRegion[] = [];
   let nvme: NvmeDevice | undefined;
   let server: VfioUserServer | undefined;
   let client: VfioUserClient | undefined;
-  let memory: GuestMemory | undefined;
-  let interrupts: InterruptEventFds | undefined;
+  let host: HostSide | undefined;
   let closed: Promise<void> | undefined;
   const close = async () => {
     if (client) {
@@ -132,25 +121,14 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
     await server?.sessionEnded(); // the device is detached once the session ends
     server?.close();
     await nvme?.close();
-    for (const map of maps) map.unmap();
-    memory?.close();
-    interrupts?.close();
+    host?.release();
     if (!directoryOption) await rm(directory, { recursive: true, force: true });
   };
   try {
     nvme =
       device ??
       (await createNvme(
-        {
-          serial: 'TEST0001',
-          namespaces: (namespaces ?? [{ sizeBytes: 8 << 20 }]).map((ns, i) => ({
-            ...ns,
-            path: ns.path ?? join(directory, `ns${i + 1}.raw`),
-          })),
-          ...(namespaceManagement ? { namespaceDirectory: directory } : {}),
-          ...(pmr ? { pmr: { path: pmr.path ?? join(directory, 'pmr.bin'), size: pmr.size } } : {}),
-          ...endpointOptions,
-        },
+        harnessNvmeOptions(directory, deviceOptions),
         // Used while no client is attached; the server's logger takes over once one is.
         {
           logger: { deviceError: (e, where) => detachedDeviceErrors.push(`${where}: ${String(e)}`), guestError: (m, d) => log.guest(m, d) },
@@ -167,24 +145,7 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
       client = new VfioUserClient(a);
       await client.negotiate();
     }
-    const connected = client;
-
-    memory = new GuestMemory(memoryOptions);
-    const access = DmaMapFlags.READ | DmaMapFlags.WRITE;
-    if (dma === 'fd') await client.dmaMap({ address: memory.base, size: BigInt(memory.size), flags: access, fd: memory.fd });
-    else {
-      client.exposeMemory(memory.base, memory.bytes);
-      await client.dmaMap({ address: memory.base, size: BigInt(memory.size), flags: access });
-    }
-    interrupts = new InterruptEventFds(interruptMode === 'msix' ? msixVectors : 1);
-    await client.setIrqs({
-      index: interruptMode === 'msix' ? IrqIndex.MSIX : IrqIndex.INTX,
-      flags: IrqSetFlags.DATA_EVENTFD | IrqSetFlags.ACTION_TRIGGER,
-      start: 0,
-      count: interrupts.fds.length,
-      fds: interrupts.fds.map((e) => e.fd),
-    });
-
+    host = await attachHost(client, { dma, interruptMode, msixVectors, memory: memoryOptions, timeoutMs });
     const harness: NvmeHarness = {
       nvme,
       controller: nvme.controller,
@@ -192,35 +153,25 @@ export async function startNvmeHarness(options: NvmeHarnessOptions = {}): Promis
       client,
       socketPath,
       log,
-      memory,
-      interrupts,
-      driver: new NvmeTestDriver(client, memory, timeoutMs),
+      memory: host.memory,
+      interrupts: host.interrupts,
+      driver: host.driver,
       directory,
       get guestErrors() {
-        return log.entries
-          .filter((e) => e.channel === 'guest')
-          .map((e) => ({ message: e.message.replace(/^[^:]*: nvme: /, ''), ...(e.detail ? { detail: e.detail } : {}) }));
+        return guestErrorsIn(log);
       },
       get deviceErrors() {
-        return [...detachedDeviceErrors, ...log.entries.filter((e) => e.channel === 'device').map((e) => e.message)];
+        return [...detachedDeviceErrors, ...deviceErrorsIn(log)];
       },
-      configRead32: (offset) => connected.read32(RegionIndex.CONFIG, offset),
-      configWrite32: (offset, value) => connected.write32(RegionIndex.CONFIG, offset, value),
-      enableBusMaster: () => connected.write32(RegionIndex.CONFIG, 4, 0x6),
-      async mapBar(index) {
-        const info = await connected.regionInfo(index);
-        if (info.fd === undefined) throw new Error(`BAR${index} is not mappable (no region fd): is it configured (cmb/pmr options)?`);
-        const map = MappedRegion.map(info.fd, 0, Number(info.size));
-        closeFd(info.fd);
-        maps.push(map);
-        return map.bytes;
-      },
+      configRead32: host.configRead32,
+      configWrite32: host.configWrite32,
+      enableBusMaster: host.enableBusMaster,
+      mapBar: host.mapBar,
       close() {
         closed ??= close();
         return closed;
       },
     };
-    await harness.enableBusMaster();
     return harness;
   } catch (e) {
     await close();

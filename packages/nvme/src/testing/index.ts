@@ -4,8 +4,9 @@
  * {@link startNvmeHarness} serves a controller over vfio-user to the TypeScript client, with a memfd
  * as guest RAM ({@link GuestMemory}) and eventfds as interrupts ({@link InterruptEventFds});
  * {@link NvmeTestDriver} is the host's NVMe driver: it enables the controller, creates queues,
- * submits commands with PRP or SGL data pointers and reaps completions. Nothing here depends on a
- * test runner: failures are thrown Errors.
+ * submits commands with PRP or SGL data pointers and reaps completions.
+ * {@link startNvmeWorkerHarness} is the same with the controller on a worker thread of its own.
+ * Nothing here depends on a test runner: failures are thrown Errors.
  *
  * @example
  * ```ts
@@ -31,8 +32,10 @@ export { SglType } from '../sgl.ts';
 export { type PrpPointer, PSDT_SGL, prpsFor, sglBitBucket, sglDataBlock, sglDescriptor, sglFor } from './data-pointers.ts';
 export { type CreateQueuePairOptions, NvmeTestDriver, type ReadWriteRequest } from './driver.ts';
 export { GuestMemory, type GuestMemoryOptions } from './guest-memory.ts';
-export { type GuestErrorEntry, type NvmeHarness, type NvmeHarnessOptions, startNvmeHarness } from './harness.ts';
+export { type NvmeHarness, type NvmeHarnessOptions, startNvmeHarness } from './harness.ts';
+export type { GuestErrorEntry, NvmeHarnessDeviceOptions } from './harness-device.ts';
 export { InterruptEventFds } from './interrupt-eventfds.ts';
 export { type CompletionEntry, type NvmeCommand, type QueueMemory, QueuePair } from './queue-pair.ts';
 export { ShadowDoorbellBuffers } from './shadow-doorbell-buffers.ts';
 export { waitUntil } from './wait.ts';
+export { type NvmeWorkerHarness, type NvmeWorkerHarnessOptions, startNvmeWorkerHarness } from './worker-harness.ts';

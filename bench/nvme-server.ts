@@ -4,7 +4,8 @@
  * DMA_MAPped memfd, doorbellStrategy 'shadow-poll' with Doorbell Buffer Config (so the driver writes
  * doorbells to guest RAM and the controller polls them: no REGION_WRITE per command), all in ONE
  * process on ONE core (driver and server share the event loop, so every figure includes the
- * driver's own cost — the server alone is faster than this).
+ * driver's own cost — the server alone is faster than this); ctrl-Nw alone moves the controllers
+ * to worker threads.
  *
  * Workloads (random offsets in a pre-filled namespace, QD 32 unless said otherwise):
  *   4k-mem      4 KiB reads, namespace image on tmpfs (/dev/shm) → IOPS, p50/p99 latency
@@ -16,8 +17,11 @@
  *               Buffer on the thread pool, then a copy to the host pages): before/after in one run
  *   ctrl-N      N controllers (1, 2, 4, 8) served by this one process, 4 KiB reads QD 32 each,
  *               tmpfs images → aggregate IOPS and the worst per-device p99
- * Device workloads also report cpuUsPerCmd: this process's CPU time (driver + controller) per
- * command, the figure other processes' load disturbs least.
+ *   ctrl-Nw     the same load with each controller served from its own worker thread
+ *               (`startNvmeWorkerHarness`); the N drivers stay on the main thread. Reported with
+ *               the ratio to ctrl-N inside each repetition (this checkout only: no @baseline twin)
+ * Device workloads also report cpuUsPerCmd: this process's CPU time (driver + controller, all
+ * threads) per command, the figure other processes' load disturbs least.
  *   memcpy      Buffer.copy of 128 KiB blocks (distinct source/target, cycling over 32 MiB) →
  *               GB/s: the bandwidth ceiling of this machine measured in the same run
  *
@@ -38,7 +42,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IoOpcode } from '@p2pkit/nvme';
-import type { NvmeHarness } from '@p2pkit/nvme/testing';
+import type { NvmeHarness, NvmeHarnessOptions } from '@p2pkit/nvme/testing';
 import * as current from '@p2pkit/nvme/testing';
 
 function parseFlags() {
@@ -99,7 +103,10 @@ function percentile(sorted: Float64Array, p: number): number {
 
 /** A served controller with one namespace (pre-filled image at `imagePath`) and I/O queue 1 on shadow doorbells. */
 interface Rig {
-  h: NvmeHarness;
+  /** The host side (the controller in this thread, or on a worker thread). */
+  h: Pick<NvmeHarness, 'driver' | 'close'>;
+  /** The controller's counters, for diagnostics (unreachable when it runs on a worker thread). */
+  stats(): unknown;
   /** One data buffer per queue slot, with its PRPs built once (a PRP list per buffer when needed). */
   buffers: { prp1: bigint; prp2?: bigint }[];
 }
@@ -110,6 +117,8 @@ interface Variant {
   copyPath?: boolean;
   /** Each buffer is every other 4 KiB page of a larger area, as a guest's pages are (one segment per page). */
   scattered?: boolean;
+  /** The controller on its own worker thread (this checkout's `startNvmeWorkerHarness`). */
+  worker?: boolean;
 }
 
 /** PRPs of a buffer of `bytes` made of every other page of a fresh area (PRP list when > 2 pages). */
@@ -126,22 +135,32 @@ function scatteredPrps(memory: NvmeHarness['driver']['memory'], bytes: number): 
 }
 
 async function rig(directory: string, name: string, qd: number, blockBytes: number, variant: Variant): Promise<Rig> {
-  const { testing, copyPath, scattered } = variant;
+  const { testing, copyPath, scattered, worker } = variant;
   const imagePath = join(directory, `${name}.raw`);
   const fill = Buffer.alloc(NS_BYTES);
   for (let i = 0; i < NS_BYTES; i += 4096) fill.writeUInt32LE(i >>> 12, i);
   writeFileSync(imagePath, fill);
   debug(`rig ${name}`);
-  const h = await testing.startNvmeHarness({
-    namespaces: [{ path: imagePath, lbaSize: 4096 }],
+  const options = {
+    namespaces: [{ path: imagePath, lbaSize: 4096 as const }],
     doorbellStrategy: 'shadow-poll',
     shadowPoll: { idleStopUs: 1_000_000 },
     memory: { size: 64 << 20 },
     directory: await mkdtemp(join(tmpdir(), 'p2pkit-bench-')),
-  });
-  // The data path before zero-copy (for before/after in one run): image → Buffer by a promise read
-  // on the thread pool, then copied to the host pages.
-  if (copyPath) h.controller.transfer.views = () => undefined;
+  } satisfies NvmeHarnessOptions;
+  let h: Rig['h'];
+  let stats: Rig['stats'];
+  if (worker) {
+    h = await current.startNvmeWorkerHarness(options);
+    stats = () => 'on its worker thread';
+  } else {
+    const local = await testing.startNvmeHarness(options);
+    // The data path before zero-copy (for before/after in one run): image → Buffer by a promise read
+    // on the thread pool, then copied to the host pages.
+    if (copyPath) local.controller.transfer.views = () => undefined;
+    h = local;
+    stats = () => local.controller.stats;
+  }
   debug('enable');
   await h.driver.enable();
   await h.driver.setFeatures(7, 0x00030003);
@@ -153,7 +172,7 @@ async function rig(directory: string, name: string, qd: number, blockBytes: numb
       ? scatteredPrps(h.driver.memory, blockBytes)
       : testing.prpsFor(h.driver.memory, h.driver.memory.alloc(blockBytes), blockBytes),
   );
-  return { h, buffers };
+  return { h, stats, buffers };
 }
 
 /** Random reads of `blockBytes` at queue depth `qd` on each rig for `seconds`; one shared event loop. */
@@ -162,7 +181,7 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
   const perCmd = blockBytes / 4096;
   const end = performance.now() + seconds * 1000;
   return Promise.all(
-    rigs.map(async ({ h, buffers }) => {
+    rigs.map(async ({ h, stats, buffers }) => {
       const { driver } = h;
       const started = new Map<number, { t: number; buf: Rig['buffers'][number] }>();
       const lat: number[] = [];
@@ -212,13 +231,13 @@ async function readLoad(rigs: Rig[], blockBytes: number, seconds: number): Promi
         } else {
           turns++;
           if (performance.now() - lastCompletion > 10_000) {
-            throw new Error(`no completion for 10 s with ${started.size} commands outstanding: ${JSON.stringify(h.controller.stats)}`);
+            throw new Error(`no completion for 10 s with ${started.size} commands outstanding: ${JSON.stringify(stats())}`);
           }
           await nextTurn();
         }
       }
       const elapsed = (performance.now() - t0) / 1000;
-      if (process.env.BENCH_DEBUG) console.error({ mmio: driver.mmioDoorbellWrites, turns, stats: h.controller.stats });
+      if (process.env.BENCH_DEBUG) console.error({ mmio: driver.mmioDoorbellWrites, turns, stats: stats() });
       const sorted = Float64Array.from(lat).sort();
       return {
         ops,
@@ -344,12 +363,16 @@ async function main(): Promise<void> {
     { name: `128k-mem-copy${suffix}`, run: bandwidth({ testing, copyPath: true }, `128k-mem-copy${suffix}`) },
     ...[1, 2, 4, 8].map((n) => ({ name: `ctrl-${n}${suffix}`, run: iops(n, shmDir, { testing }, `ctrl-${n}${suffix}`) })),
   ];
-  // A baseline's workload runs right after its twin, so both see the same load.
+  /** ctrl-N with each controller on its own worker thread, keyed by the ctrl-N it follows. */
+  const threaded = new Map(
+    [1, 2, 4, 8].map((n) => [`ctrl-${n}`, { name: `ctrl-${n}w`, run: iops(n, shmDir, { testing: current, worker: true }, `ctrl-${n}w`) }]),
+  );
+  // A baseline's workload, and a threaded one, run right after its twin, so they see the same load.
   const ours = deviceWorkloads(current, '');
   const theirs = baseline ? deviceWorkloads(baseline, '@baseline') : [];
   const workloads: Workload[] = [
     { name: 'memcpy', run: async () => ({ gbps: memcpy(Math.min(1, SECONDS), 128 << 10) }) },
-    ...ours.flatMap((w, i) => (theirs[i] ? [w, theirs[i]] : [w])),
+    ...ours.flatMap((w, i) => [w, ...(theirs[i] ? [theirs[i]] : []), ...[threaded.get(w.name)].filter((t) => t !== undefined)]),
   ];
   const only = args.only?.split(',');
   const selected = workloads.filter((w) => !only || only.includes(w.name.replace(/@baseline$/, '')));
@@ -398,6 +421,12 @@ async function main(): Promise<void> {
     for (const metric of [name.startsWith('128k') ? 'gbps' : 'iops', 'cpuUsPerCmd']) {
       const rs = perRep(name, `${name}@baseline`, metric);
       if (rs.length) ratios[`${name} ÷ ${name}@baseline (${metric})`] = { ...stat(rs), reps: rs };
+    }
+  }
+  for (const n of [1, 2, 4, 8]) {
+    for (const metric of ['iops', 'cpuUsPerCmd']) {
+      const rs = perRep(`ctrl-${n}w`, `ctrl-${n}`, metric);
+      if (rs.length) ratios[`ctrl-${n}w ÷ ctrl-${n} (${metric})`] = { ...stat(rs), reps: rs };
     }
   }
   const memcpyGbps = summary.memcpy?.gbps?.median;

@@ -35,6 +35,9 @@
  *       npm run bench:nvme -- --help   (all options; bench/nvme-fio/args.ts)
  * Profile the server (it runs in this process): --profile <dir> runs one fio process per device and
  * writes a .cpuprofile of each; the report then adds the server's CPU and event-loop time per I/O command.
+ * Where the host's cores go: --host-cpu (also one fio process per device) samples QEMU's threads and
+ * this process during each run and reports the share of a core of the guest's vCPUs, QEMU's main
+ * loop, QEMU's other threads and the server, and their CPU µs per I/O command.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -46,6 +49,7 @@ import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from './nvme-fio/args.ts';
 import { accumulate, type Counters, difference, emptyCounters, snapshot } from './nvme-fio/counters.ts';
 import { BenchError, parseFio, runFio } from './nvme-fio/fio.ts';
+import { type HostCpu, withHostCpu } from './nvme-fio/host-cpu.ts';
 import { profiled } from './nvme-fio/profile.ts';
 import { formatReport, type RunRecord, summarise } from './nvme-fio/report.ts';
 import { rotated } from './nvme-fio/statistics.ts';
@@ -65,6 +69,8 @@ const MiB = 1 << 20;
 const RUN_SLACK_MS = 90_000;
 /** Typical host seconds from sending a fio job to the guest to fio's first I/O, and back from its end. */
 const FIO_START_S = 8;
+/** --host-cpu sampling period: a 5 s run gives ~10 samples of its steady state. */
+const HOST_CPU_PERIOD_MS = 500;
 
 function plan(o: BenchOptions) {
   const singles = DEVICE_TARGETS.filter((t) => o.devices.includes(t.key));
@@ -81,7 +87,8 @@ async function main(o: BenchOptions): Promise<void> {
   const { workloads, targetsOf, devices } = plan(o);
   const runs = workloads.reduce((n, w) => n + targetsOf(w).length, 0) * o.reps;
   // Each fio process costs a few seconds of start-up in a TCG guest on a loaded host.
-  const fioProcesses = o.profile === undefined ? workloads.length * o.reps : runs;
+  const perDevice = o.profile !== undefined || o.hostCpu;
+  const fioProcesses = perDevice ? runs : workloads.length * o.reps;
   const estimateS = runs * (o.seconds + o.rampSeconds) + fioProcesses * FIO_START_S;
   process.stderr.write(
     `[bench] ${devices.length} devices, ${workloads.length} workloads, ${runs} runs of ${o.rampSeconds}+${o.seconds} s ` +
@@ -159,13 +166,13 @@ async function main(o: BenchOptions): Promise<void> {
         // the whole fio run are that section's. Profiling runs one fio process per device instead, so
         // every profile (and the server CPU time taken from it) covers one device.
         const order = rotated(targetsOf(w), round);
-        const batches = o.profile === undefined ? [order] : order.map((t) => [t]);
+        const batches = perDevice ? order.map((t) => [t]) : [order];
         for (const batch of batches) {
           const before = batch.map(counters);
           const what = `${w.key} (round ${round + 1})`;
           const g = guest;
           const profileName = `${w.key}.${batch.map((t) => t.key).join('-')}.r${round + 1}`;
-          const { result, cost } = await profiled(o.profile, profileName, () =>
+          const fio = () =>
             runFio(
               g,
               {
@@ -175,8 +182,14 @@ async function main(o: BenchOptions): Promise<void> {
                 timeoutMs: batch.length * (o.seconds + o.rampSeconds) * 1000 + RUN_SLACK_MS,
               },
               what,
-            ),
-          );
+            );
+          let hostCpu: HostCpu | undefined;
+          const { result, cost } = await profiled(o.profile, profileName, async () => {
+            if (!o.hostCpu || g.process.pid === undefined) return fio();
+            const sampled = await withHostCpu(g.process.pid, HOST_CPU_PERIOD_MS, fio);
+            hostCpu = sampled.hostCpu;
+            return sampled.result;
+          });
           for (const [i, t] of batch.entries()) {
             const fio = parseFio(result.json, `${what} on ${t.label}`, writes(w) ? 'write' : 'read', t.key);
             const record: RunRecord = { workload: w.key, target: t.key, round, position: order.indexOf(t), fio };
@@ -185,6 +198,7 @@ async function main(o: BenchOptions): Promise<void> {
             if (a && b) record.counters = difference(b, a);
             // QEMU runs too: what the bench process spends when the server has nothing to do.
             if (cost) record.serverCost = cost;
+            if (hostCpu) record.hostCpu = hostCpu;
             records.push(record);
             process.stderr.write(
               `[bench] r${round + 1} ${w.label.padEnd(30)} ${t.label.padEnd(16)} ${fio.iops.toFixed(0).padStart(7)} IOPS ${fio.mbps.toFixed(1).padStart(7)} MB/s\n`,
@@ -216,14 +230,14 @@ async function main(o: BenchOptions): Promise<void> {
     const wallS = (performance.now() - t0) / 1000;
     console.log(`\nwall time ${wallS.toFixed(1)} s (boot ${bootS.toFixed(1)} s); other guests on this host make these numbers noisy`);
     if (o.json !== undefined) {
-      const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll } = o;
+      const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu } = o;
       writeFileSync(
         o.json,
         `${JSON.stringify(
           {
             bench: 'nvme-fio',
             date: new Date().toISOString(),
-            options: { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll },
+            options: { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu },
             host: { cpus: cpus().length, loadAverageAtEnd: loadavg() },
             bootSeconds: bootS,
             wallSeconds: wallS,

@@ -24,6 +24,8 @@ export interface BenchOptions {
   json?: string;
   /** Write a V8 .cpuprofile of the server (this process) per workload and round to this directory. */
   profile?: string;
+  /** Sample the host CPU of QEMU's threads and of the server during each run (one fio process per device). */
+  hostCpu: boolean;
   /** 'shadow-poll' tuning (shadowPoll.minIntervalUs / maxIntervalUs / idleStopUs). */
   poll: { minIntervalUs: number; maxIntervalUs: number; idleStopUs: number };
   help: boolean;
@@ -38,6 +40,8 @@ export const USAGE = `usage: npm run bench:nvme -- [options]
   --workloads LIST   comma-separated, from: ${WORKLOADS.map((w) => w.key).join(', ')} (default: all)
   --json FILE        write every run and the summary as JSON (for comparing runs)
   --profile DIR      write a .cpuprofile of the server per workload and round (summarise: npx tsx bench/cpu-profile-summary.ts FILE)
+  --host-cpu         also report where the host's cores went during each device's runs: guest vCPUs, QEMU's
+                     main loop and other threads, the server (one fio process per device, as with --profile)
   --poll-min-us N, --poll-max-us N, --poll-idle-us N   'shadow-poll' tuning (default 50, 1000, 10000)
   --help`;
 
@@ -78,6 +82,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         workloads: { type: 'string' },
         json: { type: 'string' },
         profile: { type: 'string' },
+        'host-cpu': { type: 'boolean' },
         'poll-min-us': { type: 'string' },
         'poll-max-us': { type: 'string' },
         'poll-idle-us': { type: 'string' },
@@ -120,6 +125,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       WORKLOADS.map((w) => w.key),
     ),
     poll,
+    hostCpu: values['host-cpu'] === true,
     help: values.help === true,
   };
   const json = path('json');

@@ -66,3 +66,24 @@ describe('table', () => {
     expect(() => table(['a', 'b'], [['1', '2', '3']])).toThrow(/3 cells for 2 columns/);
   });
 });
+
+describe('--host-cpu', () => {
+  it('reports each class as a share of a core and as CPU µs per I/O', () => {
+    const workload = WORKLOADS.find((w) => w.key === '4k-randread-qd32');
+    const sampled = (t: string, round: number, iops: number): RunRecord => ({
+      ...run(t, round, iops, 100),
+      hostCpu: { vcpus: 0.8, qemuMain: 0.2, qemuOther: 0.05, bench: t === 'qemu' ? 0.01 : 0.4 },
+    });
+    const summaries = summarise(
+      [sampled('shadow', 0, 4000), sampled('qemu', 0, 5000)],
+      workload ? [workload] : [],
+      () => [target('shadow'), target('qemu')],
+      1,
+    );
+    expect(summaries[0]?.hostCpu?.bench.usPerIo.median).toBeCloseTo(100, 6); // 0.4 s/s ÷ 4000 IO/s
+    expect(summaries[1]?.hostCpu?.vcpus.usPerIo.median).toBeCloseTo(160, 6);
+    const text = formatReport(summaries, { workload: (k) => k, target: (k) => k });
+    expect(text).toMatch(/host CPU during the runs/);
+    expect(text).toMatch(/4k-randread-qd32\s+shadow\s+0\.80\s+0\.20\s+0\.05\s+0\.40\s+1\.45\s+200\s+50\s+13\s+100/);
+  });
+});

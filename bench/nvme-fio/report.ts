@@ -1,6 +1,7 @@
 /** Summaries of the repeated runs (medians, spreads, per-round ratios to QEMU's nvme) as text tables and JSON. */
 import { accumulate, type Counters, emptyCounters, messageCount } from './counters.ts';
 import type { FioResult } from './fio.ts';
+import { CPU_CLASSES, type CpuClass, type HostCpu } from './host-cpu.ts';
 import type { ServerCost } from './profile.ts';
 import { roundRatios, type Spread, spread } from './statistics.ts';
 import type { Target, Workload } from './workloads.ts';
@@ -17,9 +18,14 @@ export interface RunRecord {
   counters?: Counters;
   /** `--profile`: what the fio run cost the bench process (the p2pkit server; for QEMU runs, the baseline). */
   serverCost?: ServerCost;
+  /** `--host-cpu`: median share of a core per thread class during the run. */
+  hostCpu?: HostCpu;
 }
 
 const METRICS = ['iops', 'mbps', 'p50us', 'p99us'] as const;
+
+/** Column names of the --host-cpu table. */
+const CLASS_LABELS: Record<CpuClass, string> = { vcpus: 'vCPUs', qemuMain: 'QEMU main', qemuOther: 'QEMU other', bench: 'server' };
 type Metric = (typeof METRICS)[number];
 
 /** One workload on one target over all rounds. */
@@ -37,6 +43,8 @@ export interface Summary {
   counters?: Counters;
   /** `--profile`: per I/O command, the server process's CPU µs and its main thread's busy µs, over the rounds. */
   serverPerCommand?: { cpuUs: Spread; busyUs: Spread };
+  /** `--host-cpu`: per thread class, the share of a core and the CPU µs per I/O (share ÷ IOPS), over the rounds. */
+  hostCpu?: Record<CpuClass, { cores: Spread; usPerIo: Spread }>;
 }
 
 const valuesOf = (runs: readonly RunRecord[], m: Metric) => runs.map((r) => r.fio[m]);
@@ -82,6 +90,14 @@ export function summarise(
       const perCommand = (k: keyof ServerCost) =>
         spread(profiled.map((r) => (r.serverCost as ServerCost)[k] / (r.counters as Counters).ioCommands));
       if (profiled.length > 0) s.serverPerCommand = { cpuUs: perCommand('cpuUs'), busyUs: perCommand('busyUs') };
+      const sampled = runs.filter((r) => r.hostCpu && r.fio.iops > 0);
+      if (sampled.length > 0) {
+        const of = (c: CpuClass) => ({
+          cores: spread(sampled.map((r) => (r.hostCpu as HostCpu)[c])),
+          usPerIo: spread(sampled.map((r) => ((r.hostCpu as HostCpu)[c] * 1e6) / r.fio.iops)),
+        });
+        s.hostCpu = { vcpus: of('vcpus'), qemuMain: of('qemuMain'), qemuOther: of('qemuOther'), bench: of('bench') };
+      }
       out.push(s);
     }
   }
@@ -141,6 +157,35 @@ export function formatReport(
         rated.map((s) => {
           const r = s.ratioToReference as Record<Metric, Spread>;
           return [...name(s), withSpread(r.iops, r2), withSpread(r.mbps, r2), withSpread(r.p50us, r2), withSpread(r.p99us, r2)];
+        }),
+      ),
+    );
+  }
+  const sampled = summaries.filter((s) => s.hostCpu);
+  if (sampled.length > 0) {
+    out.push(
+      '\nhost CPU during the runs (--host-cpu): share of one core, median of 0.5 s samples, then median (min–max) over rounds; ' +
+        "µs/IO = share ÷ IOPS; a total well below the host's core count means the run waits on hand-offs between threads, not on CPU\n",
+    );
+    const share = (v: number) => fixed(v, 2);
+    out.push(
+      table(
+        [
+          'workload',
+          'device',
+          ...CPU_CLASSES.map((c) => `${CLASS_LABELS[c]} cores`),
+          'total cores',
+          ...CPU_CLASSES.map((c) => `${CLASS_LABELS[c]} µs/IO`),
+        ],
+        sampled.map((s) => {
+          const h = s.hostCpu as NonNullable<Summary['hostCpu']>;
+          const total = CPU_CLASSES.reduce((a, c) => a + h[c].cores.median, 0);
+          return [
+            ...name(s),
+            ...CPU_CLASSES.map((c) => withSpread(h[c].cores, share)),
+            share(total),
+            ...CPU_CLASSES.map((c) => withSpread(h[c].usPerIo, (v) => fixed(v, 0))),
+          ];
         }),
       ),
     );

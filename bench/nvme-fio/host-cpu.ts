@@ -1,0 +1,102 @@
+/**
+ * Where the host's cores go during a fio run: QEMU's threads (the guest's TCG vCPUs, QEMU's main
+ * loop, its other threads) and this process (the p2pkit servers), from /proc, sampled every
+ * `periodMs`. The figure per class is the median of its per-sample rates, so the seconds fio
+ * spends starting up and tearing down (a few samples) do not blur the steady state of the I/O.
+ * A run whose classes add up to much less than the host's cores is bound by latency (hand-offs
+ * between threads and processes), not by CPU.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { spread } from './statistics.ts';
+
+/** Linux reports thread CPU time in clock ticks of USER_HZ, which is 100 on every architecture. */
+const USER_HZ = 100;
+
+/** Thread classes, in report order. */
+export const CPU_CLASSES = ['vcpus', 'qemuMain', 'qemuOther', 'bench'] as const;
+export type CpuClass = (typeof CPU_CLASSES)[number];
+
+/** Median share of one core per class during a run (1 = one core fully busy). */
+export type HostCpu = Record<CpuClass, number>;
+
+/** One thread's line of /proc/<pid>/task/<tid>/stat: its name and user + system CPU, ms. */
+export function parseTaskStat(line: string): { name: string; cpuMs: number } | undefined {
+  // The name is in parentheses and may itself contain spaces or parentheses: split at the last ')'.
+  const open = line.indexOf('(');
+  const close = line.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const fields = line.slice(close + 2).split(' ');
+  // After the name: state (field 3) ... utime (14), stime (15); fields[0] is field 3.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return { name: line.slice(open + 1, close), cpuMs: ((utime + stime) * 1000) / USER_HZ };
+}
+
+/** Which class a QEMU thread belongs to: TCG vCPU threads are named `CPU <n>/TCG`, the main loop is the process's first thread. */
+export function classify(name: string, tid: number, pid: number): Exclude<CpuClass, 'bench'> {
+  if (/^CPU \d+\/TCG$/.test(name)) return 'vcpus';
+  return tid === pid ? 'qemuMain' : 'qemuOther';
+}
+
+type Totals = Record<CpuClass, number>;
+
+const zero = (): Totals => ({ vcpus: 0, qemuMain: 0, qemuOther: 0, bench: 0 });
+
+/** CPU ms so far per class (threads that ended since the last read are simply missing: their last interval is lost). */
+function readTotals(qemuPid: number): Totals {
+  const t = zero();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${qemuPid}/task`);
+  } catch {
+    // QEMU gone: only this process is left to count.
+  }
+  for (const tid of tids) {
+    let line: string;
+    try {
+      line = readFileSync(`/proc/${qemuPid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between readdir and read
+    }
+    const s = parseTaskStat(line);
+    if (s) t[classify(s.name, Number(tid), qemuPid)] += s.cpuMs;
+  }
+  const own = process.cpuUsage();
+  t.bench = (own.user + own.system) / 1000;
+  return t;
+}
+
+/** Median per class of the per-interval rates (CPU ms per wall ms) between consecutive samples. */
+export function medianRates(samples: readonly { atMs: number; totals: Totals }[]): HostCpu {
+  const out = zero();
+  for (const c of CPU_CLASSES) {
+    const rates: number[] = [];
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1] as { atMs: number; totals: Totals };
+      const b = samples[i] as { atMs: number; totals: Totals };
+      const wall = b.atMs - a.atMs;
+      if (wall > 0) rates.push(Math.max(0, b.totals[c] - a.totals[c]) / wall);
+    }
+    out[c] = spread(rates).median;
+  }
+  return out;
+}
+
+/**
+ * Samples QEMU (`qemuPid`) and this process every `periodMs` while `f` runs; returns `f`'s result
+ * and the median share of a core per class. Needs at least three samples (a run of ~2 periods).
+ */
+export async function withHostCpu<T>(qemuPid: number, periodMs: number, f: () => Promise<T>): Promise<{ result: T; hostCpu: HostCpu }> {
+  const samples: { atMs: number; totals: Totals }[] = [];
+  const sample = () => samples.push({ atMs: performance.now(), totals: readTotals(qemuPid) });
+  sample();
+  const timer = setInterval(sample, periodMs);
+  try {
+    const result = await f();
+    sample();
+    return { result, hostCpu: medianRates(samples) };
+  } finally {
+    clearInterval(timer);
+  }
+}

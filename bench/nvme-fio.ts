@@ -48,7 +48,7 @@ import { createNvme, type NvmeDevice } from '@p2pkit/nvme';
 import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from './nvme-fio/args.ts';
 import { accumulate, type Counters, difference, emptyCounters, snapshot } from './nvme-fio/counters.ts';
-import { BenchError, parseFio, runFio } from './nvme-fio/fio.ts';
+import { BenchError, guestCountersBetween, parseFio, runFio } from './nvme-fio/fio.ts';
 import { type HostCpu, withHostCpu } from './nvme-fio/host-cpu.ts';
 import { profiled } from './nvme-fio/profile.ts';
 import { formatReport, type RunRecord, summarise } from './nvme-fio/report.ts';
@@ -199,6 +199,12 @@ async function main(o: BenchOptions): Promise<void> {
             // QEMU runs too: what the bench process spends when the server has nothing to do.
             if (cost) record.serverCost = cost;
             if (hostCpu) record.hostCpu = hostCpu;
+            const seen = guestCountersBetween(
+              result.guestBefore,
+              result.guestAfter,
+              t.devices.map((d) => d.serial),
+            );
+            if (seen) record.guest = seen;
             records.push(record);
             process.stderr.write(
               `[bench] r${round + 1} ${w.label.padEnd(30)} ${t.label.padEnd(16)} ${fio.iops.toFixed(0).padStart(7)} IOPS ${fio.mbps.toFixed(1).padStart(7)} MB/s\n`,

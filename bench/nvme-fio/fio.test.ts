@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BenchError, fioScript, parseFio } from './fio.ts';
+import { BenchError, fioScript, guestCountersBetween, parseFio, parseGuestCounters } from './fio.ts';
 
 /** The parts of fio 3.x `--output-format=json` the bench reads (group_reporting: one entry per group). */
 const fioJson = (jobs: { name: string; read: object; write: object; error?: number }[]) =>
@@ -46,10 +46,39 @@ describe('fioScript', () => {
       args: ['--rw=randread', '--numjobs=4'],
       timeoutMs: 1,
     });
-    expect(script).toContain('d0=$(nvme_ns_by_serial QEMU-NVME) || exit 3\nd1=$(nvme_ns_by_serial QEMU-NVME-B) || exit 3\nd2=');
+    expect(script).toContain('d0=$(nvme_ns_by_serial QEMU-NVME) || exit 3\n');
+    expect(script).toContain('d1=$(nvme_ns_by_serial QEMU-NVME-B) || exit 3\n');
+    expect(script).toContain('d2=$(nvme_ns_by_serial P2PK-SHADOW) || exit 3\n');
     expect(script).toMatch(/^fio --name=global .*--rw=randread --numjobs=4/m);
     expect(script).toContain('--name=qemux2 --filename="$d0:$d1" --size=128M --stonewall');
     expect(script).toContain('--name=shadow --filename="$d2" --size=64M --stonewall');
     expect(script.indexOf('--name=qemux2')).toBeLessThan(script.indexOf('--name=shadow'));
+  });
+});
+
+describe('guest counters', () => {
+  it('are written before and after fio for every device of the run', () => {
+    const script = fioScript({
+      sections: [
+        { name: 'shadow', serials: ['P2PK-SHADOW'] },
+        { name: 'qemu', serials: ['QEMU-NVME'] },
+      ],
+      sizeMiB: 64,
+      args: ['--rw=read'],
+      timeoutMs: 1000,
+    });
+    expect(script).toMatch(/c0=\$\(nvme_ctrl_by_serial P2PK-SHADOW\) \|\| exit 3/);
+    expect(script).toMatch(/for e in P2PK-SHADOW:\$c0:\$\{d0#\/dev\/\} QEMU-NVME:\$c1:\$\{d1#\/dev\/\}; do/);
+    expect(script.indexOf('guest_counters counters.before')).toBeLessThan(script.indexOf('\nfio '));
+    expect(script.indexOf('guest_counters counters.after')).toBeGreaterThan(script.indexOf('\nfio '));
+  });
+
+  it('parse by serial and sum the devices of a target between two snapshots', () => {
+    const before = parseGuestCounters('P2PK-SHADOW 100 40\nQEMU-NVME 7 3\nnoise line\nX 1\n');
+    const after = parseGuestCounters('P2PK-SHADOW 1100 1040\nQEMU-NVME 507 1003\n');
+    expect([...before.keys()]).toEqual(['P2PK-SHADOW', 'QEMU-NVME']);
+    expect(guestCountersBetween(before, after, ['P2PK-SHADOW'])).toEqual({ interrupts: 1000, ios: 1000 });
+    expect(guestCountersBetween(before, after, ['P2PK-SHADOW', 'QEMU-NVME'])).toEqual({ interrupts: 1500, ios: 2000 });
+    expect(guestCountersBetween(before, after, ['MISSING'])).toBeUndefined();
   });
 });

@@ -102,32 +102,90 @@ export interface FioRun {
 }
 
 /**
+ * What the guest kernel counted for one controller: the interrupts of its queues (the
+ * `nvme<N>q<k>` lines of /proc/interrupts, all CPUs) and the I/Os its namespace completed (reads +
+ * writes of /sys/block/<ns>/stat). Measured the same way for every device, QEMU's nvme included.
+ */
+export interface GuestCounters {
+  interrupts: number;
+  ios: number;
+}
+
+/**
  * The guest shell script of a run: libaio, O_DIRECT; a section with several devices spreads every
  * job's I/O over all of them (round-robin), `--size` being the total. One fio process for all
  * sections: fio's start-up in a TCG guest costs seconds, paid once per run instead of per device.
+ * Before and after fio it writes each device's {@link GuestCounters} to counters.before/after.
  */
 export function fioScript(run: FioRun): string {
   const serials = [...new Set(run.sections.flatMap((s) => s.serials))];
   const variable = (serial: string) => `$d${serials.indexOf(serial)}`;
-  const lookups = serials.map((s, i) => `d${i}=$(nvme_ns_by_serial ${s}) || exit 3`).join('\n');
+  const lookups = serials
+    .map((s, i) => `d${i}=$(nvme_ns_by_serial ${s}) || exit 3\nc${i}=$(nvme_ctrl_by_serial ${s}) || exit 3`)
+    .join('\n');
   const sections = run.sections.map(
     (s) =>
       `    --name=${s.name} --filename="${s.serials.map(variable).join(':')}" --size=${run.sizeMiB * s.serials.length}M --stonewall --new_group \\`,
   );
+  const counted = serials.map((s, i) => `${s}:$c${i}:\${d${i}#/dev/}`).join(' ');
   return `${lookups}
+guest_counters() {
+  for e in ${counted}; do
+    serial=\${e%%:*}; rest=\${e#*:}; ctrl=\${rest%%:*}; ns=\${rest#*:}
+    irqs=$(awk -v q="^\${ctrl}q[0-9]+$" '$NF ~ q { for (i = 2; i <= NF; i++) { if ($i !~ /^[0-9]+$/) break; t += $i } } END { print t + 0 }' /proc/interrupts)
+    ios=$(awk '{ print $1 + $5 }' "/sys/block/$ns/stat")
+    echo "$serial $irqs $ios"
+  done >"$JOB_OUT/$1"
+}
+guest_counters counters.before
 fio --name=global --ioengine=libaio --direct=1 --group_reporting --offset=0 --percentile_list=50:99 ${run.args.join(' ')} \\
 ${sections.join('\n')}
     --output-format=json --output="$JOB_OUT/fio.json" 2>"$JOB_OUT/fio.err"
 rc=$?
+guest_counters counters.after
 echo "fio_rc=$rc"
 exit $rc`;
 }
 
-/** Runs fio in the guest; returns the job and fio's JSON output. */
-export async function runFio(guest: Guest, run: FioRun, what: string): Promise<{ job: JobResult; json: string }> {
+/** `serial interrupts ios` lines → counters by serial (lines that do not parse are left out). */
+export function parseGuestCounters(text: string): Map<string, GuestCounters> {
+  const out = new Map<string, GuestCounters>();
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length !== 3 || !fields.slice(1).every((f) => /^\d+$/.test(f))) continue;
+    out.set(fields[0] as string, { interrupts: Number(fields[1]), ios: Number(fields[2]) });
+  }
+  return out;
+}
+
+/** What the guest counted for `serials` between the two snapshots (summed), or undefined if a serial is missing. */
+export function guestCountersBetween(
+  before: Map<string, GuestCounters>,
+  after: Map<string, GuestCounters>,
+  serials: readonly string[],
+): GuestCounters | undefined {
+  let interrupts = 0;
+  let ios = 0;
+  for (const s of serials) {
+    const a = before.get(s);
+    const b = after.get(s);
+    if (!a || !b) return undefined;
+    interrupts += b.interrupts - a.interrupts;
+    ios += b.ios - a.ios;
+  }
+  return { interrupts, ios };
+}
+
+/** Runs fio in the guest; returns the job, fio's JSON output and the guest's counters before and after. */
+export async function runFio(
+  guest: Guest,
+  run: FioRun,
+  what: string,
+): Promise<{ job: JobResult; json: string; guestBefore: Map<string, GuestCounters>; guestAfter: Map<string, GuestCounters> }> {
   const job = await guest.run(fioScript(run), { timeoutMs: run.timeoutMs });
   if (job.exitCode !== 0 || job.timedOut) throw jobFailure(what, job);
   const json = job.files.get('fio.json')?.toString();
   if (!json) throw jobFailure(`${what}: no fio.json`, job);
-  return { job, json };
+  const counters = (name: string) => parseGuestCounters(job.files.get(name)?.toString() ?? '');
+  return { job, json, guestBefore: counters('counters.before'), guestAfter: counters('counters.after') };
 }

@@ -1,6 +1,6 @@
 /** Summaries of the repeated runs (medians, spreads, per-round ratios to QEMU's nvme) as text tables and JSON. */
 import { accumulate, type Counters, emptyCounters, messageCount } from './counters.ts';
-import type { FioResult } from './fio.ts';
+import type { FioResult, GuestCounters } from './fio.ts';
 import { CPU_CLASSES, type CpuClass, type HostCpu } from './host-cpu.ts';
 import type { ServerCost } from './profile.ts';
 import { roundRatios, type Spread, spread } from './statistics.ts';
@@ -20,6 +20,8 @@ export interface RunRecord {
   serverCost?: ServerCost;
   /** `--host-cpu`: median share of a core per thread class during the run. */
   hostCpu?: HostCpu;
+  /** What the guest kernel counted for the target's devices over the run (fio start-up and ramp included). */
+  guest?: GuestCounters;
 }
 
 const METRICS = ['iops', 'mbps', 'p50us', 'p99us'] as const;
@@ -43,6 +45,8 @@ export interface Summary {
   counters?: Counters;
   /** `--profile`: per I/O command, the server process's CPU µs and its main thread's busy µs, over the rounds. */
   serverPerCommand?: { cpuUs: Spread; busyUs: Spread };
+  /** Guest kernel's interrupts and completed I/Os for the target's devices, summed over the rounds. */
+  guest?: GuestCounters;
   /** `--host-cpu`: per thread class, the share of a core and the CPU µs per I/O (share ÷ IOPS), over the rounds. */
   hostCpu?: Record<CpuClass, { cores: Spread; usPerIo: Spread }>;
 }
@@ -90,6 +94,15 @@ export function summarise(
       const perCommand = (k: keyof ServerCost) =>
         spread(profiled.map((r) => (r.serverCost as ServerCost)[k] / (r.counters as Counters).ioCommands));
       if (profiled.length > 0) s.serverPerCommand = { cpuUs: perCommand('cpuUs'), busyUs: perCommand('busyUs') };
+      const seen = runs.filter((r) => r.guest);
+      if (seen.length > 0)
+        s.guest = seen.reduce(
+          (acc, r) => ({
+            interrupts: acc.interrupts + (r.guest as GuestCounters).interrupts,
+            ios: acc.ios + (r.guest as GuestCounters).ios,
+          }),
+          { interrupts: 0, ios: 0 },
+        );
       const sampled = runs.filter((r) => r.hostCpu && r.fio.iops > 0);
       if (sampled.length > 0) {
         const of = (c: CpuClass) => ({
@@ -157,6 +170,19 @@ export function formatReport(
         rated.map((s) => {
           const r = s.ratioToReference as Record<Metric, Spread>;
           return [...name(s), withSpread(r.iops, r2), withSpread(r.mbps, r2), withSpread(r.p50us, r2), withSpread(r.p99us, r2)];
+        }),
+      ),
+    );
+  }
+  const seen = summaries.filter((s) => s.guest && s.guest.ios > 0);
+  if (seen.length > 0) {
+    out.push("\nwhat the guest kernel counted per device (all rounds): its queues' interrupts per I/O it completed\n");
+    out.push(
+      table(
+        ['workload', 'device', 'guest I/Os', 'interrupts', 'interrupts/IO'],
+        seen.map((s) => {
+          const g = s.guest as GuestCounters;
+          return [...name(s), String(g.ios), String(g.interrupts), (g.interrupts / g.ios).toFixed(3)];
         }),
       ),
     );

@@ -33,6 +33,8 @@
  * process and one run.
  *
  * Run:  npm run bench:server [-- --seconds 3 --reps 3 --only 4k-mem,128k-mem --json]
+ * `--poll-us N` fixes the controllers' shadow-doorbell poll interval (no backoff; < 1000 polls on
+ * every event-loop turn), e.g. to see what the adaptive backoff costs a controller alone on a thread.
  * Profile: node --cpu-prof --cpu-prof-dir=.tmp/prof --import tsx --conditions=source bench/nvme-server.ts --only 4k-mem --reps 1
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -53,6 +55,11 @@ function parseFlags() {
       only: { type: 'string' },
       json: { type: 'boolean', default: false },
       'size-mib': { type: 'string', default: '64' },
+      /**
+       * The controllers' shadow-doorbell poll interval, µs (min = max, so no backoff): below 1000 every
+       * poll runs on the next event-loop turn. Default: the controller's adaptive 50–1000 µs.
+       */
+      'poll-us': { type: 'string' },
       /** Writes a .cpuprofile of the measured part of each run (no start-up, no warm-up) to this directory. */
       profile: { type: 'string' },
       /**
@@ -69,7 +76,9 @@ function flagsOrExit(): ReturnType<typeof parseFlags>['values'] {
   try {
     return parseFlags().values;
   } catch (e) {
-    process.stderr.write(`bench:server: ${(e as Error).message} (flags: --seconds --reps --only --json --size-mib --profile --baseline)\n`);
+    process.stderr.write(
+      `bench:server: ${(e as Error).message} (flags: --seconds --reps --only --json --size-mib --poll-us --profile --baseline)\n`,
+    );
     process.exit(2);
   }
 }
@@ -82,6 +91,11 @@ const baseline: Testing | undefined = args.baseline
 const SECONDS = Number(args.seconds);
 const REPS = Number(args.reps);
 const NS_BYTES = Number(args['size-mib']) << 20;
+const POLL_US = args['poll-us'] === undefined ? undefined : Number(args['poll-us']);
+if (POLL_US !== undefined && !(POLL_US > 0 && POLL_US <= 1_000_000)) {
+  process.stderr.write(`bench:server: --poll-us must be a number of µs in (0, 1000000], got ${args['poll-us']}\n`);
+  process.exit(2);
+}
 
 interface Result {
   ops: number;
@@ -144,7 +158,7 @@ async function rig(directory: string, name: string, qd: number, blockBytes: numb
   const options = {
     namespaces: [{ path: imagePath, lbaSize: 4096 as const }],
     doorbellStrategy: 'shadow-poll',
-    shadowPoll: { idleStopUs: 1_000_000 },
+    shadowPoll: { idleStopUs: 1_000_000, ...(POLL_US === undefined ? {} : { minIntervalUs: POLL_US, maxIntervalUs: POLL_US }) },
     memory: { size: 64 << 20 },
     directory: await mkdtemp(join(tmpdir(), 'p2pkit-bench-')),
   } satisfies NvmeHarnessOptions;

@@ -40,7 +40,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IoOpcode } from '@p2pkit/nvme';
@@ -160,7 +159,6 @@ async function rig(directory: string, name: string, qd: number, blockBytes: numb
     doorbellStrategy: 'shadow-poll',
     shadowPoll: { idleStopUs: 1_000_000, ...(POLL_US === undefined ? {} : { minIntervalUs: POLL_US, maxIntervalUs: POLL_US }) },
     memory: { size: 64 << 20 },
-    directory: await mkdtemp(join(tmpdir(), 'p2pkit-bench-')),
   } satisfies NvmeHarnessOptions;
   let h: Rig['h'];
   let stats: Rig['stats'];

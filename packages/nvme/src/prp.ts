@@ -32,12 +32,26 @@ export function* walkPrp(prp1: bigint, prp2: bigint, length: number, pageSize: n
     const raw = yield { address: list, length: count * 8 };
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const dataEntries = chained ? count - 1 : count;
+    // Entries are read as two dwords: a page-aligned low dword, and addresses below 2^53 kept as
+    // numbers while merging contiguous pages, so a 32-page list costs one BigInt per segment
+    // instead of several per entry.
+    let last = segments[segments.length - 1];
+    let lastEnd = last && !last.bitBucket && last.address < SAFE_ADDRESS ? Number(last.address) + last.length : -1;
     for (let i = 0; i < dataEntries; i++) {
-      const entry = view.getBigUint64(i * 8, true);
-      if (entry % ps !== 0n) return fail(`PRP entry ${hex(entry)} has a page offset`);
+      const lo = view.getUint32(i * 8, true);
+      const hi = view.getUint32(i * 8 + 4, true);
+      if (lo % pageSize !== 0) return fail(`PRP entry ${hex((BigInt(hi) << 32n) | BigInt(lo))} has a page offset`);
       const n = Math.min(pageSize, remaining);
-      pushSegment(segments, { address: entry, length: n });
       remaining -= n;
+      const at = hi < SAFE_HIGH_DWORD ? hi * 2 ** 32 + lo : -1;
+      if (last && at >= 0 && at === lastEnd) {
+        last.length += n;
+        lastEnd += n;
+        continue;
+      }
+      last = { address: at >= 0 ? BigInt(at) : (BigInt(hi) << 32n) | BigInt(lo), length: n };
+      segments.push(last);
+      lastEnd = at >= 0 ? at + n : -1;
     }
     needed -= dataEntries;
     if (chained) {
@@ -47,6 +61,10 @@ export function* walkPrp(prp1: bigint, prp2: bigint, length: number, pageSize: n
   }
   return { ok: true, segments };
 }
+
+/** Addresses below 2^53 are exact as numbers: high dwords below 2^21. */
+const SAFE_HIGH_DWORD = 2 ** 21;
+const SAFE_ADDRESS = 2n ** 53n;
 
 function hex(v: bigint): string {
   return `0x${v.toString(16)}`;

@@ -17,7 +17,7 @@ export function pushSegment(list: Segment[], seg: Segment): void {
     last.length += seg.length;
     return;
   }
-  list.push({ ...seg });
+  list.push(seg.bitBucket ? { address: seg.address, length: seg.length, bitBucket: true } : { address: seg.address, length: seg.length });
 }
 
 /** A list a data pointer walk needs next (PRP list page, SGL segment): `length` bytes at `address`. */

@@ -1,5 +1,6 @@
 import { CommandError } from '../command-error.ts';
 import type { ControllerCore } from '../core.ts';
+import type { Namespace } from '../namespace.ts';
 import { Effects, IoOpcode } from '../opcodes.ts';
 import type { CommandResult } from '../registry.ts';
 import type { Segment } from '../segments.ts';
@@ -31,18 +32,38 @@ export function registerReadWrite(core: ControllerCore): void {
   // Read and Write return without a promise when the data pointer's lists and buffers lie in
   // mapped memory and nothing waits for the disk: the command then completes in the same drain of
   // its SQ as it was fetched in, with no promise hop (see QueueEngine: completions per drain).
+  // The per-command work is in plain functions (no closure per command on the fast path).
+  const read = (ns: Namespace, slba: bigint, nlb: number, bytes: number, segments: Segment[]): CommandResult | Promise<CommandResult> => {
+    // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
+    const views = core.transfer.views(segments, true);
+    if (!views) return ns.read(slba, nlb).then((data) => core.transfer.copyToHost(segments, data).then(() => readDone(bytes)));
+    ns.readInto(slba, views);
+    return readDone(bytes);
+  };
+  const write = (
+    ns: Namespace,
+    slba: bigint,
+    bytes: number,
+    durable: boolean,
+    segments: Segment[],
+  ): CommandResult | Promise<CommandResult> => {
+    const views = core.transfer.views(segments, false);
+    if (!views)
+      return core.transfer
+        .copyFromHost(segments, bytes)
+        .then((data) => ns.write(slba, data, durable))
+        .then(() => writeDone(bytes));
+    const synced = ns.writeFrom(slba, views, durable);
+    return synced ? synced.then(() => writeDone(bytes)) : writeDone(bytes);
+  };
+
   core.io.register(IoOpcode.Read, 'Read', (ctx): CommandResult | Promise<CommandResult> => {
     const { ns, slba, nlb, bytes } = requireTransferRange(ctx, mdts);
     requireReadable(core, ns, slba, nlb);
-    const read = (segments: Segment[]): CommandResult | Promise<CommandResult> => {
-      // Fast path: the image straight into the mapped host pages (no copy, no thread-pool hop).
-      const views = core.transfer.views(segments, true);
-      if (!views) return ns.read(slba, nlb).then((data) => core.transfer.copyToHost(segments, data).then(() => readDone(bytes)));
-      ns.readInto(slba, views);
-      return readDone(bytes);
-    };
     const located = core.transfer.locate(ctx.entry, bytes, true);
-    return located instanceof Promise ? located.then(read) : read(located);
+    return located instanceof Promise
+      ? located.then((segments) => read(ns, slba, nlb, bytes, segments))
+      : read(ns, slba, nlb, bytes, located);
   });
 
   core.io.register(
@@ -53,18 +74,10 @@ export function registerReadWrite(core: ControllerCore): void {
       const fua = (ctx.entry.cdw12 >>> 30) & 1;
       // FUA, or no volatile write cache: durable before completion.
       const durable = fua === 1 || !core.features.volatileWriteCache;
-      const write = (segments: Segment[]): CommandResult | Promise<CommandResult> => {
-        const views = core.transfer.views(segments, false);
-        if (!views)
-          return core.transfer
-            .copyFromHost(segments, bytes)
-            .then((data) => ns.write(slba, data, durable))
-            .then(() => writeDone(bytes));
-        const synced = ns.writeFrom(slba, views, durable);
-        return synced ? synced.then(() => writeDone(bytes)) : writeDone(bytes);
-      };
       const located = core.transfer.locate(ctx.entry, bytes, false);
-      return located instanceof Promise ? located.then(write) : write(located);
+      return located instanceof Promise
+        ? located.then((segments) => write(ns, slba, bytes, durable, segments))
+        : write(ns, slba, bytes, durable, located);
     },
     Effects.LbaContentChange,
   );

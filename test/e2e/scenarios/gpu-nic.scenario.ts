@@ -1,5 +1,5 @@
 /**
- * The GPU and NIC stubs (packages/devices) driven by a userspace driver in a real guest
+ * The GPU and NIC device models (packages/devices) driven by a userspace driver in a real guest
  * (test/e2e/guest/p2p-devices.c), next to two p2pkit NVMe controllers below one switch:
  *  - GPU: NVMe B → A's CMB (O_DIRECT into p2pmem) → VRAM → compute hook → CMB → NVMe B;
  *  - NIC, linked to a host-side UNIX socket: frames from an outside process land by DMA in A's PMR
@@ -67,7 +67,7 @@ const linkBytes = (rig: Rig, id: string) => rig.fabric.link(id).upstream.bytes +
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export default defineScenario({
-  name: 'GPU and NIC stubs driven by a guest userspace driver',
+  name: 'GPU and NIC device models driven by a guest userspace driver',
   description: 'NVMe → CMB → VRAM → compute → CMB → NVMe; outside frames into an NVMe PMR across a restart; NIC TX from a CMB',
   // #region devices
   topology: topology().rootPort('rp0', (rp) =>

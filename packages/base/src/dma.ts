@@ -35,9 +35,17 @@ export interface DmaRange {
   readonly length: number;
 }
 
-/** `space.directViews(ranges)` when the space has it, else one `directView` per range (undefined as soon as one has none). */
+/** `space.directViews(ranges)` when the space has it, else {@link eachDirectView}. */
 export function directViewsOf(space: DmaSpace, ranges: readonly DmaRange[], forWrite: boolean): Uint8Array[] | undefined {
-  if (space.directViews) return space.directViews(ranges, forWrite);
+  return space.directViews ? space.directViews(ranges, forWrite) : eachDirectView(space, ranges, forWrite);
+}
+
+/** One `space.directView` per range, in order; undefined as soon as one range has none. */
+export function eachDirectView(
+  space: Pick<DmaSpace, 'directView'>,
+  ranges: readonly DmaRange[],
+  forWrite: boolean,
+): Uint8Array[] | undefined {
   const views: Uint8Array[] = [];
   for (const r of ranges) {
     const v = space.directView(r.address, r.length, forWrite);

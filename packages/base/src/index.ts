@@ -4,7 +4,7 @@
  * It depends on nothing else in p2pkit.
  */
 export { type DeviceContext, IrqIndex, type IrqIndexValue, type IrqSink } from './device-context.ts';
-export { DmaError, type DmaRange, type DmaSpace, directViewsOf } from './dma.ts';
+export { DmaError, type DmaRange, type DmaSpace, directViewsOf, eachDirectView } from './dma.ts';
 export { Errno, errnoName } from './errno.ts';
 export { consoleLogger, formatLogDetail, type LogChannel, type Logger, type RecordingLogger, recordingLogger } from './logger.ts';
 export { type RateLimitOptions, rateLimitedLogger } from './rate-limited-logger.ts';

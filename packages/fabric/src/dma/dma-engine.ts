@@ -11,7 +11,7 @@
  * A transfer spanning several targets (e.g. the end of guest RAM and a BAR) is split at the boundary
  * and each piece is routed and counted on its own.
  */
-import { DmaError, type DmaRange, type DmaSpace, directViewsOf, Errno, hex } from '@p2pkit/base';
+import { DmaError, type DmaRange, type DmaSpace, directViewsOf, Errno, eachDirectView, hex } from '@p2pkit/base';
 import type { BarBacking } from '../routing/address-map.ts';
 
 import { describeCrossings, isRefused, type RouteDecision, type TransferDirection } from '../routing/route.ts';
@@ -124,15 +124,7 @@ export class FabricDmaSpace implements DmaSpace {
     const route = ranges.every((r) => r.length <= MAX_TRANSFER_BYTES)
       ? this.fabric.routeGuestRam(this.requester, ranges, forWrite ? 'write' : 'read')
       : undefined;
-    if (!route) {
-      const views: Uint8Array[] = [];
-      for (const r of ranges) {
-        const v = this.directView(r.address, r.length, forWrite);
-        if (!v) return undefined;
-        views.push(v);
-      }
-      return views;
-    }
+    if (!route) return eachDirectView(this, ranges, forWrite);
     const views = directViewsOf(this.base, ranges, forWrite);
     if (views) this.fabric.recordRanges(route, ranges, 'view');
     return views;

@@ -43,15 +43,22 @@ export function* walkPrp(prp1: bigint, prp2: bigint, length: number, pageSize: n
       if (lo % pageSize !== 0) return fail(`PRP entry ${hex((BigInt(hi) << 32n) | BigInt(lo))} has a page offset`);
       const n = Math.min(pageSize, remaining);
       remaining -= n;
-      const at = hi < SAFE_HIGH_DWORD ? hi * 2 ** 32 + lo : -1;
-      if (last && at >= 0 && at === lastEnd) {
+      if (hi >= SAFE_HIGH_DWORD) {
+        // At or above 2^53: BigInt arithmetic (pushSegment merges), as exact as below.
+        pushSegment(segments, { address: (BigInt(hi) << 32n) | BigInt(lo), length: n });
+        last = segments[segments.length - 1];
+        lastEnd = -1;
+        continue;
+      }
+      const at = hi * 2 ** 32 + lo;
+      if (last && at === lastEnd) {
         last.length += n;
         lastEnd += n;
         continue;
       }
-      last = { address: at >= 0 ? BigInt(at) : (BigInt(hi) << 32n) | BigInt(lo), length: n };
+      last = { address: BigInt(at), length: n };
       segments.push(last);
-      lastEnd = at >= 0 ? at + n : -1;
+      lastEnd = at + n;
     }
     needed -= dataEntries;
     if (chained) {

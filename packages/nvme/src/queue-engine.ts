@@ -31,9 +31,8 @@ export interface QueueEngineDeps {
   vectorIdle(vector: number): void;
   /**
    * A batch of fetched commands that has run this long posts the completions it has so far (and
-   * their interrupt) before starting its next command: a 4 KiB read takes a few µs, so small
-   * commands still share an interrupt, while a large transfer's completion reaches the host without
-   * waiting for the rest of the batch, and the host works on it meanwhile (NvmeOptions.completionBatchUs).
+   * their interrupt) before starting its next command: a bound on how long a long batch holds its
+   * first completions back (NvmeOptions.completionBatchUs).
    */
   completionBatchUs: number;
 }
@@ -297,7 +296,7 @@ export class QueueEngine {
             .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
             .finally(() => this.retire(sq));
         } else this.retire(sq);
-        // A long batch (large transfers) hands its completions over as it goes (see completionBatchUs).
+        // A long batch hands its completions over as it goes (see completionBatchUs).
         if (this.batched.size > 0 && this.batching === 1 && now() - since >= flushAfterMs) {
           this.flushBatched();
           since = now();

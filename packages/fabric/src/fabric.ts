@@ -192,7 +192,12 @@ export class Fabric implements DmaRouting {
       this.seq++;
       return;
     }
-    const event: TransactionEvent = { ...decision, seq: this.seq++, timeNs: this.nowNs(), via };
+    this.emit(decision, via);
+  }
+
+  /** Numbers one piece, appends it to active traces and emits it on transactions$. */
+  private emit(piece: RouteDecision, via: 'view' | 'copy' | 'refused'): void {
+    const event: TransactionEvent = { ...piece, seq: this.seq++, timeNs: this.nowNs(), via };
     for (const t of this.traces) t.write(event);
     this.events.next(event);
   }
@@ -209,11 +214,7 @@ export class Fabric implements DmaRouting {
       this.seq += ranges.length;
       return;
     }
-    for (const r of ranges) {
-      const event: TransactionEvent = { ...decision, address: r.address, length: r.length, seq: this.seq++, timeNs: this.nowNs(), via };
-      for (const t of this.traces) t.write(event);
-      this.events.next(event);
-    }
+    for (const r of ranges) this.emit({ ...decision, address: r.address, length: r.length }, via);
   }
 
   // ---- observability ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /**
  * Server-side counters of p2pkit devices per measured run: how many MMIO doorbells, shadow-doorbell
- * hits, polls, interrupts and vfio-user messages each I/O command cost.
+ * hits, polls, interrupts and vfio-user messages each I/O command cost, and how long it stayed in the
+ * controller.
  */
 import type { NvmeDevice } from '@p2pkit/nvme';
 import type { Rig } from '@p2pkit/testbed';
@@ -14,6 +15,8 @@ export interface Counters {
   shadowPollStops: number;
   completionsPosted: number;
   interruptsRaised: number;
+  /** Time I/O commands spent in the controller, fetch to completion entry, summed (µs). */
+  ioHeldMicros: number;
   /** vfio-user messages the server handled, by command name. */
   messages: Record<string, number>;
 }
@@ -26,6 +29,7 @@ const NUMERIC = [
   'shadowPollStops',
   'completionsPosted',
   'interruptsRaised',
+  'ioHeldMicros',
 ] as const;
 
 export const emptyCounters = (): Counters => ({
@@ -36,6 +40,7 @@ export const emptyCounters = (): Counters => ({
   shadowPollStops: 0,
   completionsPosted: 0,
   interruptsRaised: 0,
+  ioHeldMicros: 0,
   messages: {},
 });
 
@@ -50,6 +55,7 @@ export function snapshot(rig: Rig, id: string, device: NvmeDevice): Counters {
     shadowPollStops: s.shadowPollStops,
     completionsPosted: s.completionsPosted,
     interruptsRaised: s.interruptsRaised,
+    ioHeldMicros: s.ioHeldMicros,
     messages: Object.fromEntries(rig.servers.get(id)?.session?.stats ?? []),
   };
 }

@@ -15,7 +15,7 @@ const run = (t: string, round: number, iops: number, p50us: number, ioCommands?:
   ...(ioCommands === undefined
     ? {}
     : {
-        counters: { ...emptyCounters(), ioCommands, interruptsRaised: ioCommands / 4 },
+        counters: { ...emptyCounters(), ioCommands, interruptsRaised: ioCommands / 4, ioHeldMicros: ioCommands * 200 },
         serverCost: { busyUs: ioCommands * (round + 10), cpuUs: ioCommands * 5 },
       }),
 });
@@ -47,12 +47,19 @@ describe('summarise', () => {
     expect(qemu?.counters).toBeUndefined();
     expect(shadow?.serverPerCommand?.busyUs).toEqual({ median: 11, min: 10, max: 12, n: 3 });
     expect(shadow?.serverPerCommand?.cpuUs.median).toBe(5);
+    // 200 µs per command in the controller × 1000 / 300 / 900 IOPS → 0.2 / 0.06 / 0.18 I/Os held.
+    expect(shadow?.held?.usPerCommand).toEqual({ median: 200, min: 200, max: 200, n: 3 });
+    expect(shadow?.held?.ios.median).toBeCloseTo(0.18);
+    expect(shadow?.held?.ios.min).toBeCloseTo(0.06);
+    expect(qemu?.held).toBeUndefined();
     const text = formatReport(
       [shadow, qemu].filter((s) => s !== undefined),
       { workload: (k) => k, target: (k) => k },
     );
     expect(text).toContain('900 (300–1000)');
-    expect(text).toMatch(/4k-randread-qd32\s+shadow\s+16000\s+0\.000\s+0\.000\s+0\.000\s+0\s+0\.250\s+0\.000\s+5 \(5–5\)\s+11 \(10–12\)$/m);
+    expect(text).toMatch(
+      /4k-randread-qd32\s+shadow\s+16000\s+0\.000\s+0\.000\s+0\.000\s+0\s+0\.250\s+0\.000\s+5 \(5–5\)\s+11 \(10–12\)\s+200 \(200–200\)\s+0\.18 \(0\.06–0\.20\)$/m,
+    );
   });
 });
 

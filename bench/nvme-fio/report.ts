@@ -43,6 +43,11 @@ export interface Summary {
   ratioToReference?: Record<Metric, Spread>;
   /** p2pkit targets: counters summed over all rounds. */
   counters?: Counters;
+  /**
+   * p2pkit targets, per round: mean µs an I/O command spent in the controller (fetch to completion
+   * entry), and × IOPS (Little's law) how many of fio's outstanding I/Os the controller held on average.
+   */
+  held?: { usPerCommand: Spread; ios: Spread };
   /** `--profile`: per I/O command, the server process's CPU µs and its main thread's busy µs, over the rounds. */
   serverPerCommand?: { cpuUs: Spread; busyUs: Spread };
   /** Guest kernel's interrupts and completed I/Os for the target's devices, summed over the rounds. */
@@ -90,6 +95,11 @@ export function summarise(
       }
       const counted = runs.filter((r) => r.counters);
       if (counted.length > 0) s.counters = counted.reduce((acc, r) => accumulate(acc, r.counters as Counters), emptyCounters());
+      const timed = counted.filter((r) => (r.counters as Counters).ioCommands > 0);
+      if (timed.length > 0) {
+        const us = (r: RunRecord) => (r.counters as Counters).ioHeldMicros / (r.counters as Counters).ioCommands;
+        s.held = { usPerCommand: spread(timed.map(us)), ios: spread(timed.map((r) => (us(r) * r.fio.iops) / 1e6)) };
+      }
       const profiled = counted.filter((r) => r.serverCost && (r.counters as Counters).ioCommands > 0);
       const perCommand = (k: keyof ServerCost) =>
         spread(profiled.map((r) => (r.serverCost as ServerCost)[k] / (r.counters as Counters).ioCommands));
@@ -221,7 +231,10 @@ export function formatReport(
     out.push(
       '\nserver-side counters per I/O command the controller executed (all rounds, ramps included). With --profile, per command, ' +
         'median (min–max) over rounds: server CPU µs = CPU time of the bench process (all threads; includes fio start-up), ' +
-        'loop busy µs = wall time its main thread was not idle (includes time preempted by other processes)\n',
+        'loop busy µs = wall time its main thread was not idle (includes time preempted by other processes); ' +
+        'held µs = mean time a command spent in the controller, fetch to completion entry, and I/Os held = that × IOPS ' +
+        "(Little's law): how many of fio's outstanding I/Os the controller held on average, median (min–max) over rounds; " +
+        'the rest were in the guest or in transit\n',
     );
     out.push(
       table(
@@ -237,6 +250,8 @@ export function formatReport(
           'vfio-user msgs',
           'server CPU µs',
           'loop busy µs',
+          'held µs',
+          'I/Os held',
         ],
         counted.map((s) => {
           const c = s.counters as Counters;
@@ -252,6 +267,8 @@ export function formatReport(
             per(messageCount(c)),
             s.serverPerCommand ? withSpread(s.serverPerCommand.cpuUs, (v) => fixed(v, 0)) : '-',
             s.serverPerCommand ? withSpread(s.serverPerCommand.busyUs, (v) => fixed(v, 0)) : '-',
+            s.held ? withSpread(s.held.usPerCommand, (v) => fixed(v, 0)) : '-',
+            s.held ? withSpread(s.held.ios, (v) => fixed(v, 2)) : '-',
           ];
         }),
       ),

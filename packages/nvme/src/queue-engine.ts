@@ -1,6 +1,7 @@
 import { DmaError } from '@p2pkit/base';
 import { SubmissionEntry } from './command.ts';
 import { type AsyncEvent, AsyncEventType, ErrorEventInfo } from './events.ts';
+import { HeldCommands } from './held-commands.ts';
 import type { InterruptController } from './interrupts.ts';
 import type { BusMemory } from './memory.ts';
 import { type Completion, type CompletionQueue, CQE_BYTES, encodeCompletion, type SubmissionQueue, writeCompletion } from './queues.ts';
@@ -75,8 +76,11 @@ export class QueueEngine {
   private readonly batched = new Set<CompletionQueue>();
   /** CQE writes still in flight on a CQ's async chain (the synchronous path must wait its turn). */
   private readonly chained = new Map<CompletionQueue, number>();
+  private readonly held: HeldCommands;
 
-  constructor(private readonly d: QueueEngineDeps) {}
+  constructor(private readonly d: QueueEngineDeps) {
+    this.held = new HeldCommands(d.stats);
+  }
 
   addCq(cq: CompletionQueue): void {
     this.cqs.set(cq.id, cq);
@@ -101,6 +105,7 @@ export class QueueEngine {
   }
 
   deleteCq(id: number): void {
+    if (id !== 0) this.held.released(this.pending.get(id)?.length ?? 0);
     this.cqs.delete(id);
     this.pending.delete(id);
   }
@@ -108,6 +113,7 @@ export class QueueEngine {
   /** Drops every queue (controller reset). In-flight commands finish but post nothing. */
   reset(): void {
     this.epoch++;
+    this.held.clear();
     for (const sq of this.sqs.values()) {
       sq.deleted = true;
       for (const w of sq.drainWaiters.splice(0)) w();
@@ -283,6 +289,7 @@ export class QueueEngine {
    */
   private runBatch(sq: SubmissionQueue, raw: Uint8Array, n: number): void {
     this.batching++;
+    this.held.fetched(n);
     const flushAfterMs = this.d.completionBatchUs / 1000;
     let since = now();
     try {
@@ -393,7 +400,7 @@ export class QueueEngine {
 
   /**
    * New I/O CQ: while polling, the driver need not ring CQ head doorbells either (full CQs read the
-   * shadow head). EventIdx = our tail, kept there as completions are posted (see postedNow): the
+   * shadow head). EventIdx = our tail, kept there as completions are posted (see posted): the
    * host's head stops at the tail, so it never crosses it — a fixed value would be crossed once per
    * lap of the ring, costing one MMIO round trip every `size` completions.
    */
@@ -480,7 +487,7 @@ export class QueueEngine {
       this.d.stats.completionsPosted++;
       posted++;
     }
-    if (posted > 0) this.postedNow(cq, posted);
+    if (posted > 0) this.posted(cq, posted);
     return done;
   }
 
@@ -489,7 +496,8 @@ export class QueueEngine {
    * crosses (it stops at the tail), so consuming completions needs no MMIO CQ head doorbell; a
    * full CQ asks for one instead (roomAfterShadowHead). Then the interrupt.
    */
-  private postedNow(cq: CompletionQueue, posted: number): void {
+  private posted(cq: CompletionQueue, posted: number): void {
+    if (cq.id !== 0) this.held.released(posted);
     if (this.d.poll && this.d.shadow.applies(cq.id) && !this.d.shadow.writeCqEventIdxNow(cq.id, cq.tail)) {
       void this.d.shadow.writeCqEventIdx(cq.id, cq.tail).catch((err: unknown) => this.postFailed(cq, err));
     }
@@ -510,7 +518,7 @@ export class QueueEngine {
       this.d.stats.completionsPosted++;
       posted++;
     }
-    if (posted > 0 && epoch === this.epoch) this.postedNow(cq, posted);
+    if (posted > 0 && epoch === this.epoch) this.posted(cq, posted);
   }
 
   /** A full CQ under shadow doorbells: the host may have moved its head without MMIO. */

@@ -17,6 +17,11 @@ export interface NvmeStats {
   /** Completions posted with a non-success status. */
   commandErrors: number;
   completionsPosted: number;
+  /**
+   * Time I/O commands spent inside the controller, fetch to completion entry in the CQ, summed over
+   * commands (µs). ÷ I/O commands = mean per command; × IOPS = mean commands held (Little's law).
+   */
+  ioHeldMicros: number;
   /** Completions that waited for a full CQ. */
   completionQueueFullStalls: number;
   interruptsRaised: number;
@@ -49,6 +54,7 @@ export function createStats(): NvmeStats {
     commandsBySq: {},
     commandErrors: 0,
     completionsPosted: 0,
+    ioHeldMicros: 0,
     completionQueueFullStalls: 0,
     interruptsRaised: 0,
     ioSqCreated: 0,

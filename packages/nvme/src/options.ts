@@ -164,12 +164,11 @@ export interface NvmeControllerOptions {
   /** Commands executed concurrently per I/O SQ; default 64. */
   maxInflightPerQueue?: number;
   /**
-   * One pass of an I/O SQ's fetch loop — every command it finds, including those the host adds
-   * while it runs — is a batch whose completions share one CQ write pass and one interrupt; a
-   * batch that has run this many µs posts what it has completed so far before its next command,
-   * which bounds how long the first completion of a long batch waits. Default 1000 (eight 128 KiB
-   * reads still share one interrupt: on a host short of CPU every interrupt costs the guest more
-   * than the earlier hand-over gains); 0 posts after every command.
+   * Commands fetched together run as a batch whose completions share one CQ write pass and one
+   * interrupt; a batch that has run this many µs posts what it has completed so far before its
+   * next command, which bounds how long the first completion of a long batch waits. Default 1000
+   * (a batch of eight 128 KiB reads still shares one interrupt: on a host short of CPU every
+   * interrupt costs the guest more than the earlier hand-over gains); 0 posts after every command.
    */
   completionBatchUs?: number;
   /**

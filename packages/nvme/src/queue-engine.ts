@@ -31,9 +31,9 @@ export interface QueueEngineDeps {
   /** Every CQ on `vector` is empty again (pin-based interrupts deassert). */
   vectorIdle(vector: number): void;
   /**
-   * A batch (one pass of an I/O SQ's fetch loop) that has run this long posts the completions it
-   * has so far (and their interrupt) before starting its next command: a bound on how long a long
-   * batch holds its first completions back (NvmeOptions.completionBatchUs).
+   * A batch of fetched commands that has run this long posts the completions it has so far (and
+   * their interrupt) before starting its next command: a bound on how long a long batch holds its
+   * first completions back (NvmeOptions.completionBatchUs).
    */
   completionBatchUs: number;
 }
@@ -70,10 +70,8 @@ export class QueueEngine {
   private readonly polls = new Map<SubmissionQueue, PollState>();
   /** Bumped on every reset; async work from an older epoch is discarded. */
   epoch = 0;
-  /** > 0 while an I/O SQ's drain runs: completions wait for the end of the pass (the batch). */
+  /** > 0 while a drain executes a batch of fetched commands: completions wait for the batch's end. */
   private batching = 0;
-  /** performance.now() when the current batch started or last posted. */
-  private batchStartedAt = 0;
   /** CQs that received completions during the current batch. */
   private readonly batched = new Set<CompletionQueue>();
   /** CQE writes still in flight on a CQ's async chain (the synchronous path must wait its turn). */
@@ -224,15 +222,8 @@ export class QueueEngine {
     return true;
   }
 
-  /**
-   * One pass over an SQ: fetches and starts everything the host has queued, re-reading the shadow
-   * tail until it stops moving. For I/O SQs the pass is one completion batch (see runBatch),
-   * closed around any wait on a DMA message so that a slow path never parks completions.
-   */
   private async drain(sq: SubmissionQueue, epoch: number): Promise<void> {
     const limit = sq.id === 0 ? 1 : Math.max(1, this.d.maxInflightPerQueue);
-    const batch = sq.id !== 0;
-    if (batch && this.batching++ === 0) this.batchStartedAt = now();
     try {
       for (;;) {
         sq.rerun = false;
@@ -240,15 +231,14 @@ export class QueueEngine {
         const shadow = this.d.shadow.applies(sq.id);
         if (shadow) {
           const moved = this.refreshShadowTail(sq);
-          if (moved instanceof Promise) await this.outsideBatch(batch, moved);
+          if (moved instanceof Promise) await moved;
         }
         while (!sq.empty && sq.inflight < limit && !this.stale(sq, epoch)) {
           // One read for every contiguous entry we may start now (a single DMA message on slow paths).
           const contiguous = sq.tail > sq.head ? sq.tail - sq.head : sq.size - sq.head;
           const n = Math.min(contiguous, limit - sq.inflight);
           const address = sq.entryAddress(sq.head);
-          const raw =
-            this.d.memory.bytesAt(address, n * 64, false) ?? (await this.outsideBatch(batch, this.d.memory.read(address, n * 64)));
+          const raw = this.d.memory.bytesAt(address, n * 64, false) ?? (await this.d.memory.read(address, n * 64));
           if (this.stale(sq, epoch)) return;
           if (sq.id === 0) {
             await this.runAdmin(sq, new SubmissionEntry(raw.slice(0, 64), sq.id));
@@ -260,9 +250,9 @@ export class QueueEngine {
           // EventIdx protocol: publish what we consumed (or, while polling, a value the driver
           // cannot cross), then re-check for a racing host update.
           const written = this.writeSqEventIdx(sq);
-          if (written) await this.outsideBatch(batch, written);
+          if (written) await written;
           const moved = this.refreshShadowTail(sq);
-          if (moved instanceof Promise ? await this.outsideBatch(batch, moved) : moved) continue;
+          if (moved instanceof Promise ? await moved : moved) continue;
         }
         if (!sq.rerun) return;
       }
@@ -275,24 +265,9 @@ export class QueueEngine {
         this.d.fatal(`SQ ${sq.id} worker failed: ${(err as Error).message}`);
       }
     } finally {
-      if (batch && --this.batching === 0) this.flushBatched();
       sq.running = false;
       const st = this.polls.get(sq);
       if (st) this.armPoll(sq, st);
-    }
-  }
-
-  /**
-   * Waits (a DMA message round trip) with the drain's batch closed: its completions post first, and
-   * others arriving meanwhile are not parked behind the wait.
-   */
-  private async outsideBatch<T>(batch: boolean, wait: Promise<T>): Promise<T> {
-    if (!batch) return wait;
-    if (--this.batching === 0) this.flushBatched();
-    try {
-      return await wait;
-    } finally {
-      if (this.batching++ === 0) this.batchStartedAt = now();
     }
   }
 
@@ -309,27 +284,33 @@ export class QueueEngine {
 
   /**
    * Starts the `n` I/O commands in `raw` (a copy or a view of the SQ slots). Commands that finish
-   * synchronously post their completions when the drain's pass ends: one CQ write pass and one
-   * interrupt per CQ per pass instead of one per command — unless the pass has run
-   * completionBatchUs, which hands over what it has before the next command.
+   * synchronously post their completions at the end of the batch: one CQ write pass and one
+   * interrupt per CQ per batch instead of one per command.
    */
   private runBatch(sq: SubmissionQueue, raw: Uint8Array, n: number): void {
+    this.batching++;
     this.held.fetched(n);
     const flushAfterMs = this.d.completionBatchUs / 1000;
-    for (let i = 0; i < n; i++) {
-      sq.head = (sq.head + 1) % sq.size;
-      sq.inflight++;
-      const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
-      const run = this.d.execute(sq, entry);
-      if (run) {
-        run
-          .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
-          .finally(() => this.retire(sq));
-      } else this.retire(sq);
-      if (this.batched.size > 0 && now() - this.batchStartedAt >= flushAfterMs) {
-        this.flushBatched();
-        this.batchStartedAt = now();
+    let since = now();
+    try {
+      for (let i = 0; i < n; i++) {
+        sq.head = (sq.head + 1) % sq.size;
+        sq.inflight++;
+        const entry = new SubmissionEntry(raw.slice(i * 64, (i + 1) * 64), sq.id);
+        const run = this.d.execute(sq, entry);
+        if (run) {
+          run
+            .catch((err: unknown) => this.d.fatal(`command execution failed: ${(err as Error)?.message ?? String(err)}`))
+            .finally(() => this.retire(sq));
+        } else this.retire(sq);
+        // A long batch hands its completions over as it goes (see completionBatchUs).
+        if (this.batched.size > 0 && this.batching === 1 && now() - since >= flushAfterMs) {
+          this.flushBatched();
+          since = now();
+        }
       }
+    } finally {
+      if (--this.batching === 0) this.flushBatched();
     }
   }
 

@@ -42,7 +42,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordingLogger } from '@p2pkit/base';
+import { formatLogDetail, type RecordingLogger, recordingLogger } from '@p2pkit/base';
 import { qemuNvme, topology } from '@p2pkit/fabric';
 import { createNvme, type NvmeDevice } from '@p2pkit/nvme';
 import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
@@ -225,14 +225,7 @@ async function main(o: BenchOptions): Promise<void> {
         `${o.sizeMiB} MiB pre-filled range per device; host: ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)} at the end\n`,
     );
     console.log(formatReport(summaries, labels));
-    const issues = log.entries.filter((e) => e.channel !== 'info');
-    if (issues.length) {
-      console.log(`\nlog entries on guest/client/device channels: ${issues.length}`);
-      for (const e of issues.slice(0, 10))
-        console.log(
-          `  ${e.channel}: ${e.message} ${e.detail ? JSON.stringify(e.detail, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) : ''}`,
-        );
-    }
+    printLogIssues(log.entries);
     const wallS = (performance.now() - t0) / 1000;
     console.log(`\nwall time ${wallS.toFixed(1)} s (boot ${bootS.toFixed(1)} s); other guests on this host make these numbers noisy`);
     if (o.json !== undefined) {
@@ -259,12 +252,24 @@ async function main(o: BenchOptions): Promise<void> {
       console.log(`JSON: ${o.json}`);
     }
     if (log.entries.some((e) => e.channel === 'device')) throw new BenchError('device-bug log entries during the run (see above)');
+  } catch (e) {
+    // What the servers logged (guest errors, device bugs) is half of the story of a failed run.
+    printLogIssues(log.entries);
+    throw e;
   } finally {
     await guest?.shutdown().catch(() => {});
     rig?.close();
     for (const d of served.values()) await d.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The servers' log entries on the guest/client/device channels (the first 10). */
+function printLogIssues(entries: RecordingLogger['entries']): void {
+  const issues = entries.filter((e) => e.channel !== 'info');
+  if (issues.length === 0) return;
+  console.log(`\nlog entries on guest/client/device channels: ${issues.length}`);
+  for (const e of issues.slice(0, 10)) console.log(`  ${e.channel}: ${e.message}${formatLogDetail(e.detail)}`);
 }
 
 let options: BenchOptions;

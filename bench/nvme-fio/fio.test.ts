@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BenchError, fioScript, guestCountersBetween, parseFio, parseGuestCounters } from './fio.ts';
+import { BenchError, dmesgExcerpt, fioScript, guestCountersBetween, parseFio, parseGuestCounters } from './fio.ts';
 
 /** The parts of fio 3.x `--output-format=json` the bench reads (group_reporting: one entry per group). */
 const fioJson = (jobs: { name: string; read: object; write: object; error?: number }[]) =>
@@ -80,5 +80,30 @@ describe('guest counters', () => {
     expect(guestCountersBetween(before, after, ['P2PK-SHADOW'])).toEqual({ interrupts: 1000, ios: 1000 });
     expect(guestCountersBetween(before, after, ['P2PK-SHADOW', 'QEMU-NVME'])).toEqual({ interrupts: 1500, ios: 2000 });
     expect(guestCountersBetween(before, after, ['MISSING'])).toBeUndefined();
+  });
+});
+
+describe('dmesgExcerpt', () => {
+  const line = (i: number, text = `line ${i}`) => `[  ${i}.000000] ${text}`;
+  it('keeps the first warning with its call trace as well as the tail that names the failed I/O', () => {
+    const log = [
+      ...Array.from({ length: 50 }, (_, i) => line(i)),
+      line(50, 'WARNING: CPU: 1 PID: 99 at block/blk-mq.c:1 blk_mq_end_request+0x1/0x2'),
+      ...Array.from({ length: 100 }, (_, i) => line(51 + i, `trace ${i}`)),
+      line(151, 'nvme1n1: I/O Cmd(0x1) @ LBA 69376, 256 blocks, I/O Error (sct 0x0 / sc 0x13) DNR'),
+    ].join('\n');
+    const text = dmesgExcerpt(log);
+    expect(text).toContain('--- dmesg (first warning)\n[  50.000000] WARNING: CPU: 1');
+    expect(text).toContain('trace 38'); // 40 lines from the warning
+    expect(text).not.toContain('trace 39\n');
+    expect(text.trim().endsWith('sc 0x13) DNR')).toBe(true);
+    expect(text.split('\n').filter((l) => l.startsWith('[')).length).toBe(70);
+  });
+  it('is the tail alone when nothing warned, or when the warning is in the tail', () => {
+    const quiet = Array.from({ length: 80 }, (_, i) => line(i)).join('\n');
+    expect(dmesgExcerpt(quiet)).toBe(`\n--- dmesg (tail)\n${Array.from({ length: 30 }, (_, i) => line(50 + i)).join('\n')}`);
+    const late = [...Array.from({ length: 40 }, (_, i) => line(i)), line(40, 'WARNING: late'), line(41)].join('\n');
+    expect(dmesgExcerpt(late)).not.toContain('first warning');
+    expect(dmesgExcerpt(late)).toContain('WARNING: late');
   });
 });

@@ -80,8 +80,20 @@ function jobFailure(what: string, r: JobResult): BenchError {
   return new BenchError(
     `${what}: guest job failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''})\n` +
       `--- stdout\n${r.stdout.trim()}\n--- stderr\n${r.stderr.trim()}${err ? `\n--- fio stderr\n${err}` : ''}` +
-      (r.dmesg ? `\n--- dmesg (tail)\n${r.dmesg.trim().split('\n').slice(-30).join('\n')}` : ''),
+      (r.dmesg ? dmesgExcerpt(r.dmesg) : ''),
   );
+}
+
+/**
+ * The guest kernel log of a failed job: its first warning or oops (header and 40 lines: the call
+ * trace names the code that complained) and the last 30 lines, which name the failed I/O.
+ */
+export function dmesgExcerpt(dmesg: string): string {
+  const lines = dmesg.trim().split('\n');
+  const tail = lines.slice(-30);
+  const first = lines.findIndex((l) => /\] (WARNING:|BUG:|Oops|general protection fault|kernel BUG)/.test(l));
+  const head = first >= 0 && first < lines.length - 30 ? lines.slice(first, Math.min(first + 40, lines.length - 30)) : [];
+  return (head.length ? `\n--- dmesg (first warning)\n${head.join('\n')}` : '') + `\n--- dmesg (tail)\n${tail.join('\n')}`;
 }
 
 /** One job section of a fio invocation: the namespaces of the controllers with these serials. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, medianRates, parseTaskStat, withHostCpu } from './host-cpu.ts';
+import { classify, medianRates, parseSchedstat, parseTaskStat, withHostCpu } from './host-cpu.ts';
 
 /** A /proc/<pid>/task/<tid>/stat line with the given name, utime and stime (ticks). */
 const statLine = (tid: number, name: string, utime: number, stime: number) =>
@@ -12,6 +12,11 @@ describe('host CPU sampling', () => {
     expect(parseTaskStat('garbage')).toBeUndefined();
   });
 
+  it('reads the run-queue wait of a thread (schedstat: ns running, ns waiting, timeslices → ms waiting)', () => {
+    expect(parseSchedstat('1247537547 1051427920 26815\n')).toBeCloseTo(1051.42792, 5);
+    expect(parseSchedstat('')).toBeUndefined();
+  });
+
   it('classes QEMU threads: TCG vCPUs, the main loop (tid = pid), the rest', () => {
     expect(classify('CPU 1/TCG', 101, 100)).toBe('vcpus');
     expect(classify('qemu-system-x86', 100, 100)).toBe('qemuMain');
@@ -20,7 +25,7 @@ describe('host CPU sampling', () => {
   });
 
   it('takes the median rate of the intervals, so start-up and tear-down samples do not count', () => {
-    const t = (vcpus: number, bench: number) => ({ vcpus, qemuMain: 0, qemuOther: 0, bench });
+    const t = (vcpus: number, bench: number) => ({ vcpus, qemuMain: 0, qemuOther: 0, bench, vcpusWaiting: vcpus / 10 });
     // 500 ms intervals: an idle start (0.1 cores), three steady ones (1.5 / 1.6 / 1.4 cores), an idle end.
     const samples = [
       { atMs: 0, totals: t(0, 0) },
@@ -34,6 +39,7 @@ describe('host CPU sampling', () => {
     expect(r.vcpus).toBeCloseTo(1.4, 5);
     expect(r.bench).toBeCloseTo(0.4, 5);
     expect(r.qemuMain).toBe(0);
+    expect(r.vcpusWaiting).toBeCloseTo(0.14, 5);
   });
 
   it('samples this process while the work runs', async () => {

@@ -4,7 +4,9 @@
  * `periodMs`. The figure per class is the median of its per-sample rates, so the seconds fio
  * spends starting up and tearing down (a few samples) do not blur the steady state of the I/O.
  * A run whose classes add up to much less than the host's cores is bound by latency (hand-offs
- * between threads and processes), not by CPU.
+ * between threads and processes), not by CPU. Beside CPU, how long the vCPU threads were runnable
+ * but waited for a core (the scheduler's run-queue delay, /proc/…/schedstat): the direct measure
+ * of the guest being short of host CPU.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { spread } from './statistics.ts';
@@ -16,8 +18,15 @@ const USER_HZ = 100;
 export const CPU_CLASSES = ['vcpus', 'qemuMain', 'qemuOther', 'bench'] as const;
 export type CpuClass = (typeof CPU_CLASSES)[number];
 
-/** Median share of one core per class during a run (1 = one core fully busy). */
-export type HostCpu = Record<CpuClass, number>;
+/**
+ * Median share of one core per class during a run (1 = one core fully busy), and `vcpusWaiting`:
+ * seconds per second the vCPU threads together spent runnable, waiting for a host core.
+ */
+export type HostCpu = Record<CpuClass, number> & { vcpusWaiting: number };
+
+/** What is sampled: the classes' CPU and the vCPUs' run-queue wait. */
+const MEASURES = [...CPU_CLASSES, 'vcpusWaiting'] as const;
+type Measure = (typeof MEASURES)[number];
 
 /** One thread's line of /proc/<pid>/task/<tid>/stat: its name and user + system CPU, ms. */
 export function parseTaskStat(line: string): { name: string; cpuMs: number } | undefined {
@@ -33,15 +42,30 @@ export function parseTaskStat(line: string): { name: string; cpuMs: number } | u
   return { name: line.slice(open + 1, close), cpuMs: ((utime + stime) * 1000) / USER_HZ };
 }
 
+/** A /proc/<pid>/task/<tid>/schedstat line (ns on the CPU, ns waiting on a run queue, timeslices): the wait, ms. */
+export function parseSchedstat(line: string): number | undefined {
+  const wait = Number(line.trim().split(/\s+/)[1]);
+  return Number.isFinite(wait) ? wait / 1e6 : undefined;
+}
+
 /** Which class a QEMU thread belongs to: TCG vCPU threads are named `CPU <n>/TCG`, the main loop is the process's first thread. */
 export function classify(name: string, tid: number, pid: number): Exclude<CpuClass, 'bench'> {
   if (/^CPU \d+\/TCG$/.test(name)) return 'vcpus';
   return tid === pid ? 'qemuMain' : 'qemuOther';
 }
 
-type Totals = Record<CpuClass, number>;
+type Totals = Record<Measure, number>;
 
-const zero = (): Totals => ({ vcpus: 0, qemuMain: 0, qemuOther: 0, bench: 0 });
+const zero = (): Totals => ({ vcpus: 0, qemuMain: 0, qemuOther: 0, bench: 0, vcpusWaiting: 0 });
+
+/** A /proc file's text, or undefined when the thread has ended since it was listed. */
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
 /** CPU ms so far per class (threads that ended since the last read are simply missing: their last interval is lost). */
 function readTotals(qemuPid: number): Totals {
@@ -53,14 +77,14 @@ function readTotals(qemuPid: number): Totals {
     // QEMU gone: only this process is left to count.
   }
   for (const tid of tids) {
-    let line: string;
-    try {
-      line = readFileSync(`/proc/${qemuPid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended between readdir and read
-    }
-    const s = parseTaskStat(line);
-    if (s) t[classify(s.name, Number(tid), qemuPid)] += s.cpuMs;
+    const line = readProc(`/proc/${qemuPid}/task/${tid}/stat`);
+    const s = line === undefined ? undefined : parseTaskStat(line);
+    if (!s) continue;
+    const c = classify(s.name, Number(tid), qemuPid);
+    t[c] += s.cpuMs;
+    if (c !== 'vcpus') continue;
+    const sched = readProc(`/proc/${qemuPid}/task/${tid}/schedstat`);
+    t.vcpusWaiting += (sched === undefined ? undefined : parseSchedstat(sched)) ?? 0;
   }
   const own = process.cpuUsage();
   t.bench = (own.user + own.system) / 1000;
@@ -70,7 +94,7 @@ function readTotals(qemuPid: number): Totals {
 /** Median per class of the per-interval rates (CPU ms per wall ms) between consecutive samples. */
 export function medianRates(samples: readonly { atMs: number; totals: Totals }[]): HostCpu {
   const out = zero();
-  for (const c of CPU_CLASSES) {
+  for (const c of MEASURES) {
     const rates: number[] = [];
     for (let i = 1; i < samples.length; i++) {
       const a = samples[i - 1] as { atMs: number; totals: Totals };

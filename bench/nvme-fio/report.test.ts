@@ -79,7 +79,7 @@ describe('--host-cpu', () => {
     const workload = WORKLOADS.find((w) => w.key === '4k-randread-qd32');
     const sampled = (t: string, round: number, iops: number): RunRecord => ({
       ...run(t, round, iops, 100),
-      hostCpu: { vcpus: 0.8, qemuMain: 0.2, qemuOther: 0.05, bench: t === 'qemu' ? 0.01 : 0.4 },
+      hostCpu: { vcpus: 0.8, qemuMain: 0.2, qemuOther: 0.05, bench: t === 'qemu' ? 0.01 : 0.4, vcpusWaiting: t === 'qemu' ? 0.06 : 0.12 },
     });
     const summaries = summarise(
       [sampled('shadow', 0, 4000), sampled('qemu', 0, 5000)],
@@ -91,6 +91,7 @@ describe('--host-cpu', () => {
     expect(summaries[1]?.hostCpu?.vcpus.usPerIo.median).toBeCloseTo(160, 6);
     const text = formatReport(summaries, { workload: (k) => k, target: (k) => k });
     expect(text).toMatch(/host CPU during the runs/);
-    expect(text).toMatch(/4k-randread-qd32\s+shadow\s+0\.80\s+0\.20\s+0\.05\s+0\.40\s+1\.45\s+200\s+50\s+13\s+100/);
+    expect(summaries[1]?.hostCpu?.vcpusWaiting.median).toBeCloseTo(0.06, 6);
+    expect(text).toMatch(/4k-randread-qd32\s+shadow\s+0\.80\s+0\.20\s+0\.05\s+0\.40\s+1\.45\s+0\.12\s+200\s+50\s+13\s+100/);
   });
 });

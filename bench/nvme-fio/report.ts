@@ -53,7 +53,7 @@ export interface Summary {
   /** Guest kernel's interrupts and completed I/Os for the target's devices, summed over the rounds. */
   guest?: GuestCounters;
   /** `--host-cpu`: per thread class, the share of a core and the CPU µs per I/O (share ÷ IOPS), over the rounds. */
-  hostCpu?: Record<CpuClass, { cores: Spread; usPerIo: Spread }>;
+  hostCpu?: Record<CpuClass, { cores: Spread; usPerIo: Spread }> & { vcpusWaiting: Spread };
 }
 
 const valuesOf = (runs: readonly RunRecord[], m: Metric) => runs.map((r) => r.fio[m]);
@@ -119,7 +119,14 @@ export function summarise(
           cores: spread(sampled.map((r) => (r.hostCpu as HostCpu)[c])),
           usPerIo: spread(sampled.map((r) => ((r.hostCpu as HostCpu)[c] * 1e6) / r.fio.iops)),
         });
-        s.hostCpu = { vcpus: of('vcpus'), qemuMain: of('qemuMain'), qemuOther: of('qemuOther'), bench: of('bench') };
+        s.hostCpu = {
+          vcpus: of('vcpus'),
+          qemuMain: of('qemuMain'),
+          qemuOther: of('qemuOther'),
+          bench: of('bench'),
+          // Runs recorded before the wait was sampled have none: NaN prints as '-'.
+          vcpusWaiting: spread(sampled.map((r) => (r.hostCpu as HostCpu).vcpusWaiting ?? Number.NaN)),
+        };
       }
       out.push(s);
     }
@@ -201,7 +208,8 @@ export function formatReport(
   if (sampled.length > 0) {
     out.push(
       '\nhost CPU during the runs (--host-cpu): share of one core, median of 0.5 s samples, then median (min–max) over rounds; ' +
-        "µs/IO = share ÷ IOPS; a total well below the host's core count means the run waits on hand-offs between threads, not on CPU\n",
+        "µs/IO = share ÷ IOPS; a total well below the host's core count means the run waits on hand-offs between threads, not on CPU; " +
+        'vCPUs waiting = seconds per second the vCPU threads were runnable but had no host core (the guest short of CPU)\n',
     );
     const share = (v: number) => fixed(v, 2);
     out.push(
@@ -211,6 +219,7 @@ export function formatReport(
           'device',
           ...CPU_CLASSES.map((c) => `${CLASS_LABELS[c]} cores`),
           'total cores',
+          'vCPUs waiting',
           ...CPU_CLASSES.map((c) => `${CLASS_LABELS[c]} µs/IO`),
         ],
         sampled.map((s) => {
@@ -220,6 +229,7 @@ export function formatReport(
             ...name(s),
             ...CPU_CLASSES.map((c) => withSpread(h[c].cores, share)),
             share(total),
+            withSpread(h.vcpusWaiting, share),
             ...CPU_CLASSES.map((c) => withSpread(h[c].usPerIo, (v) => fixed(v, 0))),
           ];
         }),

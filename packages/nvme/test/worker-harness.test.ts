@@ -1,7 +1,8 @@
 /**
  * The controller on a worker thread, the driver in the test's thread: data written through the
  * threaded controller reads back and is in the image after close (namespaces flushed by the
- * thread), the thread ends with close(), and a thread that cannot start rejects with its error.
+ * thread), the thread ends with close(), a thread that ends while serving is reported and does not
+ * leave requests hanging, and a thread that cannot start rejects with its error.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,17 @@ describe('startNvmeWorkerHarness', () => {
     } finally {
       await h.close();
     }
+  });
+
+  it('a thread that ends while serving: the connection closes, waiting requests reject, close() reports it', async () => {
+    const h = await startNvmeWorkerHarness({ directory: await directory(), timeoutMs: 60_000 });
+    await h.driver.bringUp();
+    await h.worker.terminate();
+    // Without the harness closing it, the connection would stay open (the dead thread's socket is
+    // a native fd the process still holds) and this read would wait out its 60 s timeout.
+    await expect(h.client.read32(0, 0x1c)).rejects.toThrow(/closed/);
+    await h.client.whenClosed();
+    await expect(h.close()).rejects.toThrow(/^nvme worker: the thread ended while serving \(exit code 1\)$/);
   });
 
   it('rejects with the thread’s error, on one line, when the controller cannot be created', async () => {

@@ -64,7 +64,8 @@ export interface NvmeWorkerHarness
   /**
    * Disconnects, has the thread close the server and the controller (flushing namespaces) and waits
    * for it to end; frees memory; removes `directory` if the harness created it. Rejects with the
-   * thread's error if it failed while serving or closing.
+   * thread's error if it failed while serving or closing, or if it ended before being closed (the
+   * connection is then closed at once, so requests waiting on it reject instead of timing out).
    */
   close(): Promise<void>;
 }
@@ -107,7 +108,17 @@ export async function startNvmeWorkerHarness(options: NvmeWorkerHarnessOptions =
   let client: VfioUserClient | undefined;
   let host: HostSide | undefined;
   let closed: Promise<void> | undefined;
+  let closing = false;
+  // A thread that ends while serving (it threw, or was terminated) takes no native resource with it:
+  // its socket stays open in the process, so the client would wait for replies that never come.
+  // Close the connection from this side instead (waiting requests reject) and report it on close().
+  void ended.then((code) => {
+    if (closing || closedReported || !client) return; // before serving, start-up reports it
+    failure ??= `the thread ended while serving (exit code ${code})`;
+    client?.close();
+  });
   const close = async () => {
+    closing = true;
     if (client) {
       client.close();
       await client.whenClosed();
@@ -120,8 +131,8 @@ export async function startNvmeWorkerHarness(options: NvmeWorkerHarnessOptions =
       }, EXIT_GRACE_MS);
       await ended;
       clearTimeout(timer);
-      if (!closedReported) failure ??= 'the thread ended before closing the controller';
     }
+    if (!closedReported) failure ??= 'the thread ended before closing the controller';
     host?.release();
     if (!directoryOption) await rm(directory, { recursive: true, force: true });
     if (failure !== undefined) throw new Error(`nvme worker: ${failure}`);

@@ -181,7 +181,8 @@ async function main(o: BenchOptions): Promise<void> {
                 args: [...fioWorkloadArgs(w), '--time_based', `--runtime=${o.seconds}`, `--ramp_time=${o.rampSeconds}`],
                 timeoutMs: batch.length * (o.seconds + o.rampSeconds) * 1000 + RUN_SLACK_MS,
               },
-              what,
+              // A failure names the devices the job ran on (with --host-cpu or --profile: one).
+              `${what} on ${batch.map((t) => t.label).join(', ')}`,
             );
           let hostCpu: HostCpu | undefined;
           const { result, cost } = await profiled(o.profile, profileName, async () => {

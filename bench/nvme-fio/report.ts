@@ -100,7 +100,7 @@ export function summarise(
         const us = (r: RunRecord) => (r.counters as Counters).ioHeldMicros / (r.counters as Counters).ioCommands;
         s.held = { usPerCommand: spread(timed.map(us)), ios: spread(timed.map((r) => (us(r) * r.fio.iops) / 1e6)) };
       }
-      const profiled = counted.filter((r) => r.serverCost && (r.counters as Counters).ioCommands > 0);
+      const profiled = timed.filter((r) => r.serverCost);
       const perCommand = (k: keyof ServerCost) =>
         spread(profiled.map((r) => (r.serverCost as ServerCost)[k] / (r.counters as Counters).ioCommands));
       if (profiled.length > 0) s.serverPerCommand = { cpuUs: perCommand('cpuUs'), busyUs: perCommand('busyUs') };

@@ -115,7 +115,7 @@ export async function startNvmeWorkerHarness(options: NvmeWorkerHarnessOptions =
   void ended.then((code) => {
     if (closing || closedReported || !client) return; // before serving, start-up reports it
     failure ??= `the thread ended while serving (exit code ${code})`;
-    client?.close();
+    client.close();
   });
   const close = async () => {
     closing = true;

@@ -1,4 +1,4 @@
-import { DmaError, type DmaSpace, directViewsOf, Errno } from '@p2pkit/base';
+import { DmaError, type DmaSpace, directViewsOf, Errno, loadDword, storeDword } from '@p2pkit/base';
 import type { Segment } from './segments.ts';
 
 /** A piece of controller-owned memory the guest reaches at a bus address (CMB, PMR). */
@@ -102,21 +102,20 @@ export class BusMemory {
     return direct;
   }
 
-  /** A little-endian dword read without a promise, or undefined when it needs a DMA message. */
+  /**
+   * A little-endian dword read without a promise (one 32-bit load: the guest updates shadow
+   * doorbells while we read them), or undefined when it needs a DMA message.
+   */
   readU32Now(address: bigint): number | undefined {
     const b = this.bytesAt(address, 4, false);
-    if (!b) return undefined;
-    return ((b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) | ((b[3] as number) << 24)) >>> 0;
+    return b ? loadDword(b, 0) : undefined;
   }
 
-  /** A little-endian dword write without a promise; false when it needs a DMA message. */
+  /** A little-endian dword write without a promise (one 32-bit store); false when it needs a DMA message. */
   writeU32Now(address: bigint, value: number): boolean {
     const b = this.bytesAt(address, 4, true);
     if (!b) return false;
-    b[0] = value;
-    b[1] = value >>> 8;
-    b[2] = value >>> 16;
-    b[3] = value >>> 24;
+    storeDword(b, 0, value);
     return true;
   }
 
@@ -166,11 +165,14 @@ export class BusMemory {
   }
 
   async readU32(address: bigint): Promise<number> {
+    const now = this.readU32Now(address);
+    if (now !== undefined) return now;
     const b = await this.read(address, 4);
     return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
   }
 
   async writeU32(address: bigint, value: number): Promise<void> {
+    if (this.writeU32Now(address, value)) return;
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, value >>> 0, true);
     await this.write(address, b);

@@ -1,3 +1,4 @@
+import { storeDword } from '@p2pkit/base';
 import { SQE_BYTES } from './command.ts';
 import { CQE_SIZE_LOG } from './registers.ts';
 
@@ -105,21 +106,15 @@ export function encodeCompletion(c: Completion, sqHead: number, phase: number): 
 }
 
 /**
- * Writes a CQE into `target` (16 bytes, e.g. the CQ slot itself), the dword holding the phase tag
- * last, so a host polling the slot never sees the new phase with stale fields.
+ * Writes a CQE into `target` (16 bytes, e.g. the CQ slot itself) one dword store at a time, the
+ * dword holding the phase tag last and whole, so a host polling the slot never sees the new phase
+ * with stale fields (nor with half of a new status).
  */
 export function writeCompletion(target: Uint8Array, c: Completion, sqHead: number, phase: number): void {
-  putU32(target, CqeField.dw0, c.dw0);
-  putU32(target, CqeField.dw1, c.dw1);
-  putU32(target, CqeField.sqHead, (sqHead & 0xffff) | ((c.sqid & 0xffff) << 16));
-  putU32(target, CqeField.cid, (c.cid & 0xffff) | ((((c.status & 0x7fff) << 1) | (phase & 1)) << 16));
-}
-
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-  b[at + 2] = v >>> 16;
-  b[at + 3] = v >>> 24;
+  storeDword(target, CqeField.dw0, c.dw0);
+  storeDword(target, CqeField.dw1, c.dw1);
+  storeDword(target, CqeField.sqHead, (sqHead & 0xffff) | ((c.sqid & 0xffff) << 16));
+  storeDword(target, CqeField.cid, (c.cid & 0xffff) | ((((c.status & 0x7fff) << 1) | (phase & 1)) << 16));
 }
 
 /** Decodes a posted CQE (host side: a test driver): the completion, the SQ head it reports and its phase tag. */

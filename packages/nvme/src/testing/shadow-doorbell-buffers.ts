@@ -3,6 +3,7 @@
  * stores new SQ tails / CQ heads in the shadow doorbell buffer and writes the MMIO doorbell only
  * when the controller's EventIdx asks for it.
  */
+import { loadDword, storeDword } from '@p2pkit/base';
 import type { QueueMemory } from './queue-pair.ts';
 
 /** Shadow doorbell and EventIdx buffers in guest memory, indexed like the doorbell registers. */
@@ -25,17 +26,18 @@ export class ShadowDoorbellBuffers {
 
   /** The value the host last stored for doorbell `index`. */
   doorbell(index: number): number {
-    return this.#view(this.doorbells).getUint32(index * this.strideBytes, true);
+    return loadDword(this.doorbells.bytes, index * this.strideBytes);
   }
 
   /** Stores `value` for doorbell `index` without asking whether the controller wants an MMIO write. */
   setDoorbell(index: number, value: number): void {
-    this.#view(this.doorbells).setUint32(index * this.strideBytes, value, true);
+    // One 32-bit store: a controller on another thread reads it concurrently (as Linux's le32 store).
+    storeDword(this.doorbells.bytes, index * this.strideBytes, value);
   }
 
   /** The EventIdx the controller published for doorbell `index`. */
   eventIndex(index: number): number {
-    return this.#view(this.eventIndexes).getUint32(index * this.strideBytes, true);
+    return loadDword(this.eventIndexes.bytes, index * this.strideBytes);
   }
 
   /**
@@ -47,9 +49,5 @@ export class ShadowDoorbellBuffers {
     this.setDoorbell(index, value);
     const eventIndex = this.eventIndex(index);
     return ((value - eventIndex - 1) & 0xffff) < ((value - old) & 0xffff);
-  }
-
-  #view(m: QueueMemory): DataView {
-    return new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
   }
 }

@@ -11,16 +11,22 @@ const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Whole-buffer dword views, one per backing buffer (guest mappings live as long as their window). */
 const dwordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+/** The last buffer used and its view (kept reachable): a CQE is four stores to one buffer, a WeakMap lookup each is measurable. */
+let lastBuffer: ArrayBufferLike | undefined;
+let lastWords: Uint32Array | undefined;
 
 /** The dword index of `view[offset]` in a Uint32Array over the same buffer, or undefined when unaligned. */
 function dwordAt(view: Uint8Array, offset: number): { words: Uint32Array; index: number } | undefined {
   const at = view.byteOffset + offset;
   if ((at & 3) !== 0 || !littleEndian) return undefined;
-  let words = dwordViews.get(view.buffer);
-  if (!words || words.length !== view.buffer.byteLength >>> 2) {
-    words = new Uint32Array(view.buffer, 0, view.buffer.byteLength >>> 2);
-    dwordViews.set(view.buffer, words);
+  const buffer = view.buffer;
+  let words = buffer === lastBuffer ? lastWords : dwordViews.get(buffer);
+  if (!words) {
+    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    dwordViews.set(buffer, words);
   }
+  lastBuffer = buffer;
+  lastWords = words;
   const index = at >>> 2;
   return index < words.length ? { words, index } : undefined;
 }

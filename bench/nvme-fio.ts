@@ -38,18 +38,22 @@
  * Where the host's cores go: --host-cpu (also one fio process per device) samples QEMU's threads and
  * this process during each run and reports the share of a core of the guest's vCPUs, QEMU's main
  * loop, QEMU's other threads and the server, and their CPU µs per I/O command.
+ * --pin gives the guest's vCPU 0 (fio's) a host CPU of its own, the rest of QEMU and the servers the
+ * other CPUs (bench/nvme-fio/pinning.ts): the same layout for every device.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatLogDetail, type RecordingLogger, recordingLogger } from '@p2pkit/base';
 import { qemuNvme, topology } from '@p2pkit/fabric';
+import { threadAffinity } from '@p2pkit/native';
 import { createNvme, type NvmeDevice } from '@p2pkit/nvme';
 import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from './nvme-fio/args.ts';
 import { accumulate, type Counters, difference, emptyCounters, snapshot } from './nvme-fio/counters.ts';
 import { BenchError, guestCountersBetween, parseFio, runFio } from './nvme-fio/fio.ts';
 import { type HostCpu, withHostCpu } from './nvme-fio/host-cpu.ts';
+import { applyPinning, currentPinLayout, describePinning, FIO_PIN_ARGS } from './nvme-fio/pinning.ts';
 import { profiled } from './nvme-fio/profile.ts';
 import { formatReport, type RunRecord, summarise } from './nvme-fio/report.ts';
 import { rotated } from './nvme-fio/statistics.ts';
@@ -94,6 +98,9 @@ async function main(o: BenchOptions): Promise<void> {
     `[bench] ${devices.length} devices, ${workloads.length} workloads, ${runs} runs of ${o.rampSeconds}+${o.seconds} s ` +
       `(≈ ${Math.ceil(estimateS / 60)} min plus boot and pre-fill)\n`,
   );
+  const layout = o.pin ? currentPinLayout() : undefined;
+  if (o.pin && !layout)
+    throw new BenchError(`--pin needs at least 2 host CPUs this process may use; it has ${threadAffinity(0).join(',')}`);
   const provisioned = await provision();
   const dir = mkdtempSync(join(tmpdir(), 'p2pkit-bench-nvme-'));
   const log = recordingLogger();
@@ -131,6 +138,14 @@ async function main(o: BenchOptions): Promise<void> {
     guest = await boot(rig.topology, { provisioned, waitForNvme: devices.length });
     const bootS = (performance.now() - tBoot) / 1000;
     process.stderr.write(`[bench] guest ready in ${bootS.toFixed(1)} s\n`);
+    const qemuPid = guest.process.pid;
+    const pin = () => {
+      if (!layout) return;
+      if (qemuPid === undefined || applyPinning(qemuPid, layout) !== 1)
+        throw new BenchError('--pin: found no QEMU thread named "CPU 0/TCG" to pin');
+    };
+    pin();
+    if (layout) process.stderr.write(`[bench] ${describePinning(layout)}\n`);
 
     // Pre-fill every namespace so reads hit written blocks (a hole reads back as zeros without I/O
     // cost on QEMU's sparse image, which would flatter it).
@@ -178,13 +193,20 @@ async function main(o: BenchOptions): Promise<void> {
               {
                 sections: batch.map((t) => ({ name: t.key, serials: t.devices.map((d) => d.serial) })),
                 sizeMiB: o.sizeMiB,
-                args: [...fioWorkloadArgs(w), '--time_based', `--runtime=${o.seconds}`, `--ramp_time=${o.rampSeconds}`],
+                args: [
+                  ...fioWorkloadArgs(w),
+                  ...(layout ? FIO_PIN_ARGS : []),
+                  '--time_based',
+                  `--runtime=${o.seconds}`,
+                  `--ramp_time=${o.rampSeconds}`,
+                ],
                 timeoutMs: batch.length * (o.seconds + o.rampSeconds) * 1000 + RUN_SLACK_MS,
               },
               // A failure names the devices the job ran on (with --host-cpu or --profile: one).
               `${what} on ${batch.map((t) => t.label).join(', ')}`,
             );
           let hostCpu: HostCpu | undefined;
+          pin(); // threads QEMU or the servers started since the last run
           const { result, cost } = await profiled(o.profile, profileName, async () => {
             if (!o.hostCpu || g.process.pid === undefined) return fio();
             const sampled = await withHostCpu(g.process.pid, HOST_CPU_PERIOD_MS, fio);
@@ -223,7 +245,8 @@ async function main(o: BenchOptions): Promise<void> {
     };
     console.log(
       `\nfio in a TCG guest (2 vCPU), libaio direct=1, ${o.rampSeconds} s ramp + ${o.seconds} s per run, ${o.reps} rounds, ` +
-        `${o.sizeMiB} MiB pre-filled range per device; host: ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)} at the end\n`,
+        `${o.sizeMiB} MiB pre-filled range per device; host: ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)} at the end` +
+        `${layout ? `\n${describePinning(layout)}` : ''}\n`,
     );
     console.log(formatReport(summaries, labels));
     printLogIssues(log.entries);
@@ -231,13 +254,14 @@ async function main(o: BenchOptions): Promise<void> {
     console.log(`\nwall time ${wallS.toFixed(1)} s (boot ${bootS.toFixed(1)} s); other guests on this host make these numbers noisy`);
     if (o.json !== undefined) {
       const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu } = o;
+      const pinned = layout ?? false;
       writeFileSync(
         o.json,
         `${JSON.stringify(
           {
             bench: 'nvme-fio',
             date: new Date().toISOString(),
-            options: { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu },
+            options: { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu, pin: pinned },
             host: { cpus: cpus().length, loadAverageAtEnd: loadavg() },
             bootSeconds: bootS,
             wallSeconds: wallS,

@@ -26,6 +26,8 @@ export interface BenchOptions {
   profile?: string;
   /** Sample the host CPU of QEMU's threads and of the server during each run (one fio process per device). */
   hostCpu: boolean;
+  /** Give the guest's vCPU 0 (where fio runs) a host CPU of its own (bench/nvme-fio/pinning.ts). */
+  pin: boolean;
   /** 'shadow-poll' tuning (shadowPoll.minIntervalUs / maxIntervalUs / idleStopUs). */
   poll: { minIntervalUs: number; maxIntervalUs: number; idleStopUs: number };
   help: boolean;
@@ -42,6 +44,8 @@ export const USAGE = `usage: npm run bench:nvme -- [options]
   --profile DIR      write a .cpuprofile of the server per workload and round (summarise: npx tsx bench/cpu-profile-summary.ts FILE)
   --host-cpu         also report where the host's cores went during each device's runs: guest vCPUs, QEMU's
                      main loop and other threads, the server (one fio process per device, as with --profile)
+  --pin              fio on the guest's vCPU 0, that vCPU's thread alone on the first host CPU, QEMU's other
+                     threads and the servers on the others (libvirt's vcpupin/emulatorpin layout; ≥ 2 CPUs)
   --poll-min-us N, --poll-max-us N, --poll-idle-us N   'shadow-poll' tuning (default 50, 1000, 10000)
   --help`;
 
@@ -83,6 +87,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         json: { type: 'string' },
         profile: { type: 'string' },
         'host-cpu': { type: 'boolean' },
+        pin: { type: 'boolean' },
         'poll-min-us': { type: 'string' },
         'poll-max-us': { type: 'string' },
         'poll-idle-us': { type: 'string' },
@@ -126,6 +131,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     ),
     poll,
     hostCpu: values['host-cpu'] === true,
+    pin: values.pin === true,
     help: values.help === true,
   };
   const json = path('json');

@@ -48,9 +48,15 @@ export function parseSchedstat(line: string): number | undefined {
   return Number.isFinite(wait) ? wait / 1e6 : undefined;
 }
 
-/** Which class a QEMU thread belongs to: TCG vCPU threads are named `CPU <n>/TCG`, the main loop is the process's first thread. */
+/** The guest CPU index of a QEMU TCG vCPU thread (named `CPU <n>/TCG`), or undefined for any other thread. */
+export function vcpuIndex(name: string): number | undefined {
+  const m = /^CPU (\d+)\/TCG$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Which class a QEMU thread belongs to: the vCPU threads (see {@link vcpuIndex}); the main loop is the process's first thread. */
 export function classify(name: string, tid: number, pid: number): Exclude<CpuClass, 'bench'> {
-  if (/^CPU \d+\/TCG$/.test(name)) return 'vcpus';
+  if (vcpuIndex(name) !== undefined) return 'vcpus';
   return tid === pid ? 'qemuMain' : 'qemuOther';
 }
 

@@ -1,8 +1,9 @@
 /**
  * @p2pkit/native — the libc layer (through koffi): UNIX sockets with SCM_RIGHTS, mmap with
- * guarded zero-copy views, memfd, eventfd, vectored file I/O (preadv/pwritev) and event-loop
- * readiness for raw fds.
+ * guarded zero-copy views, memfd, eventfd, vectored file I/O (preadv/pwritev), event-loop
+ * readiness for raw fds and thread CPU affinity.
  */
+export { setThreadAffinity, threadAffinity } from './affinity.ts';
 export { NativeError } from './errors.ts';
 export { EventFd, signalEventFd } from './eventfd.ts';
 export { closeFd, dupFd, OwnedFd, openFdCount } from './fd.ts';

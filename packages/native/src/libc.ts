@@ -31,6 +31,8 @@ export const libc = {
   getsockopt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)'),
   preadv: lib.func('intptr_t preadv(int fd, void *iov, int iovcnt, int64_t offset)'),
   pwritev: lib.func('intptr_t pwritev(int fd, void *iov, int iovcnt, int64_t offset)'),
+  sched_setaffinity: lib.func('int sched_setaffinity(int tid, size_t size, void *mask)'),
+  sched_getaffinity: lib.func('int sched_getaffinity(int tid, size_t size, void *mask)'),
 };
 
 /** fstat(fd, struct stat *): exported by glibc ≥ 2.33; older glibc only has __fxstat(_STAT_VER = 1, ...). */

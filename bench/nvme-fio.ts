@@ -254,14 +254,23 @@ async function main(o: BenchOptions): Promise<void> {
     console.log(`\nwall time ${wallS.toFixed(1)} s (boot ${bootS.toFixed(1)} s); other guests on this host make these numbers noisy`);
     if (o.json !== undefined) {
       const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu } = o;
-      const pinned = layout ?? false;
       writeFileSync(
         o.json,
         `${JSON.stringify(
           {
             bench: 'nvme-fio',
             date: new Date().toISOString(),
-            options: { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu, pin: pinned },
+            options: {
+              seconds,
+              rampSeconds,
+              reps,
+              sizeMiB,
+              devices: deviceKeys,
+              workloads: workloadKeys,
+              poll,
+              hostCpu,
+              pin: layout ?? false,
+            },
             host: { cpus: cpus().length, loadAverageAtEnd: loadavg() },
             bootSeconds: bootS,
             wallSeconds: wallS,

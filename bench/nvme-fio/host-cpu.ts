@@ -64,8 +64,17 @@ type Totals = Record<Measure, number>;
 
 const zero = (): Totals => ({ vcpus: 0, qemuMain: 0, qemuOther: 0, bench: 0, vcpusWaiting: 0 });
 
+/** The thread ids of a process (`/proc/<pid>/task`), none when the process has ended. */
+export function threadIds(pid: number | 'self'): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+}
+
 /** A /proc file's text, or undefined when the thread has ended since it was listed. */
-function readProc(path: string): string | undefined {
+export function readProc(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -76,13 +85,8 @@ function readProc(path: string): string | undefined {
 /** CPU ms so far per class (threads that ended since the last read are simply missing: their last interval is lost). */
 function readTotals(qemuPid: number): Totals {
   const t = zero();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${qemuPid}/task`);
-  } catch {
-    // QEMU gone: only this process is left to count.
-  }
-  for (const tid of tids) {
+  // QEMU gone: no threads, only this process is left to count.
+  for (const tid of threadIds(qemuPid)) {
     const line = readProc(`/proc/${qemuPid}/task/${tid}/stat`);
     const s = line === undefined ? undefined : parseTaskStat(line);
     if (!s) continue;

@@ -5,9 +5,8 @@
  * run gets the same layout, QEMU's nvme included. Without it the guest's busy vCPU shares the host's
  * cores with the device emulation, and the scheduler, not the device, decides much of a run.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { NativeError, setThreadAffinity, threadAffinity } from '@p2pkit/native';
-import { vcpuIndex } from './host-cpu.ts';
+import { readProc, threadIds, vcpuIndex } from './host-cpu.ts';
 
 /** Host CPUs per role. */
 export interface PinLayout {
@@ -41,19 +40,10 @@ export function cpusFor(threadName: string, layout: PinLayout): number[] {
 
 /** Thread ids and names of a process, from /proc (threads that end meanwhile are skipped). */
 function threads(pid: number | 'self'): { tid: number; name: string }[] {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
   const out: { tid: number; name: string }[] = [];
-  for (const tid of tids) {
-    try {
-      out.push({ tid: Number(tid), name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() });
-    } catch {
-      // ended since listed
-    }
+  for (const tid of threadIds(pid)) {
+    const name = readProc(`/proc/${pid}/task/${tid}/comm`);
+    if (name !== undefined) out.push({ tid: Number(tid), name: name.trim() });
   }
   return out;
 }

@@ -201,6 +201,7 @@ async function main(o: BenchOptions): Promise<void> {
                   `--ramp_time=${o.rampSeconds}`,
                 ],
                 timeoutMs: batch.length * (o.seconds + o.rampSeconds) * 1000 + RUN_SLACK_MS,
+                rampSeconds: o.rampSeconds,
               },
               // A failure names the devices the job ran on (with --host-cpu or --profile: one).
               `${what} on ${batch.map((t) => t.label).join(', ')}`,
@@ -228,6 +229,8 @@ async function main(o: BenchOptions): Promise<void> {
               t.devices.map((d) => d.serial),
             );
             if (seen) record.guest = seen;
+            const cpu = result.guestCpu.get(t.key);
+            if (cpu) record.guestCpu = cpu;
             records.push(record);
             process.stderr.write(
               `[bench] r${round + 1} ${w.label.padEnd(30)} ${t.label.padEnd(16)} ${fio.iops.toFixed(0).padStart(7)} IOPS ${fio.mbps.toFixed(1).padStart(7)} MB/s\n`,

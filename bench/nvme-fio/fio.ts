@@ -1,5 +1,6 @@
 /** fio inside the guest: the job script, and its JSON output reduced to the figures the report needs. */
 import type { Guest, JobResult } from '@p2pkit/testbed';
+import { GUEST_CPU_SAMPLER_STOP, type GuestCpu, guestCpuSampler, parseCpuSamples, steadyWindow } from './guest-cpu.ts';
 
 /** The benchmark cannot go on (a failed job, unreadable fio output); printed as `nvme-fio: <message>`. */
 export class BenchError extends Error {
@@ -111,6 +112,8 @@ export interface FioRun {
   /** Options of every section (`--rw`, `--bs`, `--iodepth`, `--numjobs`, `--runtime`, ...). */
   args: readonly string[];
   timeoutMs: number;
+  /** The `--ramp_time` in `args`: when set, the guest CPUs are sampled and each section's steady window is cut out. */
+  rampSeconds?: number;
 }
 
 /**
@@ -140,6 +143,8 @@ export function fioScript(run: FioRun): string {
       `    --name=${s.name} --filename="${s.serials.map(variable).join(':')}" --size=${run.sizeMiB * s.serials.length}M --stonewall --new_group \\`,
   );
   const counted = serials.map((s, i) => `${s}:$c${i}:\${d${i}#/dev/}`).join(' ');
+  const sampled = run.rampSeconds !== undefined;
+  const [startSampler, stopSampler] = sampled ? [guestCpuSampler(serials.map(variable)), GUEST_CPU_SAMPLER_STOP] : ['', ''];
   return `${lookups}
 guest_counters() {
   for e in ${counted}; do
@@ -150,11 +155,11 @@ guest_counters() {
   done >"$JOB_OUT/$1"
 }
 guest_counters counters.before
-fio --name=global --ioengine=libaio --direct=1 --group_reporting --offset=0 --percentile_list=50:99 ${run.args.join(' ')} \\
+${startSampler}fio --name=global --ioengine=libaio --direct=1 --group_reporting --offset=0 --percentile_list=50:99 ${run.args.join(' ')} \\
 ${sections.join('\n')}
     --output-format=json --output="$JOB_OUT/fio.json" 2>"$JOB_OUT/fio.err"
 rc=$?
-guest_counters counters.after
+${stopSampler}guest_counters counters.after
 echo "fio_rc=$rc"
 exit $rc`;
 }
@@ -193,11 +198,27 @@ export async function runFio(
   guest: Guest,
   run: FioRun,
   what: string,
-): Promise<{ job: JobResult; json: string; guestBefore: Map<string, GuestCounters>; guestAfter: Map<string, GuestCounters> }> {
+): Promise<{
+  job: JobResult;
+  json: string;
+  guestBefore: Map<string, GuestCounters>;
+  guestAfter: Map<string, GuestCounters>;
+  /** By section name: the guest CPUs in its steady window (sections without a complete window are missing). */
+  guestCpu: Map<string, GuestCpu>;
+}> {
   const job = await guest.run(fioScript(run), { timeoutMs: run.timeoutMs });
   if (job.exitCode !== 0 || job.timedOut) throw jobFailure(what, job);
   const json = job.files.get('fio.json')?.toString();
   if (!json) throw jobFailure(`${what}: no fio.json`, job);
   const counters = (name: string) => parseGuestCounters(job.files.get(name)?.toString() ?? '');
-  return { job, json, guestBefore: counters('counters.before'), guestAfter: counters('counters.after') };
+  const guestCpu = new Map<string, GuestCpu>();
+  if (run.rampSeconds !== undefined) {
+    const samples = parseCpuSamples(job.files.get('cpu.samples')?.toString() ?? '');
+    const serials = [...new Set(run.sections.flatMap((s) => s.serials))];
+    for (const s of run.sections) {
+      const cpu = steadyWindow(samples, serials.indexOf(s.serials[0] as string), run.rampSeconds);
+      if (cpu) guestCpu.set(s.name, cpu);
+    }
+  }
+  return { job, json, guestBefore: counters('counters.before'), guestAfter: counters('counters.after'), guestCpu };
 }

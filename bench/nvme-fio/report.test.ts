@@ -63,6 +63,32 @@ describe('summarise', () => {
   });
 });
 
+describe('guest CPUs in the steady window', () => {
+  it('gives busy cores, CPU 0 idle and busy µs per I/O over the rounds, for every device', () => {
+    const workload = WORKLOADS.find((w) => w.key === '4k-randread-qd32');
+    const withCpu = (r: RunRecord, busy: number[]): RunRecord => ({ ...r, guestCpu: { busy } });
+    const records = [
+      withCpu(run('shadow', 0, 10_000, 100), [0.9, 0.1]),
+      withCpu(run('shadow', 1, 8_000, 100), [0.8, 0.2]),
+      withCpu(run('qemu', 0, 10_000, 100), [1, 0.2]),
+      run('qemu', 1, 10_000, 100), // no window recorded: left out
+    ];
+    const [shadow, qemu] = summarise(records, workload ? [workload] : [], () => [target('shadow'), target('qemu')], 2);
+    expect(shadow?.guestCpu?.busyCores).toEqual({ median: 1, min: 1, max: 1, n: 2 });
+    expect(shadow?.guestCpu?.cpu0Idle.min).toBeCloseTo(0.1);
+    expect(shadow?.guestCpu?.cpu0Idle.max).toBeCloseTo(0.2);
+    // 1 core ÷ 10,000 and 8,000 IOPS → 100 and 125 µs of guest CPU per I/O.
+    expect(shadow?.guestCpu?.busyUsPerIo).toMatchObject({ min: 100, max: 125, n: 2 });
+    expect(qemu?.guestCpu?.busyUsPerIo).toEqual({ median: 120, min: 120, max: 120, n: 1 });
+    const text = formatReport(
+      [shadow, qemu].filter((s) => s !== undefined),
+      { workload: (k) => k, target: (k) => k },
+    );
+    expect(text).toMatch(/^4k-randread-qd32\s+qemu\s+1\.20\s+0\.0%\s+120$/m);
+    expect(text).toMatch(/^4k-randread-qd32\s+shadow\s+1\.00 \(1\.00–1\.00\)\s+15\.0% \(10\.0%–20\.0%\)\s+113 \(100–125\)$/m);
+  });
+});
+
 describe('table', () => {
   it('aligns the names left and the figures right, and refuses rows that do not fit the header', () => {
     expect(table(['w', 'device', 'IOPS'], [['4k', 'QEMU nvme', '12']]).split('\n')).toEqual([

@@ -1,6 +1,7 @@
 /** Summaries of the repeated runs (medians, spreads, per-round ratios to QEMU's nvme) as text tables and JSON. */
 import { accumulate, type Counters, emptyCounters, messageCount } from './counters.ts';
 import type { FioResult, GuestCounters } from './fio.ts';
+import type { GuestCpu } from './guest-cpu.ts';
 import { CPU_CLASSES, type CpuClass, type HostCpu } from './host-cpu.ts';
 import type { ServerCost } from './profile.ts';
 import { roundRatios, type Spread, spread } from './statistics.ts';
@@ -22,6 +23,8 @@ export interface RunRecord {
   hostCpu?: HostCpu;
   /** What the guest kernel counted for the target's devices over the run (fio start-up and ramp included). */
   guest?: GuestCounters;
+  /** The guest CPUs in the run's steady window (ramp excluded). */
+  guestCpu?: GuestCpu;
 }
 
 const METRICS = ['iops', 'mbps', 'p50us', 'p99us'] as const;
@@ -52,6 +55,11 @@ export interface Summary {
   serverPerCommand?: { cpuUs: Spread; busyUs: Spread };
   /** Guest kernel's interrupts and completed I/Os for the target's devices, summed over the rounds. */
   guest?: GuestCounters;
+  /**
+   * The guest CPUs in each run's steady window, over the rounds: busy cores (all vCPUs), CPU 0's
+   * idle share (fio's CPU under --pin) and busy µs per I/O (busy cores ÷ IOPS).
+   */
+  guestCpu?: { busyCores: Spread; cpu0Idle: Spread; busyUsPerIo: Spread };
   /** `--host-cpu`: per thread class, the share of a core and the CPU µs per I/O (share ÷ IOPS), over the rounds. */
   hostCpu?: Record<CpuClass, { cores: Spread; usPerIo: Spread }> & { vcpusWaiting: Spread };
 }
@@ -113,6 +121,15 @@ export function summarise(
           }),
           { interrupts: 0, ios: 0 },
         );
+      const windowed = runs.filter((r) => r.guestCpu && r.fio.iops > 0);
+      if (windowed.length > 0) {
+        const cores = (r: RunRecord) => (r.guestCpu as GuestCpu).busy.reduce((a, b) => a + b, 0);
+        s.guestCpu = {
+          busyCores: spread(windowed.map(cores)),
+          cpu0Idle: spread(windowed.map((r) => 1 - ((r.guestCpu as GuestCpu).busy[0] ?? Number.NaN))),
+          busyUsPerIo: spread(windowed.map((r) => (cores(r) * 1e6) / r.fio.iops)),
+        };
+      }
       const sampled = runs.filter((r) => r.hostCpu && r.fio.iops > 0);
       if (sampled.length > 0) {
         const of = (c: CpuClass) => ({
@@ -200,6 +217,28 @@ export function formatReport(
         seen.map((s) => {
           const g = s.guest as GuestCounters;
           return [...name(s), String(g.ios), String(g.interrupts), (g.interrupts / g.ios).toFixed(3)];
+        }),
+      ),
+    );
+  }
+  const windowed = summaries.filter((s) => s.guestCpu);
+  if (windowed.length > 0) {
+    out.push(
+      "\nthe guest's CPUs between the end of the ramp and the end of the run (/proc/stat in the guest; idle time is exact), " +
+        "median (min–max) over rounds: busy cores = both vCPUs together; CPU 0 idle = the share of the time fio's CPU (with --pin) " +
+        "had nothing to run, i.e. waited on the device; busy µs/IO = busy cores ÷ IOPS, the guest's own work per I/O\n",
+    );
+    out.push(
+      table(
+        ['workload', 'device', 'busy cores', 'CPU 0 idle', 'busy µs/IO'],
+        windowed.map((s) => {
+          const c = s.guestCpu as NonNullable<Summary['guestCpu']>;
+          return [
+            ...name(s),
+            withSpread(c.busyCores, (v) => fixed(v, 2)),
+            withSpread(c.cpu0Idle, (v) => `${fixed(v * 100, 1)}%`),
+            withSpread(c.busyUsPerIo, (v) => fixed(v, 0)),
+          ];
         }),
       ),
     );

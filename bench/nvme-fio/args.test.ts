@@ -18,6 +18,11 @@ describe('parseBenchArgs', () => {
     expect(o.devices).toEqual(['shadow', 'poll', 'mmio', 'cmb', 'qemu']);
     expect(o.workloads).toHaveLength(7);
     expect(o.json).toBeUndefined();
+    expect(o.coalescing).toBeUndefined();
+  });
+  it('takes interrupt coalescing as entries and µs', () => {
+    expect(parseBenchArgs(['--coalescing', '4,2000']).coalescing).toEqual({ entries: 4, timeUs: 2000 });
+    expect(parseBenchArgs(['--coalescing=256,25500']).coalescing).toEqual({ entries: 256, timeUs: 25_500 });
   });
   it('keeps lists in report order without duplicates and always adds the reference', () => {
     const o = parseBenchArgs(['--devices', 'cmb, shadow,cmb', '--workloads=128k-read-qd8,4k-randread-qd1', '--reps', '5']);
@@ -36,6 +41,11 @@ describe('parseBenchArgs', () => {
       [['--workloads', '4k'], 'unknown 4k'],
       [['--poll-min-us', '500', '--poll-max-us', '100'], '--poll-max-us 100 is below --poll-min-us 500'],
       [['--json', ''], '--json: expected a path'],
+      [['--coalescing', '4'], '--coalescing "4": expected ENTRIES,MICROSECONDS'],
+      [['--coalescing', '0,2000'], '--coalescing "0,2000"'],
+      [['--coalescing', '257,2000'], '--coalescing "257,2000"'],
+      [['--coalescing', '4,150'], '--coalescing "4,150"'],
+      [['--coalescing', '4,25600'], '--coalescing "4,25600"'],
       [['--frobnicate'], "Unknown option '--frobnicate'"],
       [['--reps'], "Option '--reps <value>' argument missing"],
       [['positional'], "Unexpected argument 'positional'"],

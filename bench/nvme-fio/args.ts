@@ -1,5 +1,6 @@
 /** Command-line options of `npm run bench:nvme`; every bad value is a one-line {@link UsageError}. */
 import { parseArgs } from 'node:util';
+import { type Coalescing, parseCoalescing } from './coalescing.ts';
 import { DEVICE_TARGETS, WORKLOADS } from './workloads.ts';
 
 /** A bad command line: the message is printed as one line, without a stack trace. */
@@ -28,6 +29,8 @@ export interface BenchOptions {
   hostCpu: boolean;
   /** Give the guest's vCPU 0 (where fio runs) a host CPU of its own (bench/nvme-fio/pinning.ts). */
   pin: boolean;
+  /** Interrupt Coalescing the guest asks of every device (QEMU's nvme included) before the runs. */
+  coalescing?: Coalescing;
   /** 'shadow-poll' tuning (shadowPoll.minIntervalUs / maxIntervalUs / idleStopUs). */
   poll: { minIntervalUs: number; maxIntervalUs: number; idleStopUs: number };
   help: boolean;
@@ -46,6 +49,8 @@ export const USAGE = `usage: npm run bench:nvme -- [options]
                      main loop and other threads, the server (one fio process per device, as with --profile)
   --pin              fio on the guest's vCPU 0, that vCPU's thread alone on the first host CPU, QEMU's other
                      threads and the servers on the others (libvirt's vcpupin/emulatorpin layout; ≥ 2 CPUs)
+  --coalescing E,US  the guest asks every device (QEMU's nvme too) for NVMe Interrupt Coalescing before the
+                     runs: an interrupt per E completions or after US µs (a multiple of 100); reset value: off
   --poll-min-us N, --poll-max-us N, --poll-idle-us N   'shadow-poll' tuning (default 50, 1000, 10000)
   --help`;
 
@@ -88,6 +93,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         profile: { type: 'string' },
         'host-cpu': { type: 'boolean' },
         pin: { type: 'boolean' },
+        coalescing: { type: 'string' },
         'poll-min-us': { type: 'string' },
         'poll-max-us': { type: 'string' },
         'poll-idle-us': { type: 'string' },
@@ -138,5 +144,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const profile = path('profile');
   if (json !== undefined) options.json = json;
   if (profile !== undefined) options.profile = profile;
+  const coalescing = str('coalescing');
+  if (coalescing !== undefined) {
+    const c = parseCoalescing(coalescing);
+    if (!c)
+      throw new UsageError(
+        `--coalescing ${JSON.stringify(coalescing)}: expected ENTRIES,MICROSECONDS — 1 to 256 entries, 100 to 25500 µs in steps of 100`,
+      );
+    options.coalescing = c;
+  }
   return options;
 }

@@ -50,7 +50,7 @@ import { threadAffinity } from '@p2pkit/native';
 import { createNvme, type NvmeDevice } from '@p2pkit/nvme';
 import { boot, type Guest, provision, Rig } from '@p2pkit/testbed';
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from './nvme-fio/args.ts';
-import { type Coalescing, coalescingDword, requestCoalescing } from './nvme-fio/coalescing.ts';
+import { describeCoalescing, requestCoalescing } from './nvme-fio/coalescing.ts';
 import { accumulate, type Counters, difference, emptyCounters, snapshot } from './nvme-fio/counters.ts';
 import { BenchError, guestCountersBetween, parseFio, runFio } from './nvme-fio/fio.ts';
 import { type HostCpu, withHostCpu } from './nvme-fio/host-cpu.ts';
@@ -162,23 +162,17 @@ async function main(o: BenchOptions): Promise<void> {
     );
     for (const d of devices) parseFio(prefill.json, `prefill on ${d.serial}`, 'write', d.id);
     process.stderr.write(`[bench] prefilled ${devices.length} × ${o.sizeMiB} MiB in ${(prefill.job.durationMs / 1000).toFixed(1)} s\n`);
-    let coalescingAnswers = '';
-    if (o.coalescing) {
-      const answers = await requestCoalescing(
-        guest,
-        devices.map((d) => d.serial),
-        o.coalescing,
-      );
-      const want = `0x${coalescingDword(o.coalescing).toString(16)}`;
-      for (const d of devices) {
-        const got = answers.get(d.serial) ?? 'no answer';
-        // p2pkit's controllers implement the feature: one that did not take it is a bug, not a result.
-        if (d.kind === 'p2pkit' && Number.parseInt(got, 16) !== Number.parseInt(want, 16))
-          throw new BenchError(`--coalescing: ${d.serial} did not take Interrupt Coalescing ${want}: ${got}`);
-      }
-      coalescingAnswers = devices.map((d) => `${d.serial}: ${answers.get(d.serial)}`).join('; ');
-      process.stderr.write(`[bench] ${describeCoalescing(o.coalescing)} (${coalescingAnswers})\n`);
-    }
+    const coalescing = o.coalescing
+      ? describeCoalescing(
+          o.coalescing,
+          await requestCoalescing(
+            guest,
+            devices.map((d) => ({ serial: d.serial, mustTake: d.kind === 'p2pkit' })),
+            o.coalescing,
+          ),
+        )
+      : undefined;
+    if (coalescing) process.stderr.write(`[bench] ${coalescing}\n`);
     for (const d of devices) {
       const stats = served.get(d.id)?.controller.stats;
       if (d.cmbMiB && stats && stats.ioSqCreatedInCmb === 0)
@@ -267,14 +261,14 @@ async function main(o: BenchOptions): Promise<void> {
     console.log(
       `\nfio in a TCG guest (2 vCPU), libaio direct=1, ${o.rampSeconds} s ramp + ${o.seconds} s per run, ${o.reps} rounds, ` +
         `${o.sizeMiB} MiB pre-filled range per device; host: ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)} at the end` +
-        `${layout ? `\n${describePinning(layout)}` : ''}${o.coalescing ? `\n${describeCoalescing(o.coalescing)}; the devices answered ${coalescingAnswers}` : ''}\n`,
+        `${layout ? `\n${describePinning(layout)}` : ''}${coalescing ? `\n${coalescing}` : ''}\n`,
     );
     console.log(formatReport(summaries, labels));
     printLogIssues(log.entries);
     const wallS = (performance.now() - t0) / 1000;
     console.log(`\nwall time ${wallS.toFixed(1)} s (boot ${bootS.toFixed(1)} s); other guests on this host make these numbers noisy`);
     if (o.json !== undefined) {
-      const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu, coalescing } = o;
+      const { seconds, rampSeconds, reps, sizeMiB, devices: deviceKeys, workloads: workloadKeys, poll, hostCpu } = o;
       writeFileSync(
         o.json,
         `${JSON.stringify(
@@ -291,7 +285,7 @@ async function main(o: BenchOptions): Promise<void> {
               poll,
               hostCpu,
               pin: layout ?? false,
-              coalescing: coalescing ?? false,
+              coalescing: o.coalescing ?? false,
             },
             host: { cpus: cpus().length, loadAverageAtEnd: loadavg() },
             bootSeconds: bootS,
@@ -326,10 +320,6 @@ function printLogIssues(entries: RecordingLogger['entries']): void {
   if (issues.length === 0) return;
   console.log(`\nlog entries on guest/client/device channels: ${issues.length}`);
   for (const e of issues.slice(0, 10)) console.log(`  ${e.channel}: ${e.message}${formatLogDetail(e.detail)}`);
-}
-
-function describeCoalescing(c: Coalescing): string {
-  return `interrupt coalescing asked of every device (Set Features 08h): an interrupt per ${c.entries} completions or after ${c.timeUs} µs`;
 }
 
 let options: BenchOptions;

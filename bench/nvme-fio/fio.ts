@@ -126,6 +126,11 @@ export interface GuestCounters {
   ios: number;
 }
 
+/** Every serial of a run once, in section order: the script's `$d<i>`/`$c<i>` and the sampler's namespaces. */
+function serialsOf(run: FioRun): string[] {
+  return [...new Set(run.sections.flatMap((s) => s.serials))];
+}
+
 /**
  * The guest shell script of a run: libaio, O_DIRECT; a section with several devices spreads every
  * job's I/O over all of them (round-robin), `--size` being the total. One fio process for all
@@ -133,7 +138,7 @@ export interface GuestCounters {
  * Before and after fio it writes each device's {@link GuestCounters} to counters.before/after.
  */
 export function fioScript(run: FioRun): string {
-  const serials = [...new Set(run.sections.flatMap((s) => s.serials))];
+  const serials = serialsOf(run);
   const variable = (serial: string) => `$d${serials.indexOf(serial)}`;
   const lookups = serials
     .map((s, i) => `d${i}=$(nvme_ns_by_serial ${s}) || exit 3\nc${i}=$(nvme_ctrl_by_serial ${s}) || exit 3`)
@@ -214,7 +219,7 @@ export async function runFio(
   const guestCpu = new Map<string, GuestCpu>();
   if (run.rampSeconds !== undefined) {
     const samples = parseCpuSamples(job.files.get('cpu.samples')?.toString() ?? '');
-    const serials = [...new Set(run.sections.flatMap((s) => s.serials))];
+    const serials = serialsOf(run);
     for (const s of run.sections) {
       const cpu = steadyWindow(samples, serials.indexOf(s.serials[0] as string), run.rampSeconds);
       if (cpu) guestCpu.set(s.name, cpu);

@@ -149,7 +149,7 @@ export function fioScript(run: FioRun): string {
   );
   const counted = serials.map((s, i) => `${s}:$c${i}:\${d${i}#/dev/}`).join(' ');
   const sampled = run.rampSeconds !== undefined;
-  const [startSampler, stopSampler] = sampled ? [guestCpuSampler(serials.map(variable)), GUEST_CPU_SAMPLER_STOP] : ['', ''];
+  const [startSampler, stopSampler] = sampled ? [guestCpuSampler(serials.map((_, i) => `d${i}`)), GUEST_CPU_SAMPLER_STOP] : ['', ''];
   return `${lookups}
 guest_counters() {
   for e in ${counted}; do

@@ -89,7 +89,7 @@ describe('guestCpuSampler', () => {
       writeFileSync(join(dir, 'x', 'stat'), '   5 0 0 0    7 0 0 0 0 0 0\n');
       writeFileSync(join(dir, 'uptime'), '123.45 200.00\n');
       writeFileSync(join(dir, 'stat'), 'cpu  9 9 9 9 9\ncpu0 1 0 1 10 0 0 0 0\ncpu1 2 0 2 20 0 0 0 0\nintr 1 2 3\n');
-      const sampler = guestCpuSampler(['$d0'])
+      const sampler = guestCpuSampler(['d0'])
         .replaceAll('/sys/block/', `${dir}/`)
         .replaceAll('/proc/uptime', join(dir, 'uptime'))
         .replaceAll('/proc/stat', join(dir, 'stat'));

@@ -1,9 +1,9 @@
 /**
  * The guest's CPUs during the steady part of each fio section. A background loop in the guest job
  * records, twice a second, the guest's uptime, the I/Os each namespace has completed and the
- * per-CPU lines of /proc/stat (shell builtins only, so sampling costs no process start). Afterwards
- * each section's window is cut from the samples where its namespace was doing I/O, less the ramp
- * and the last half second. The guest kernel counts idle time exactly (it stops its tick while
+ * per-CPU lines of /proc/stat (read with shell builtins; the only process a period starts is its
+ * `sleep`). Afterwards each section's window is cut from the samples where its namespace was doing
+ * I/O: from the ramp plus half a second after its first I/O to the last sample after which it still rose. The guest kernel counts idle time exactly (it stops its tick while
  * idle), so a CPU's busy share is exact where user/system splits are sampled. It tells the two
  * kinds of limit apart: a guest CPU busy all the time is the bound (the device can then only change
  * the guest's work per I/O), one that idles is waiting on the device.
@@ -22,14 +22,12 @@ export const GUEST_CPU_SAMPLER_STOP = 'kill "$cpu_sampler"\n';
 
 /**
  * Shell that starts the sampling loop in the background (pid in `$cpu_sampler`) for the namespaces
- * given as shell words (`$d0`, …), appending to `$JOB_OUT/cpu.samples` one line per sample:
+ * whose device paths are in the shell variables `variables` (`d0`, …), appending to `$JOB_OUT/cpu.samples` one line per sample:
  * `<uptime s> <I/Os of each namespace> | cpuN … | cpuM …`.
  */
-export function guestCpuSampler(namespaces: readonly string[]): string {
-  const reads = namespaces
-    .map((ns, i) => `read -r r _ _ _ w _ <"/sys/block/\${${ns.replace(/^\$/, '')}#/dev/}/stat"; n${i}=$((r + w))`)
-    .join('; ');
-  const counts = namespaces.map((_, i) => `$n${i}`).join(' ');
+export function guestCpuSampler(variables: readonly string[]): string {
+  const reads = variables.map((v, i) => `read -r r _ _ _ w _ <"/sys/block/\${${v}#/dev/}/stat"; n${i}=$((r + w))`).join('; ');
+  const counts = variables.map((_, i) => `$n${i}`).join(' ');
   return `(
   while :; do
     read -r up _ </proc/uptime; ${reads}

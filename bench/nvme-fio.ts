@@ -12,6 +12,9 @@
  *   cmb      p2pkit, 'shadow' with a 16 MiB Controller Memory Buffer: the Linux driver puts its I/O
  *            SQs there, so every SQ entry it writes is an MMIO write into the BAR (checked: the run
  *            fails if the controller saw no SQ created in its CMB)
+ *   cmb-poll the same CMB with 'shadow-poll': QEMU sends every BAR write of a device with an
+ *            mmappable BAR synchronously, so a doorbell the controller does not need is a round
+ *            trip the vCPU does not wait for
  *   qemu     QEMU's in-process C nvme, same guest, same switch: every ratio divides by it
  *
  * Workloads (`--workloads`; libaio, direct=1, time-based after a ramp, on a range pre-filled with

@@ -15,7 +15,7 @@ describe('parseBenchArgs', () => {
   it('defaults to every device and workload, 3 rounds of 1 + 5 s', () => {
     const o = parseBenchArgs([]);
     expect(o).toMatchObject({ seconds: 5, rampSeconds: 1, reps: 3, sizeMiB: 64, help: false });
-    expect(o.devices).toEqual(['shadow', 'poll', 'mmio', 'cmb', 'qemu']);
+    expect(o.devices).toEqual(['shadow', 'poll', 'mmio', 'cmb', 'cmb-poll', 'qemu']);
     expect(o.workloads).toHaveLength(7);
     expect(o.json).toBeUndefined();
     expect(o.coalescing).toBeUndefined();

@@ -37,6 +37,7 @@ export const DEVICE_TARGETS: readonly Target[] = [
   { key: 'poll', label: 'p2pkit poll', devices: [p2pkit('nvmePoll', 'P2PK-POLL', 'shadow-poll')], reference: false },
   { key: 'mmio', label: 'p2pkit mmio', devices: [p2pkit('nvmeMmio', 'P2PK-MMIO', 'mmio')], reference: false },
   { key: 'cmb', label: 'p2pkit CMB', devices: [p2pkit('nvmeCmb', 'P2PK-CMB', 'shadow', 16)], reference: false },
+  { key: 'cmb-poll', label: 'p2pkit CMB poll', devices: [p2pkit('nvmeCmbPoll', 'P2PK-CMB-POLL', 'shadow-poll', 16)], reference: false },
   { key: 'qemu', label: 'QEMU nvme', devices: [qemu('qemu', 'QEMU-NVME')], reference: true },
 ];
 

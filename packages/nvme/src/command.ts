@@ -103,31 +103,31 @@ export interface SubmissionFields {
 }
 
 /**
- * Encodes a submission entry with the layout {@link SubmissionEntry} decodes, into `target` (64
- * bytes, e.g. the SQ slot itself; default a new buffer), which it returns.
+ * Encodes a submission entry (host side: a test driver) with the layout {@link SubmissionEntry}
+ * decodes, at byte `at` of `view`, with CID `cid` and CDW0 flags `flags` (`fields.cid` and
+ * `fields.flags` are not read): one view of a whole SQ ring serves every slot, so the driver
+ * allocates nothing per command.
  */
-export function encodeSubmission(fields: SubmissionFields, target: Uint8Array = new Uint8Array(SQE_BYTES)): Uint8Array {
-  if (target.byteLength < SQE_BYTES) throw new RangeError(`a submission entry is ${SQE_BYTES} bytes, got ${target.byteLength}`);
-  const view = new DataView(target.buffer, target.byteOffset, SQE_BYTES);
-  view.setUint8(Field.opcode, fields.opcode);
-  view.setUint8(Field.flags, fields.flags ?? 0);
-  view.setUint16(Field.cid, fields.cid, true);
-  view.setUint32(Field.nsid, (fields.nsid ?? 0) >>> 0, true);
-  view.setUint32(8, 0, true); // CDW2–3: reserved
-  view.setUint32(12, 0, true);
-  view.setBigUint64(Field.mptr, fields.mptr ?? 0n, true);
+export function writeSubmission(view: DataView, at: number, fields: Omit<SubmissionFields, 'cid'>, cid: number, flags: number): void {
+  if (at < 0 || at + SQE_BYTES > view.byteLength) throw new RangeError(`submission entry at ${at} outside a ${view.byteLength}-byte view`);
+  view.setUint8(at + Field.opcode, fields.opcode);
+  view.setUint8(at + Field.flags, flags);
+  view.setUint16(at + Field.cid, cid, true);
+  view.setUint32(at + Field.nsid, (fields.nsid ?? 0) >>> 0, true);
+  view.setUint32(at + 8, 0, true); // CDW2–3: reserved
+  view.setUint32(at + 12, 0, true);
+  view.setBigUint64(at + Field.mptr, fields.mptr ?? 0n, true);
   if (fields.sgl) {
     if (fields.sgl.length !== 16) throw new RangeError(`SGL1 is 16 bytes, got ${fields.sgl.length}`);
-    target.set(fields.sgl, Field.dptr);
+    new Uint8Array(view.buffer, view.byteOffset + at + Field.dptr, 16).set(fields.sgl);
   } else {
-    view.setBigUint64(Field.dptr, fields.prp1 ?? 0n, true);
-    view.setBigUint64(Field.prp2, fields.prp2 ?? 0n, true);
+    view.setBigUint64(at + Field.dptr, fields.prp1 ?? 0n, true);
+    view.setBigUint64(at + Field.prp2, fields.prp2 ?? 0n, true);
   }
-  view.setUint32(Field.cdw10, (fields.cdw10 ?? 0) >>> 0, true);
-  view.setUint32(Field.cdw10 + 4, (fields.cdw11 ?? 0) >>> 0, true);
-  view.setUint32(Field.cdw10 + 8, (fields.cdw12 ?? 0) >>> 0, true);
-  view.setUint32(Field.cdw10 + 12, (fields.cdw13 ?? 0) >>> 0, true);
-  view.setUint32(Field.cdw10 + 16, (fields.cdw14 ?? 0) >>> 0, true);
-  view.setUint32(Field.cdw10 + 20, (fields.cdw15 ?? 0) >>> 0, true);
-  return target;
+  view.setUint32(at + Field.cdw10, (fields.cdw10 ?? 0) >>> 0, true);
+  view.setUint32(at + Field.cdw10 + 4, (fields.cdw11 ?? 0) >>> 0, true);
+  view.setUint32(at + Field.cdw10 + 8, (fields.cdw12 ?? 0) >>> 0, true);
+  view.setUint32(at + Field.cdw10 + 12, (fields.cdw13 ?? 0) >>> 0, true);
+  view.setUint32(at + Field.cdw10 + 16, (fields.cdw14 ?? 0) >>> 0, true);
+  view.setUint32(at + Field.cdw10 + 20, (fields.cdw15 ?? 0) >>> 0, true);
 }

@@ -117,19 +117,30 @@ export function writeCompletion(target: Uint8Array, c: Completion, sqHead: numbe
   storeDword(target, CqeField.cid, (c.cid & 0xffff) | ((((c.status & 0x7fff) << 1) | (phase & 1)) << 16));
 }
 
-/** Decodes a posted CQE (host side: a test driver): the completion, the SQ head it reports and its phase tag. */
-export function decodeCompletion(bytes: Uint8Array): { completion: Completion; sqHead: number; phase: number } {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, CQE_BYTES);
-  const statusAndPhase = v.getUint16(CqeField.statusAndPhase, true);
+/** A posted CQE as the host reads it: the completion, the SQ head it reports and its phase tag. */
+export interface PostedCompletion extends Completion {
+  sqHead: number;
+  phase: number;
+}
+
+/**
+ * Decodes the CQE at byte `at` of `view` (host side: a test driver). One view of a whole CQ ring
+ * serves every slot: nothing is allocated but the result.
+ */
+export function decodeCompletion(view: DataView, at: number): PostedCompletion {
+  const statusAndPhase = view.getUint16(at + CqeField.statusAndPhase, true);
   return {
-    completion: {
-      dw0: v.getUint32(CqeField.dw0, true),
-      dw1: v.getUint32(CqeField.dw1, true),
-      sqid: v.getUint16(CqeField.sqid, true),
-      cid: v.getUint16(CqeField.cid, true),
-      status: statusAndPhase >>> 1,
-    },
-    sqHead: v.getUint16(CqeField.sqHead, true),
+    dw0: view.getUint32(at + CqeField.dw0, true),
+    dw1: view.getUint32(at + CqeField.dw1, true),
+    sqid: view.getUint16(at + CqeField.sqid, true),
+    cid: view.getUint16(at + CqeField.cid, true),
+    status: statusAndPhase >>> 1,
+    sqHead: view.getUint16(at + CqeField.sqHead, true),
     phase: statusAndPhase & 1,
   };
+}
+
+/** The phase tag of the CQE at byte `at` of `bytes`: the one field a poll of an empty CQ reads. */
+export function completionPhase(bytes: Uint8Array, at: number): number {
+  return (bytes[at + CqeField.statusAndPhase] as number) & 1;
 }

@@ -171,8 +171,7 @@ export class NvmeTestDriver {
    * `sgl` and no `flags`, PSDT is set to SGL.
    */
   enqueue(qid: number, command: NvmeCommand): number {
-    const psdt = command.sgl && command.flags === undefined ? { flags: PSDT_SGL } : {};
-    return this.#queue(qid).push({ ...command, ...psdt });
+    return this.#queue(qid).push(command, command.flags ?? (command.sgl ? PSDT_SGL : 0));
   }
 
   /** Publishes the SQ tail of `qid`: through the shadow doorbell when configured (and MMIO only if EventIdx asks), else MMIO. */
@@ -187,13 +186,14 @@ export class NvmeTestDriver {
 
   /** Whether a new completion sits at the head of CQ `qid` (phase tag), without consuming it. */
   hasCompletion(qid: number): boolean {
-    return this.#queue(qid).peek() !== undefined;
+    return this.#queue(qid).ready;
   }
 
   /** Waits for the next completion on CQ `qid`, consumes it and (unless `ringCqHead: false`) rings the CQ head doorbell. */
   async reap(qid: number, options: { timeoutMs?: number; ringCqHead?: boolean } = {}): Promise<CompletionEntry> {
     const pair = this.#queue(qid);
-    await waitUntil(() => pair.peek() !== undefined, `a completion on queue ${qid}`, options.timeoutMs ?? this.timeoutMs);
+    // Only an empty CQ waits (a poll per event-loop turn); a posted entry is taken at once.
+    if (!pair.ready) await waitUntil(() => pair.ready, `a completion on queue ${qid}`, options.timeoutMs ?? this.timeoutMs);
     const entry = pair.peek() as CompletionEntry;
     pair.advance(entry);
     if (options.ringCqHead ?? true) await this.ringCqHead(qid);

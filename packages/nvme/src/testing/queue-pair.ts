@@ -1,10 +1,10 @@
 /**
  * The host's side of one submission/completion queue pair: ring memory, SQ tail, CQ head and the
  * phase tag it expects next. Entries are encoded and decoded with the controller's own layouts
- * (`encodeSubmission` in `../command.ts`, `decodeCompletion` in `../queues.ts`).
+ * (`writeSubmission` in `../command.ts`, `decodeCompletion` in `../queues.ts`).
  */
-import { encodeSubmission, SQE_BYTES, type SubmissionFields } from '../command.ts';
-import { type Completion, CQE_BYTES, decodeCompletion } from '../queues.ts';
+import { SQE_BYTES, type SubmissionFields, writeSubmission } from '../command.ts';
+import { type Completion, CQE_BYTES, completionPhase, decodeCompletion } from '../queues.ts';
 import { DNR } from '../status.ts';
 
 /** A command for {@link QueuePair.push}: every submission entry field but the CID, which the queue assigns. */
@@ -39,6 +39,9 @@ export class QueuePair {
   /** Phase tag of a new entry at {@link QueuePair.cqHead}. */
   phase = 1;
   #nextCid = 1;
+  /** One view per ring, made once: encoding and decoding allocate no per-entry view. */
+  readonly #sqView: DataView;
+  readonly #cqView: DataView;
 
   /**
    * @param qid - queue ID (0: admin).
@@ -55,6 +58,8 @@ export class QueuePair {
     if (submissionQueue.bytes.length < submissionEntries * SQE_BYTES || completionQueue.bytes.length < completionEntries * CQE_BYTES) {
       throw new RangeError(`queue ${qid}: ring memory smaller than its entries`);
     }
+    this.#sqView = new DataView(submissionQueue.bytes.buffer, submissionQueue.bytes.byteOffset, submissionEntries * SQE_BYTES);
+    this.#cqView = new DataView(completionQueue.bytes.buffer, completionQueue.bytes.byteOffset, completionEntries * CQE_BYTES);
   }
 
   /** Whether the SQ has no free slot (as far as the completions read so far tell). */
@@ -62,26 +67,32 @@ export class QueuePair {
     return (this.sqTail + 1) % this.submissionEntries === this.sqHead;
   }
 
-  /** Writes `command` at the SQ tail with a fresh CID and advances the tail (no doorbell); returns the CID. */
-  push(command: NvmeCommand): number {
+  /**
+   * Writes `command` at the SQ tail with a fresh CID and advances the tail (no doorbell); returns the
+   * CID. `flags` (CDW0 bits 15:8) default to `command.flags`.
+   */
+  push(command: NvmeCommand, flags = command.flags ?? 0): number {
     if (this.full) throw new Error(`queue ${this.qid}: SQ full (${this.submissionEntries} entries); reap completions first`);
     const cid = this.#nextCid;
     this.#nextCid = (this.#nextCid % 0xfffe) + 1;
-    const at = this.sqTail * SQE_BYTES;
     // Encoded in place (the slot is the guest CPU's view of the ring): no intermediate entry.
-    encodeSubmission({ ...command, cid }, this.submissionQueue.bytes.subarray(at, at + SQE_BYTES));
+    writeSubmission(this.#sqView, this.sqTail * SQE_BYTES, command, cid, flags);
     this.sqTail = (this.sqTail + 1) % this.submissionEntries;
     return cid;
   }
 
+  /** Whether the controller has posted the entry at the CQ head (its phase tag matches): reads one byte. */
+  get ready(): boolean {
+    return completionPhase(this.completionQueue.bytes, this.cqHead * CQE_BYTES) === this.phase;
+  }
+
   /** The entry at the CQ head if the controller has posted it (its phase tag matches), without consuming it. */
   peek(): CompletionEntry | undefined {
-    const at = this.cqHead * CQE_BYTES;
-    // The phase tag first (bit 0 of byte 14): an empty CQ decodes nothing.
-    if (((this.completionQueue.bytes[at + 14] as number) & 1) !== this.phase) return undefined;
-    const { completion, sqHead, phase } = decodeCompletion(this.completionQueue.bytes.subarray(at, at + CQE_BYTES));
-    if (phase !== this.phase) return undefined;
-    return { ...completion, status: completion.status & 0x7ff, dnr: (completion.status & DNR) !== 0, sqHead };
+    // The phase tag first: an empty CQ decodes nothing.
+    if (!this.ready) return undefined;
+    const c = decodeCompletion(this.#cqView, this.cqHead * CQE_BYTES);
+    if (c.phase !== this.phase) return undefined;
+    return { dw0: c.dw0, dw1: c.dw1, sqid: c.sqid, cid: c.cid, status: c.status & 0x7ff, dnr: (c.status & DNR) !== 0, sqHead: c.sqHead };
   }
 
   /** Consumes the entry at the CQ head (after {@link QueuePair.peek} returned it). */

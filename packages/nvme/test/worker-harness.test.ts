@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { IoOpcode, Status } from '@p2pkit/nvme';
 import { startNvmeWorkerHarness } from '@p2pkit/nvme/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { NvmeWorkerCommand } from '../src/testing/nvme-worker-protocol.ts';
 
 const directories: string[] = [];
 afterEach(async () => {
@@ -68,7 +69,10 @@ describe('startNvmeWorkerHarness', () => {
   it('a thread that ends while serving: the connection closes, waiting requests reject, close() reports it', async () => {
     const h = await startNvmeWorkerHarness({ directory: await directory(), timeoutMs: 60_000 });
     await h.driver.bringUp();
-    await h.worker.terminate();
+    // The thread dies as a crashed one does (Worker.terminate() could abort this process: see NvmeWorkerCommand).
+    const exited = new Promise((resolve) => h.worker.once('exit', resolve));
+    h.worker.postMessage({ kind: 'exit', code: 1 } satisfies NvmeWorkerCommand);
+    await exited;
     // Without the harness closing it, the connection would stay open (the dead thread's socket is
     // a native fd the process still holds) and this read would wait out its 60 s timeout.
     await expect(h.client.read32(0, 0x1c)).rejects.toThrow(/closed/);

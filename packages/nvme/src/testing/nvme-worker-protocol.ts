@@ -9,7 +9,15 @@ export interface NvmeWorkerData {
   device: NvmeHarnessDeviceOptions;
 }
 
-/** Messages from the thread to the harness; the harness sends `{ kind: 'close' }` once. */
+/**
+ * Messages from the harness to the thread: `close` once, to end it cleanly. `exit` ends the thread
+ * at once with `code`, closing nothing, as a thread that dies while serving does; tests of a dead
+ * thread use it rather than `Worker.terminate()`, which aborts the whole process when it lands
+ * while a native poll callback runs in the thread (koffi turns the termination into a fatal error).
+ */
+export type NvmeWorkerCommand = { kind: 'close' } | { kind: 'exit'; code: number };
+
+/** Messages from the thread to the harness. */
 export type NvmeWorkerReport =
   | { kind: 'listening' }
   | { kind: 'closed' }

@@ -9,7 +9,7 @@ import type { LogChannel, Logger } from '@p2pkit/base';
 import { VfioUserServer } from '@p2pkit/vfio-user';
 import { createNvme, type NvmeDevice } from '../endpoint.ts';
 import { harnessNvmeOptions } from './harness-device.ts';
-import { type NvmeWorkerData, type NvmeWorkerReport, oneLine } from './nvme-worker-protocol.ts';
+import { type NvmeWorkerCommand, type NvmeWorkerData, type NvmeWorkerReport, oneLine } from './nvme-worker-protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('nvme-worker.ts runs in a worker thread started by startNvmeWorkerHarness');
@@ -34,7 +34,9 @@ async function close(): Promise<void> {
   await nvme?.close();
 }
 
-port.on('message', (m: { kind: 'close' }) => {
+port.on('message', (m: NvmeWorkerCommand) => {
+  // From a message handler, not inside a native callback: the thread ends without aborting the process.
+  if (m.kind === 'exit') process.exit(m.code);
   if (m.kind !== 'close') return;
   close()
     .then(

@@ -20,7 +20,7 @@ import { VfioUserClient } from '@p2pkit/vfio-user';
 import type { NvmeHarness, NvmeHarnessOptions } from './harness.ts';
 import { deviceErrorsIn, guestErrorsIn } from './harness-device.ts';
 import { attachHost, type HostSide } from './host-side.ts';
-import { type NvmeWorkerData, type NvmeWorkerReport, oneLine } from './nvme-worker-protocol.ts';
+import { type NvmeWorkerCommand, type NvmeWorkerData, type NvmeWorkerReport, oneLine } from './nvme-worker-protocol.ts';
 
 /**
  * What {@link startNvmeWorkerHarness} serves: the options of {@link startNvmeHarness} that are plain
@@ -59,7 +59,11 @@ export interface NvmeWorkerHarness
   > {
   /** The server's socket in `directory`. */
   readonly socketPath: string;
-  /** The thread serving the controller (its `threadId` is -1 once it has ended). */
+  /**
+   * The thread serving the controller (its `threadId` is -1 once it has ended). End it with
+   * {@link NvmeWorkerHarness.close}: `terminate()` can abort the whole process when it lands while
+   * a native poll callback runs in the thread.
+   */
   readonly worker: Worker;
   /**
    * Disconnects, has the thread close the server and the controller (flushing namespaces) and waits
@@ -124,7 +128,7 @@ export async function startNvmeWorkerHarness(options: NvmeWorkerHarnessOptions =
       await client.whenClosed();
     }
     if (thread.threadId !== -1) {
-      thread.postMessage({ kind: 'close' });
+      thread.postMessage({ kind: 'close' } satisfies NvmeWorkerCommand);
       const timer = setTimeout(() => {
         failure ??= `the thread did not end within ${EXIT_GRACE_MS} ms of closing`;
         void thread.terminate();

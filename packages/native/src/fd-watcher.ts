@@ -36,9 +36,16 @@ export function watchFd(
     disconnect: true,
   });
   const handle = koffi.node.poll(fd, opts(events), callback as (ev: FdEvents) => void);
+  let readable = !!events.readable;
+  let writable = !!events.writable;
   return {
     update(e) {
-      if (!closed) handle.start(opts(e), callback as (ev: FdEvents) => void);
+      // A stream updates after every write; restarting the poll with the same events would cost a
+      // native call (and an epoll_ctl) per message for nothing.
+      if (closed || (!!e.readable === readable && !!e.writable === writable)) return;
+      readable = !!e.readable;
+      writable = !!e.writable;
+      handle.start(opts(e), callback as (ev: FdEvents) => void);
     },
     close() {
       if (closed) return;

@@ -136,6 +136,42 @@ describe('SCM_RIGHTS', () => {
   });
 });
 
+describe('writes the kernel cannot take at once', () => {
+  it('queues them, sends the rest when the socket drains, and keeps the reader going', async () => {
+    const [tx, rx] = UnixStream.pair();
+    // Far more than a socket buffer holds: most of it waits in the user-space queue.
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    for (const c of chunks) tx.write(c);
+    expect(tx.pendingBytes).toBeGreaterThan(0);
+    const received: Buffer[] = [];
+    let total = 0;
+    await new Promise<void>((resolve, reject) => {
+      rx.start(
+        () => {
+          try {
+            for (let c = rx.read(1 << 20); c?.data.length; c = rx.read(1 << 20)) {
+              received.push(c.data);
+              total += c.data.length;
+            }
+            if (total === 64 * 64 * 1024) resolve();
+          } catch (e) {
+            reject(e);
+          }
+        },
+        () => reject(new Error('closed early')),
+      );
+    });
+    expect(tx.pendingBytes).toBe(0);
+    expect(Buffer.concat(received).equals(Buffer.concat(chunks))).toBe(true);
+    // The writer still sees the reader's messages after its writable watch came and went.
+    const back = readOnce(tx);
+    rx.write(Buffer.from('ok'));
+    expect((await back).data.toString()).toBe('ok');
+    tx.close();
+    rx.close();
+  });
+});
+
 describe('peer hang-up', () => {
   it('is seen at once with poll(2), also while the peer’s last bytes are still unread', () => {
     const [a, b] = UnixStream.pair();

@@ -83,13 +83,15 @@ export type DoorbellStrategy = 'mmio' | 'shadow' | 'shadow-poll';
 export interface ShadowPollOptions {
   /**
    * Poll delay right after activity (a new SQ tail, an MMIO doorbell, a completion), µs; default 50.
-   * Node timers have 1 ms resolution: delays below 1000 µs poll on the next event-loop turn
-   * (setImmediate); the exponential backoff bounds how many such empty polls run in a row.
+   * Each time a whole delay passes without activity the delay doubles. Node timers have 1 ms
+   * resolution: while the delay is below 1000 µs the controller polls on every event-loop turn
+   * (setImmediate) until it has passed, so with the defaults it spins for about 1.5 ms after the
+   * last activity, then polls once per millisecond.
    */
   minIntervalUs?: number;
   /**
-   * Backoff ceiling: an empty poll doubles the delay up to this, µs; default 1000 (Node's timer
-   * resolution: measured faster than 4000 in bench/nvme-fio.ts, see the README).
+   * Backoff ceiling, µs; default 1000 (Node's timer resolution: measured faster than 4000 in
+   * bench/nvme-fio.ts, see the README).
    */
   maxIntervalUs?: number;
   /** Polling stops after this long without activity and MMIO doorbells take over again, µs; default 10000. */

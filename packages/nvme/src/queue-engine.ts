@@ -50,8 +50,8 @@ interface PollState {
   delayUs: number;
   /** performance.now() of the last new tail / MMIO doorbell / completion. */
   lastActivity: number;
-  /** performance.now() when the pending poll was scheduled. */
-  armedAt: number;
+  /** performance.now() when `delayUs` took its value (activity resets it): the backoff follows time. */
+  delaySince: number;
   timer: { cancel(): void } | undefined;
   /** Last SQ EventIdx value written while polling (skips rewriting the same value). */
   eventIdx: number | undefined;
@@ -337,12 +337,13 @@ export class QueueEngine {
     let st = this.polls.get(sq);
     if (!st) {
       if (!start) return;
-      st = { active: false, delayUs: p.minIntervalUs, lastActivity: 0, armedAt: 0, timer: undefined, eventIdx: undefined };
+      st = { active: false, delayUs: p.minIntervalUs, lastActivity: 0, delaySince: 0, timer: undefined, eventIdx: undefined };
       this.polls.set(sq, st);
     }
     if (!st.active && !start) return;
     st.active = true;
     st.lastActivity = now();
+    st.delaySince = st.lastActivity;
     if (st.delayUs > p.minIntervalUs) {
       st.delayUs = p.minIntervalUs;
       st.timer?.cancel(); // a long backoff timer is pending: poll soon instead
@@ -356,12 +357,18 @@ export class QueueEngine {
     const p = this.d.poll;
     if (!p || !st.active || st.timer || this.stale(sq, this.epoch)) return;
     const epoch = this.epoch;
-    st.armedAt = now();
     const fire = () => {
       st.timer = undefined;
       if (epoch !== this.epoch || sq.deleted || !st.active) return;
-      // Nothing happened since this poll was scheduled: the next one waits twice as long.
-      if (st.lastActivity < st.armedAt) st.delayUs = Math.min(p.maxIntervalUs, st.delayUs * 2);
+      // Nothing happened for the whole current delay: the next poll waits twice as long. Time, not
+      // the number of polls, drives the backoff: a delay below Node's 1 ms timer resolution polls on
+      // every loop turn until it has passed (an idle turn takes microseconds, a TCG guest's next
+      // submission hundreds of them).
+      const t = now();
+      if ((t - st.delaySince) * 1000 >= st.delayUs) {
+        st.delayUs = Math.min(p.maxIntervalUs, st.delayUs * 2);
+        st.delaySince = t;
+      }
       this.d.stats.shadowPolls++;
       this.kick(sq); // the drain reads the shadow tail, manages EventIdx and re-arms
     };

@@ -52,6 +52,36 @@ describe("doorbellStrategy 'shadow-poll' (shadow doorbells + adaptive polling)",
     expect(sqEventIdx(rig, 1)).toBe(95);
   });
 
+  it('keeps polling on the next loop turns until the delay has passed, not for a number of polls', async () => {
+    // 400 µs doubling to 1000: polls on the next loop turns for 400 + 800 µs after the last activity,
+    // then once per millisecond. A backoff counting polls would reach the 1 ms timer after two idle
+    // polls (a few loop turns), and a submission in that quiet gap would wait for the timer.
+    rig = await startNvmeHarness({
+      doorbellStrategy: 'shadow-poll',
+      shadowPoll: { minIntervalUs: 400, maxIntervalUs: 1000, idleStopUs: 1_000_000 },
+    });
+    const { driver, controller } = rig;
+    await withDbbuf(rig);
+    const p = await driver.createQueuePair(1, 16);
+    const buf = driver.memory.alloc(4096);
+    const trials: { turns: number; polls: number }[] = [];
+    for (let trial = 0; trial < 5; trial++) {
+      const cid = driver.enqueue(1, { opcode: 2, nsid: 1, prp1: buf, cdw12: 0 });
+      await driver.ringSqTail(p.qid);
+      expect((await driver.waitForCompletion(1, cid)).status).toBe(0); // activity: the delay is back at 400 µs
+      // A 600 µs quiet gap, one loop turn at a time; a poll takes two turns (the poll, then its drain).
+      const polls = controller.stats.shadowPolls;
+      const quiet = performance.now();
+      let turns = 0;
+      for (; performance.now() - quiet < 0.6; turns++) await new Promise((r) => setImmediate(r));
+      trials.push({ turns, polls: controller.stats.shadowPolls - polls });
+    }
+    // The trial with the most loop turns (a loaded machine may stretch some).
+    const best = trials.reduce((a, b) => (b.turns > a.turns ? b : a));
+    expect(best.turns, JSON.stringify(trials)).toBeGreaterThanOrEqual(8);
+    expect(best.polls, JSON.stringify(trials)).toBeGreaterThanOrEqual(Math.floor(best.turns / 2) - 2);
+  });
+
   it('stops polling when idle; the next command rings the MMIO doorbell and completes', async () => {
     rig = await startNvmeHarness({ doorbellStrategy: 'shadow-poll', shadowPoll: { idleStopUs: 10_000 } });
     const { driver, controller } = rig;

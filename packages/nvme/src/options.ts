@@ -136,9 +136,9 @@ export interface NvmeControllerOptions {
   doorbellStride?: number;
   /**
    * 'shadow' and 'shadow-poll' advertise Doorbell Buffer Config (OACS bit 8) so drivers may skip MMIO
-   * doorbells (see {@link DoorbellStrategy}). Default 'shadow'. With a CMB that takes submission
-   * queues, prefer 'shadow-poll': QEMU sends every BAR write of a device with a mappable BAR
-   * synchronously, so each MMIO doorbell stalls the vCPU for a round trip.
+   * doorbells (see {@link DoorbellStrategy}). Default 'shadow'. With a CMB, QEMU sends every BAR
+   * write of the device synchronously (it has a mappable BAR), so each MMIO doorbell stalls the
+   * vCPU for a round trip; 'shadow-poll' avoids them but keeps a host core polling: measure both.
    */
   doorbellStrategy?: DoorbellStrategy;
   /** Poll interval bounds for doorbellStrategy 'shadow-poll' (ignored otherwise). */

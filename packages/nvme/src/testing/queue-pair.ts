@@ -88,10 +88,10 @@ export class QueuePair {
 
   /** The entry at the CQ head if the controller has posted it (its phase tag matches), without consuming it. */
   peek(): CompletionEntry | undefined {
-    // The phase tag first: an empty CQ decodes nothing.
+    // The phase tag first: an empty CQ decodes nothing. The controller stores the dword holding it
+    // last and whole, so a matching tag means the other fields are already there.
     if (!this.ready) return undefined;
     const c = decodeCompletion(this.#cqView, this.cqHead * CQE_BYTES);
-    if (c.phase !== this.phase) return undefined;
     return { dw0: c.dw0, dw1: c.dw1, sqid: c.sqid, cid: c.cid, status: c.status & 0x7ff, dnr: (c.status & DNR) !== 0, sqHead: c.sqHead };
   }
 
